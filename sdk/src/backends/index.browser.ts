@@ -1,0 +1,12 @@
+/** Storage backends in browser bundles: no Node modules, no Redis client. */
+import { unavailableBackend } from './unavailable.js';
+
+export { IndexedDBStorageBackend } from './indexeddb.js';
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
+export const FileStorageBackend = unavailableBackend('FileStorageBackend', 'Node.js (it writes files with node:fs)');
+export const RedisStorageBackend = unavailableBackend('RedisStorageBackend', 'Node.js (it uses a Redis client over TCP)');
+export const DurableObjectStorageBackend = unavailableBackend(
+  'DurableObjectStorageBackend',
+  'a Cloudflare Durable Object (ctx.storage.sql)',
+);
+export type { StorageBackend } from '../core/types.js';

@@ -1,0 +1,12 @@
+/**
+ * Storage backends for Node.js (the `default` export condition). Browser and
+ * workerd bundles resolve `index.browser.ts` / `index.workerd.ts` instead, which
+ * export the same names but never load Node modules or a Redis client.
+ */
+
+export type { StorageBackend } from '../core/types.js';
+export { DurableObjectStorageBackend } from './durable-object.js';
+export { FileStorageBackend } from './file.js';
+export { IndexedDBStorageBackend } from './indexeddb.js';
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
+export { RedisStorageBackend } from './redis.js';

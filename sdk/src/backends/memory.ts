@@ -1,0 +1,356 @@
+import { MessageBusError } from '../core/errors.js';
+import type {
+  AppendResult,
+  MemberRecord,
+  MemberState,
+  MemberUpdate,
+  MessageDraft,
+  RoomSnapshot,
+  StorageBackend,
+  StoredMessage,
+} from '../core/types.js';
+import { deepFreeze } from '../core/validate.js';
+import { firstAbove } from './sorted.js';
+
+const NAME = 'memory';
+
+/** Options of `InMemoryStorageBackend`. */
+export interface InMemoryStorageOptions {
+  /** Keep at most this many messages per room, trimming the oldest. Default: keep all. */
+  maxMessages?: number;
+}
+
+/**
+ * Keeps rooms in process memory: the reference backend, and the fastest. It is
+ * shared by every `MessageBus` given the same instance (they see each other's
+ * messages live) and gone when the process ends.
+ *
+ * A broadcast is stored once: its `recipients` array is shared by every
+ * broadcast from the same sender while the room's membership is unchanged, and
+ * a per-room list of broadcast ids serves fetches. Direct and subgroup messages
+ * are indexed per recipient. Fetch is a binary search in both lists plus a
+ * merge: O(log n + k).
+ *
+ * @example
+ * ```ts
+ * const bus = new MessageBus(new InMemoryStorageBackend({ maxMessages: 10_000 }), new BroadcastRoutingPolicy());
+ * ```
+ */
+export class InMemoryStorageBackend implements StorageBackend {
+  readonly name = NAME;
+  readonly #rooms = new Map<string, RoomData>();
+  readonly #maxMessages: number | undefined;
+  #closed = false;
+
+  constructor(options: InMemoryStorageOptions = {}) {
+    const { maxMessages } = options;
+    if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
+      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] maxMessages must be a positive integer; got ${maxMessages}`);
+    }
+    this.#maxMessages = maxMessages;
+  }
+
+  async getMembers(room: string): Promise<readonly MemberRecord[]> {
+    const data = this.#room(room, false);
+    if (!data) return EMPTY;
+    data.membersCache ??= [...data.members.values()].map(toRecord).sort(byId);
+    return data.membersCache;
+  }
+
+  async getRoom(room: string): Promise<RoomSnapshot> {
+    const data = this.#room(room, false);
+    if (!data) return { room, lastId: 0, oldestId: 1, members: [] };
+    const members: MemberState[] = [...data.members.values()].sort(byId).map((m) => ({
+      ...toRecord(m),
+      cursor: m.cursor,
+      lastRoutedId: lastRoutedId(data, m.id),
+      sentCount: m.sentCount,
+      lastSentAt: m.lastSentAt,
+    }));
+    return { room, lastId: data.lastId, oldestId: data.oldestId, members };
+  }
+
+  async listRooms(): Promise<string[]> {
+    this.#assertOpen();
+    return [...this.#rooms.keys()].sort();
+  }
+
+  async putMember(room: string, update: MemberUpdate): Promise<MemberRecord> {
+    const data = this.#room(room, true);
+    let member = data.members.get(update.id);
+    if (!member) {
+      member = {
+        id: update.id,
+        online: update.online,
+        groups: update.groups ?? [],
+        joinedAfter: data.lastId,
+        cursor: 0,
+        sentCount: 0,
+        lastSentAt: null,
+      };
+      data.members.set(update.id, member);
+      data.audience = undefined;
+    } else {
+      member.online = update.online;
+      if (update.groups !== undefined) member.groups = update.groups;
+    }
+    data.membersCache = undefined;
+    return toRecord(member);
+  }
+
+  async removeMember(room: string, agentId: string): Promise<boolean> {
+    const data = this.#room(room, false);
+    if (!data?.members.delete(agentId)) return false;
+    data.direct.delete(agentId);
+    data.membersCache = undefined;
+    data.audience = undefined;
+    return true;
+  }
+
+  async append(room: string, draft: MessageDraft): Promise<AppendResult> {
+    const data = this.#room(room, true);
+    const sender = data.members.get(draft.sender);
+    if (!sender) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${draft.sender}" is not a member of room "${room}"`);
+    const idempotencyKey = draft.idempotencyKey === undefined ? undefined : `${draft.sender}\u0000${draft.idempotencyKey}`;
+    if (idempotencyKey !== undefined) {
+      const earlier = data.idempotency.get(idempotencyKey);
+      const message = earlier === undefined ? undefined : data.messages[earlier - data.offset];
+      if (message) return { message, duplicate: true };
+    }
+    const id = data.lastId + 1;
+    let recipients: readonly string[];
+    let audience: Audience | undefined;
+    if (draft.audience === 'list') {
+      recipients = Object.freeze(draft.recipients.filter((r) => data.members.has(r)));
+      for (const recipient of recipients) {
+        let ids = data.direct.get(recipient);
+        if (!ids) data.direct.set(recipient, (ids = []));
+        ids.push(id);
+      }
+    } else {
+      audience = currentAudience(data);
+      recipients = audience.recipients(draft.audience === 'members' ? null : draft.sender);
+      data.broadcast.push({ id, audience, sender: draft.audience === 'members' ? null : draft.sender });
+    }
+    // Strings are immutable; anything else is copied so the caller's object cannot change the stored one.
+    const content = typeof draft.content === 'object' && draft.content !== null ? deepFreeze(JSON.parse(draft.contentJson)) : draft.content;
+    const message: StoredMessage = Object.freeze({
+      id,
+      room,
+      timestamp: draft.timestamp,
+      sender: draft.sender,
+      content,
+      recipients,
+      routing: Object.freeze({
+        policy: draft.routing.policy,
+        requested: draft.routing.requested && Object.freeze([...draft.routing.requested]),
+      }),
+      ...(draft.idempotencyKey === undefined ? {} : { idempotencyKey: draft.idempotencyKey }),
+    }) as StoredMessage;
+    data.messages.push(message);
+    data.lastId = id;
+    if (idempotencyKey !== undefined) data.idempotency.set(idempotencyKey, id);
+    sender.sentCount++;
+    sender.lastSentAt = draft.timestamp;
+    if (this.#maxMessages !== undefined) trim(data, this.#maxMessages);
+    for (const listener of data.watchers) listener(message);
+    return { message, duplicate: false };
+  }
+
+  async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
+    const data = this.#room(room, false);
+    const member = data?.members.get(agentId);
+    if (!data || !member) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+    const from = after ?? member.cursor;
+    // Ids in (from, oldestId) are gone; if this membership could have received any of them, say so rather than skip them.
+    if (Math.max(from, member.joinedAfter) + 1 < data.oldestId) {
+      throw cursorExpired(room, from, data.oldestId);
+    }
+    const direct = data.direct.get(agentId) ?? EMPTY_IDS;
+    // A membership sees only ids after it began (a re-joined agent does not get its old membership's mail).
+    const start = Math.max(from, data.oldestId - 1, member.joinedAfter);
+    let d = firstAbove(direct, start, (id) => id);
+    let b = firstAbove(data.broadcast, start, (entry) => entry.id);
+    const out: StoredMessage[] = [];
+    while (out.length < limit) {
+      // Skip broadcasts this agent was not part of (its own, or from before it joined).
+      while (b < data.broadcast.length) {
+        const entry = data.broadcast[b] as BroadcastEntry;
+        if (entry.sender !== agentId && entry.audience.members.has(agentId)) break;
+        b++;
+      }
+      const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
+      const nextBroadcast = b < data.broadcast.length ? (data.broadcast[b] as BroadcastEntry).id : Number.POSITIVE_INFINITY;
+      if (nextDirect === Number.POSITIVE_INFINITY && nextBroadcast === Number.POSITIVE_INFINITY) break;
+      const id = Math.min(nextDirect, nextBroadcast);
+      if (id === nextDirect) d++;
+      if (id === nextBroadcast) b++;
+      out.push(data.messages[id - data.offset] as StoredMessage);
+    }
+    return out;
+  }
+
+  async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const data = this.#room(room, false);
+    if (!data) return [];
+    const start = Math.max(after + 1, data.oldestId) - data.offset;
+    return data.messages.slice(start, start + limit);
+  }
+
+  async ack(room: string, agentId: string, upTo: number): Promise<number> {
+    const member = this.#room(room, false)?.members.get(agentId);
+    if (!member) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+    member.cursor = Math.max(member.cursor, upTo);
+    return member.cursor;
+  }
+
+  watch(room: string, listener: (message: StoredMessage) => void): () => void {
+    const data = this.#room(room, true);
+    data.watchers.add(listener);
+    return () => data.watchers.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const data of this.#rooms.values()) data.watchers.clear();
+  }
+
+  // --- internal helpers ---
+
+  #room(room: string, create: true): RoomData;
+  #room(room: string, create: false): RoomData | undefined;
+  #room(room: string, create: boolean): RoomData | undefined {
+    this.#assertOpen();
+    let data = this.#rooms.get(room);
+    if (!data && create) {
+      data = {
+        messages: [],
+        offset: 1,
+        oldestId: 1,
+        lastId: 0,
+        members: new Map(),
+        direct: new Map(),
+        broadcast: [],
+        idempotency: new Map(),
+        watchers: new Set(),
+      };
+      this.#rooms.set(room, data);
+    }
+    return data;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+  }
+}
+
+interface MemberData {
+  id: string;
+  online: boolean;
+  groups: string[];
+  joinedAfter: number;
+  cursor: number;
+  sentCount: number;
+  lastSentAt: number | null;
+}
+
+/** The membership of the room between two joins/leaves: shared by every broadcast stored meanwhile. */
+class Audience {
+  readonly members: ReadonlySet<string>;
+  readonly #all: readonly string[];
+  readonly #exceptSender = new Map<string, readonly string[]>();
+
+  constructor(ids: string[]) {
+    this.#all = Object.freeze(ids.sort());
+    this.members = new Set(ids);
+  }
+
+  /** The recipient list, shared between messages: everyone, or everyone but `sender`. */
+  recipients(sender: string | null): readonly string[] {
+    if (sender === null) return this.#all;
+    let list = this.#exceptSender.get(sender);
+    if (!list) this.#exceptSender.set(sender, (list = Object.freeze(this.#all.filter((id) => id !== sender))));
+    return list;
+  }
+}
+
+interface BroadcastEntry {
+  id: number;
+  audience: Audience;
+  /** `null` when the sender is among the recipients. */
+  sender: string | null;
+}
+
+interface RoomData {
+  /** Retained messages; `messages[i]` has id `offset + i`. */
+  messages: StoredMessage[];
+  offset: number;
+  oldestId: number;
+  lastId: number;
+  members: Map<string, MemberData>;
+  membersCache?: MemberRecord[] | undefined;
+  audience?: Audience | undefined;
+  /** Per recipient: ids of list-audience messages, ascending. */
+  direct: Map<string, number[]>;
+  broadcast: BroadcastEntry[];
+  /** `sender \0 key` → id. */
+  idempotency: Map<string, number>;
+  watchers: Set<(message: StoredMessage) => void>;
+}
+
+const EMPTY: readonly MemberRecord[] = Object.freeze([]);
+const EMPTY_IDS: readonly number[] = Object.freeze([]);
+
+function toRecord(member: MemberData): MemberRecord {
+  return { id: member.id, online: member.online, groups: [...member.groups], joinedAfter: member.joinedAfter };
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function currentAudience(data: RoomData): Audience {
+  data.audience ??= new Audience([...data.members.keys()]);
+  return data.audience;
+}
+
+function lastRoutedId(data: RoomData, agentId: string): number {
+  const direct = data.direct.get(agentId);
+  let last = direct && direct.length > 0 ? (direct[direct.length - 1] as number) : 0;
+  for (let i = data.broadcast.length - 1; i >= 0; i--) {
+    const entry = data.broadcast[i] as BroadcastEntry;
+    if (entry.id <= last) break;
+    if (entry.sender !== agentId && entry.audience.members.has(agentId)) {
+      last = entry.id;
+      break;
+    }
+  }
+  return last >= data.oldestId ? last : 0;
+}
+
+/** Drops the oldest messages beyond `max`; index lists are compacted once the dead prefix is large. */
+function trim(data: RoomData, max: number): void {
+  const excess = data.lastId - data.oldestId + 1 - max;
+  if (excess <= 0) return;
+  for (let id = data.oldestId; id < data.oldestId + excess; id++) {
+    const message = data.messages[id - data.offset] as StoredMessage;
+    if (message.idempotencyKey !== undefined) data.idempotency.delete(`${message.sender}\u0000${message.idempotencyKey}`);
+  }
+  data.oldestId += excess;
+  const dead = data.oldestId - data.offset;
+  if (dead >= Math.max(1024, data.messages.length / 2)) {
+    data.messages = data.messages.slice(dead);
+    data.offset = data.oldestId;
+    const keep = data.oldestId;
+    data.broadcast = data.broadcast.slice(firstAbove(data.broadcast, keep - 1, (e) => e.id));
+    for (const [agent, ids] of data.direct) data.direct.set(agent, ids.slice(firstAbove(ids, keep - 1, (id) => id)));
+  }
+}
+
+function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
+  return new MessageBusError(
+    'CURSOR_EXPIRED',
+    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
+    { details: { oldestId } },
+  );
+}

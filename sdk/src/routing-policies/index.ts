@@ -1,0 +1,4 @@
+export type { RoomMember, RoomView, RoutableMessage, RouteResult, RoutingPolicy } from '../core/types.js';
+export { type BroadcastOptions, BroadcastRoutingPolicy } from './broadcast.js';
+export { IndividualRoutingPolicy } from './individual.js';
+export { SubgroupRoutingPolicy } from './subgroup.js';

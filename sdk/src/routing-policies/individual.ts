@@ -1,0 +1,30 @@
+import { MessageBusError } from '../core/errors.js';
+import type { RoomView, RoutableMessage, RoutingPolicy } from '../core/types.js';
+
+/**
+ * `recipients` are agent ids, each of which must be a member of the room:
+ * direct messages, to one agent or several.
+ *
+ * @example
+ * ```ts
+ * await bus.sendMessage(new Message('alice', 'just for you', ['bob']));
+ * ```
+ */
+export class IndividualRoutingPolicy implements RoutingPolicy {
+  readonly name = 'individual';
+
+  route(message: RoutableMessage, room: RoomView): readonly string[] {
+    const recipients = message.recipients;
+    if (recipients === undefined || recipients.length === 0) {
+      throw new MessageBusError('INVALID_MESSAGE', 'individual routing needs recipients: one or more agent ids');
+    }
+    for (const id of recipients) {
+      if (!room.has(id)) {
+        throw new MessageBusError('UNKNOWN_RECIPIENT', `recipient "${id}" is not a member of room "${room.id}"`, {
+          details: { recipient: id },
+        });
+      }
+    }
+    return recipients;
+  }
+}

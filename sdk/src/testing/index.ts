@@ -1,0 +1,12 @@
+/** Conformance suites for custom storage backends and routing policies, runnable in any test runner. */
+
+export { ConformanceError, type TestApi } from './harness.js';
+export {
+  broadcastCases,
+  individualCases,
+  type RoutingCase,
+  type RoutingSuiteOptions,
+  routingPolicySuite,
+  subgroupCases,
+} from './routing-suite.js';
+export { type StorageSuiteOptions, storageBackendSuite } from './storage-suite.js';

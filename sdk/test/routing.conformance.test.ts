@@ -1,0 +1,13 @@
+import { describe, it } from 'vitest';
+import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
+import { broadcastCases, individualCases, routingPolicySuite, subgroupCases } from '../src/testing/index.js';
+
+const test = { describe, it };
+routingPolicySuite('BroadcastRoutingPolicy', { create: () => new BroadcastRoutingPolicy(), cases: broadcastCases, test });
+routingPolicySuite('BroadcastRoutingPolicy({ includeSender: true })', {
+  create: () => new BroadcastRoutingPolicy({ includeSender: true }),
+  cases: [{ name: 'broadcast with the sender', members: [{ id: 'a' }, { id: 'b' }], send: { sender: 'a' }, expect: ['a', 'b'] }],
+  test,
+});
+routingPolicySuite('SubgroupRoutingPolicy', { create: () => new SubgroupRoutingPolicy(), cases: subgroupCases, test });
+routingPolicySuite('IndividualRoutingPolicy', { create: () => new IndividualRoutingPolicy(), cases: individualCases, test });
