@@ -121,7 +121,11 @@ export class InMemoryStorageBackend implements StorageBackend {
     let recipients: readonly string[];
     let audience: Audience | undefined;
     if (draft.audience === 'list') {
-      recipients = Object.freeze(draft.recipients.filter((r) => data.members.has(r)));
+      recipients = Object.freeze(
+        draft.recipients.length === 1 && data.members.has(draft.recipients[0] as string)
+          ? draft.recipients
+          : draft.recipients.filter((r) => data.members.has(r)),
+      );
       for (const recipient of recipients) {
         let ids = data.direct.get(recipient);
         if (!ids) data.direct.set(recipient, (ids = []));
@@ -134,19 +138,25 @@ export class InMemoryStorageBackend implements StorageBackend {
     }
     // Strings are immutable; anything else is copied so the caller's object cannot change the stored one.
     const content = typeof draft.content === 'object' && draft.content !== null ? deepFreeze(JSON.parse(draft.contentJson)) : draft.content;
-    const message: StoredMessage = Object.freeze({
-      id,
-      room,
-      timestamp: draft.timestamp,
-      sender: draft.sender,
-      content,
-      recipients,
-      routing: Object.freeze({
-        policy: draft.routing.policy,
-        requested: draft.routing.requested && Object.freeze([...draft.routing.requested]),
-      }),
-      ...(draft.idempotencyKey === undefined ? {} : { idempotencyKey: draft.idempotencyKey }),
-    }) as StoredMessage;
+    const requested = draft.routing.requested;
+    const routing = Object.freeze({
+      policy: draft.routing.policy,
+      requested: requested === null ? null : Object.freeze(requested.slice()),
+    });
+    const message: StoredMessage =
+      draft.idempotencyKey === undefined
+        ? { id, room, timestamp: draft.timestamp, sender: draft.sender, content, recipients, routing }
+        : {
+            id,
+            room,
+            timestamp: draft.timestamp,
+            sender: draft.sender,
+            content,
+            recipients,
+            routing,
+            idempotencyKey: draft.idempotencyKey,
+          };
+    Object.freeze(message);
     data.messages.push(message);
     data.lastId = id;
     if (idempotencyKey !== undefined) data.idempotency.set(idempotencyKey, id);

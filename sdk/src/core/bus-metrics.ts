@@ -17,8 +17,11 @@ export class BusMetrics {
   readonly #lastId: Gauge;
   readonly #subscriptions: Gauge;
   readonly #removeCollector: () => void;
+  /** Pre-bound series of the hot path. */
+  readonly sentBound: { inc(by?: number): void };
+  readonly deliveriesBound: { inc(by?: number): void };
 
-  constructor(registry: MetricsRegistry, room: string, collect: () => Promise<void>) {
+  constructor(registry: MetricsRegistry, room: string, policy: string, collect: () => Promise<void>) {
     this.registry = registry;
     this.roomLabels = { room };
     this.sent = registry.counter('mmb_messages_sent_total', 'Messages stored, by room and routing policy.');
@@ -36,6 +39,8 @@ export class BusMetrics {
     this.#lastId = registry.gauge('mmb_room_last_id', 'Highest message id of the room.');
     this.#subscriptions = registry.gauge('mmb_subscriptions', 'Live subscriptions on this bus.');
     this.#removeCollector = registry.addCollector(collect);
+    this.sentBound = this.sent.bind({ room, policy });
+    this.deliveriesBound = this.deliveries.bind({ room });
   }
 
   rejected(code: string): void {

@@ -105,7 +105,7 @@ export class MessageBus {
     this.storage = storage;
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
-    this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, () => this.#collect());
+    this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
     this.#maxContentBytes = maxContentBytes;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
@@ -283,7 +283,8 @@ export class MessageBus {
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
     const { sender, recipients, idempotencyKey, contentJson } = this.#checkMessage(message);
-    const view = await this.#view();
+    // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
+    const view = roomViewOf(this.room, await this.storage.getMembers(this.room));
     const member = view.member(sender);
     if (!member) throw unknownAgent(sender, this.room);
     if (!member.online) {
@@ -292,7 +293,8 @@ export class MessageBus {
         `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
       );
     }
-    const routed = await routeMessage(this.policy, { sender, content: message.content, recipients }, view);
+    let routed = routeMessage(this.policy, { sender, content: message.content, recipients }, view);
+    if (routed instanceof Promise) routed = await routed;
     const draft: MessageDraft = {
       timestamp: this.#now(),
       sender,
@@ -303,13 +305,13 @@ export class MessageBus {
       contentJson,
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
-    const { message: stored, duplicate } = await this.#store('append', () => this.storage.append(this.room, draft));
+    const { message: stored, duplicate } = await this.storage.append(this.room, draft);
     if (duplicate) {
       this.#metrics.duplicates.inc(this.#metrics.roomLabels);
       return stored;
     }
-    this.#metrics.sent.inc({ room: this.room, policy: this.policy.name });
-    this.#metrics.deliveries.inc(this.#metrics.roomLabels, stored.recipients.length);
+    this.#metrics.sentBound.inc();
+    this.#metrics.deliveriesBound.inc(stored.recipients.length);
     this.#onStored(stored);
     return stored;
   }

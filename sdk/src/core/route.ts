@@ -12,16 +12,51 @@ export interface Routed {
  * through (`UNKNOWN_RECIPIENT`, ...); anything else it throws, and any result
  * that is not a list of member ids, becomes `ROUTING_FAILED`.
  */
-export async function routeMessage(policy: RoutingPolicy, message: RoutableMessage, view: RoomView): Promise<Routed> {
+export function routeMessage(policy: RoutingPolicy, message: RoutableMessage, view: RoomView): Routed | Promise<Routed> {
   let result: unknown;
   try {
     result = policy.route(message, view);
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') result = await result;
   } catch (error) {
-    if (MessageBusError.is(error)) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MessageBusError('ROUTING_FAILED', `routing policy "${policy.name}" threw: ${reason}`, { cause: error });
+    throw policyThrew(policy, error);
   }
+  // Synchronous policies (the built-in ones) skip a microtask per send.
+  if (
+    result instanceof Promise ||
+    (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function')
+  ) {
+    return Promise.resolve(result).then(
+      (value) => checkResult(policy, message, view, value),
+      (error) => {
+        throw policyThrew(policy, error);
+      },
+    );
+  }
+  return checkResult(policy, message, view, result);
+}
+
+function policyThrew(policy: RoutingPolicy, error: unknown): MessageBusError {
+  if (MessageBusError.is(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new MessageBusError('ROUTING_FAILED', `routing policy "${policy.name}" threw: ${reason}`, { cause: error });
+}
+
+/** Every member but (maybe) the sender, cached per view and sender: broadcasts in a stable room cost O(1) here. */
+const audiences = new WeakMap<RoomView, Map<string, string[]>>();
+
+function audienceOf(view: RoomView, sender: string | null): string[] {
+  let bySender = audiences.get(view);
+  if (!bySender) audiences.set(view, (bySender = new Map()));
+  const key = sender ?? '';
+  let list = bySender.get(key);
+  if (!list) {
+    list = [];
+    for (const member of view.members) if (member.id !== sender) list.push(member.id);
+    bySender.set(key, list);
+  }
+  return list;
+}
+
+function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: RoomView, result: unknown): Routed {
   if (Array.isArray(result)) {
     const seen = new Set<string>();
     for (const id of result) {
@@ -39,9 +74,7 @@ export async function routeMessage(policy: RoutingPolicy, message: RoutableMessa
   if (result !== null && typeof result === 'object') {
     const audience = (result as { audience?: unknown }).audience;
     if (audience === 'members' || audience === 'members-except-sender') {
-      const recipients: string[] = [];
-      for (const member of view.members) if (audience === 'members' || member.id !== message.sender) recipients.push(member.id);
-      return { recipients, audience };
+      return { recipients: audienceOf(view, audience === 'members' ? null : message.sender), audience };
     }
   }
   throw new MessageBusError(

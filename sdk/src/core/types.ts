@@ -12,7 +12,7 @@ export interface RoutingDecision {
   /** `name` of the routing policy that resolved the recipients. */
   policy: string;
   /** The `recipients` the sender passed (agent ids or group names), or `null` when none were given. */
-  requested: string[] | null;
+  requested: readonly string[] | null;
 }
 
 /**
@@ -46,8 +46,12 @@ export interface MessageDraft {
   timestamp: number;
   sender: string;
   content: JsonValue;
-  /** Resolved recipients, sorted and unique. For a `members*` audience this is the bus's view; the backend's membership at append time wins. */
-  recipients: string[];
+  /**
+   * Resolved recipients, sorted and unique. For a `members*` audience this is the
+   * bus's view (the backend's membership at append time wins). May be shared
+   * between drafts: never mutate it.
+   */
+  recipients: readonly string[];
   audience: Audience;
   routing: RoutingDecision;
   idempotencyKey?: string;
