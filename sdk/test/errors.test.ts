@@ -178,7 +178,7 @@ describe('every error code is typed and stores nothing', () => {
     storage.append = async () => {
       throw cause;
     };
-    const error = await bus.sendMessage(new Message('a', 'x', ['b'])).catch((e: MessageBusError) => e);
+    const error = (await bus.sendMessage(new Message('a', 'x', ['b'])).catch((e: MessageBusError) => e)) as MessageBusError;
     expect(error).toMatchObject({ code: 'STORAGE_FAILURE', cause });
     expect(error.message).toContain('disk on fire');
     storage.append = original;
