@@ -1,4 +1,493 @@
-// Placeholder until the backend lands (see the open issues); it throws a clear error when constructed.
-import { unavailableBackend } from './unavailable.js';
+/// <reference lib="dom" />
+import { unwrap } from 'idb';
+import { MessageBusError } from '../core/errors.js';
+import type {
+  AppendResult,
+  MemberRecord,
+  MemberState,
+  MemberUpdate,
+  MessageDraft,
+  RoomSnapshot,
+  StorageBackend,
+  StoredMessage,
+} from '../core/types.js';
+import { APPEND_STORES, appendBatch } from './indexeddb-append.js';
+import { AudienceCache, epochsOf, idsAbove, roomRange, toStoredMessage, unknownAgent } from './indexeddb-rows.js';
+import {
+  type BusDatabase,
+  type BusTransaction,
+  failure,
+  type MemberRow,
+  NAME,
+  openBusDatabase,
+  type RoomRow,
+  type StoreName,
+} from './indexeddb-schema.js';
 
-export const IndexedDBStorageBackend = unavailableBackend('IndexedDBStorageBackend', 'an implementation that has not landed yet');
+/** Options of `IndexedDBStorageBackend`. */
+export interface IndexedDBStorageOptions {
+  /** The IndexedDB database to use; every tab of the origin that opens the same name shares its rooms. Default `'modular-message-bus'`. */
+  dbName?: string;
+  /** Keep at most this many messages per room, trimming the oldest. Default: keep all. */
+  maxMessages?: number;
+  /** The IndexedDB factory. Default `globalThis.indexedDB`; pass one (e.g. from `fake-indexeddb`) outside a browser. */
+  indexedDB?: IDBFactory;
+}
+
+/** Most drafts one append transaction takes; the rest wait for the next one. */
+const MAX_BATCH = 1000;
+const DEFAULT_DB_NAME = 'modular-message-bus';
+const EMPTY: readonly MemberRecord[] = Object.freeze([]);
+
+/**
+ * Keeps rooms in the browser's IndexedDB (through `idb`): history, members,
+ * groups, cursors and idempotency keys survive a reload and a browser restart,
+ * and several tabs of one origin may run a `MessageBus` on the same room.
+ *
+ * Each append is one readwrite transaction that assigns the id, checks the
+ * idempotency key and writes the message and its delivery index, so ids stay
+ * unique, ordered and gap-free across tabs. Appends that arrive while one is in
+ * flight are grouped into the next transaction. A broadcast is stored once,
+ * pointing at its membership epoch's audience; direct messages are indexed per
+ * recipient; fetch reads both indexes by key range. Live delivery across tabs
+ * goes through a `BroadcastChannel` named after the database.
+ *
+ * @example
+ * ```ts
+ * const storage = new IndexedDBStorageBackend({ dbName: 'my-app', maxMessages: 50_000 });
+ * const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'lobby' });
+ * bus.subscribe('me', (m) => render(m)); // also sees messages sent from other tabs
+ * ```
+ */
+export class IndexedDBStorageBackend implements StorageBackend {
+  readonly name = NAME;
+  readonly #dbName: string;
+  readonly #factory: IDBFactory;
+  readonly #maxMessages: number | undefined;
+  readonly #audiences = new AudienceCache();
+  readonly #watchers = new Map<string, Set<(message: StoredMessage) => void>>();
+  readonly #queues = new Map<string, PendingAppend[]>();
+  /** Member arrays by room with the room's `memberVersion` they reflect: `getMembers` returns the same array while it is unchanged. */
+  readonly #members = new Map<string, { version: number; records: readonly MemberRecord[] }>();
+  readonly #membersReading = new Map<string, { generation: number; promise: Promise<readonly MemberRecord[]> }>();
+  /** Bumped by this instance's own membership writes, so no read started before one is shared after it. */
+  #generation = 0;
+  #opening: Promise<BusDatabase> | undefined;
+  #lost: MessageBusError | undefined;
+  #channel: BroadcastChannel | undefined;
+  #closed = false;
+
+  constructor(options: IndexedDBStorageOptions = {}) {
+    const { dbName = DEFAULT_DB_NAME, maxMessages } = options;
+    if (typeof dbName !== 'string' || dbName.length === 0) {
+      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] dbName must be a non-empty string; got ${String(dbName)}`);
+    }
+    if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
+      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] maxMessages must be a positive integer; got ${maxMessages}`);
+    }
+    const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    if (!factory) {
+      throw new MessageBusError(
+        'MISCONFIGURED',
+        `[${NAME}] IndexedDBStorageBackend needs a browser: globalThis.indexedDB is missing in this runtime. In Node.js use FileStorageBackend or RedisStorageBackend, or pass a factory: new IndexedDBStorageBackend({ indexedDB }) (e.g. fake-indexeddb in tests).`,
+      );
+    }
+    if (typeof IDBKeyRange === 'undefined' || typeof IDBRequest === 'undefined') {
+      // idb recognises requests and transactions through these globals.
+      throw new MessageBusError(
+        'MISCONFIGURED',
+        `[${NAME}] IndexedDBStorageBackend needs the IndexedDB globals (IDBKeyRange, IDBRequest, ...) besides the factory; outside a browser import "fake-indexeddb/auto" first.`,
+      );
+    }
+    this.#dbName = dbName;
+    this.#factory = factory;
+    this.#maxMessages = maxMessages;
+  }
+
+  async getMembers(room: string): Promise<readonly MemberRecord[]> {
+    this.#assertOpen();
+    const reading = this.#membersReading.get(room);
+    // Concurrent sends share one read; a read begun before this instance changed membership is not shared.
+    if (reading && reading.generation === this.#generation) return reading.promise;
+    const promise = this.#run('getMembers', ['rooms', 'members'], 'readonly', async (tx) => {
+      const roomRow = await tx.objectStore('rooms').get(room);
+      if (!roomRow) return EMPTY;
+      const cached = this.#members.get(room);
+      if (cached && cached.version === roomRow.memberVersion) return cached.records;
+      const rows = await tx.objectStore('members').getAll(roomRange(room));
+      const records = Object.freeze(rows.map(toRecord));
+      this.#members.set(room, { version: roomRow.memberVersion, records });
+      return records;
+    });
+    const entry = { generation: this.#generation, promise };
+    this.#membersReading.set(room, entry);
+    const forget = () => {
+      if (this.#membersReading.get(room) === entry) this.#membersReading.delete(room);
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  async getRoom(room: string): Promise<RoomSnapshot> {
+    this.#assertOpen();
+    return this.#run('getRoom', ['rooms', 'members', 'deliveries', 'broadcasts'], 'readonly', async (tx) => {
+      const [roomRow, rows] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').getAll(roomRange(room))]);
+      if (!roomRow) return { room, lastId: 0, oldestId: 1, members: [] };
+      const members: MemberState[] = await Promise.all(
+        rows.map(async (row) => ({
+          ...toRecord(row),
+          cursor: row.cursor,
+          lastRoutedId: await lastRoutedId(tx, room, roomRow, row),
+          sentCount: row.sentCount,
+          lastSentAt: row.lastSentAt,
+        })),
+      );
+      return { room, lastId: roomRow.lastId, oldestId: roomRow.oldestId, members };
+    });
+  }
+
+  async listRooms(): Promise<string[]> {
+    this.#assertOpen();
+    return this.#run('listRooms', ['rooms'], 'readonly', (tx) => tx.objectStore('rooms').getAllKeys());
+  }
+
+  async putMember(room: string, update: MemberUpdate): Promise<MemberRecord> {
+    this.#assertOpen();
+    this.#generation++;
+    return this.#run('putMember', ['rooms', 'members'], 'readwrite', async (tx) => {
+      const rooms = tx.objectStore('rooms');
+      const members = tx.objectStore('members');
+      const [found, existing] = await Promise.all([rooms.get(room), members.get([room, update.id])]);
+      const roomRow: RoomRow = found ?? { lastId: 0, oldestId: 1, epoch: 0, audienceEpoch: -1, memberVersion: 0 };
+      let row: MemberRow;
+      if (existing) {
+        row = { ...existing, online: update.online, groups: update.groups ?? existing.groups };
+      } else {
+        row = {
+          id: update.id,
+          online: update.online,
+          groups: update.groups ?? [],
+          joinedAfter: roomRow.lastId,
+          cursor: 0,
+          sentCount: 0,
+          lastSentAt: null,
+        };
+        roomRow.epoch++;
+      }
+      roomRow.memberVersion++;
+      unwrap(members).put(row, [room, update.id]);
+      unwrap(rooms).put(roomRow, room);
+      return toRecord(row);
+    });
+  }
+
+  async removeMember(room: string, agentId: string): Promise<boolean> {
+    this.#assertOpen();
+    this.#generation++;
+    return this.#run('removeMember', ['rooms', 'members', 'deliveries'], 'readwrite', async (tx) => {
+      const rooms = tx.objectStore('rooms');
+      const [roomRow, existing] = await Promise.all([rooms.get(room), tx.objectStore('members').getKey([room, agentId])]);
+      if (!roomRow || existing === undefined) return false;
+      roomRow.epoch++;
+      roomRow.memberVersion++;
+      unwrap(tx.objectStore('members')).delete([room, agentId]);
+      // Its direct mail goes with the membership; a later join starts afresh (joinedAfter).
+      unwrap(tx.objectStore('deliveries')).delete(IDBKeyRange.bound([room, agentId], [room, agentId, []]));
+      unwrap(rooms).put(roomRow, room);
+      return true;
+    });
+  }
+
+  async append(room: string, draft: MessageDraft): Promise<AppendResult> {
+    this.#assertOpen();
+    return new Promise<AppendResult>((resolve, reject) => {
+      let queue = this.#queues.get(room);
+      if (!queue) {
+        this.#queues.set(room, (queue = []));
+        // Start after the current microtasks: concurrent sends that route together land in one transaction.
+        queueMicrotask(() => void this.#flush(room, queue as PendingAppend[]));
+      }
+      queue.push({ draft, resolve, reject });
+    });
+  }
+
+  async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    return this.#run('fetch', ['rooms', 'members', 'deliveries', 'broadcasts', 'messages', 'audiences'], 'readonly', async (tx) => {
+      const [roomRow, member] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').get([room, agentId])]);
+      if (!roomRow || !member) throw unknownAgent(agentId, room);
+      const from = after ?? member.cursor;
+      // Ids in (from, oldestId) are gone; if this membership could have received any of them, say so rather than skip them.
+      if (Math.max(from, member.joinedAfter) + 1 < roomRow.oldestId) throw cursorExpired(room, from, roomRow.oldestId);
+      // A membership sees only ids after it began. Every broadcast after that includes the agent (joins and
+      // leaves are serialised with appends), so only its own members-except-sender broadcasts are skipped.
+      const start = Math.max(from, roomRow.oldestId - 1, member.joinedAfter);
+      const ids = await routedIds(tx, room, agentId, start, limit);
+      const rows = await Promise.all(ids.map((id) => tx.objectStore('messages').get([room, id])));
+      const present = rows.filter((row) => row !== undefined);
+      await this.#audiences.load(tx, room, epochsOf(present));
+      return present.map((row) => toStoredMessage(room, row, this.#audiences));
+    });
+  }
+
+  async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    return this.#run('history', ['messages', 'audiences'], 'readonly', async (tx) => {
+      const rows = await tx.objectStore('messages').getAll(idsAbove(room, after), limit);
+      await this.#audiences.load(tx, room, epochsOf(rows));
+      return rows.map((row) => toStoredMessage(room, row, this.#audiences));
+    });
+  }
+
+  async ack(room: string, agentId: string, upTo: number): Promise<number> {
+    this.#assertOpen();
+    return this.#run('ack', ['members'], 'readwrite', async (tx) => {
+      const members = tx.objectStore('members');
+      const row = await members.get([room, agentId]);
+      if (!row) throw unknownAgent(agentId, room);
+      if (upTo > row.cursor) {
+        row.cursor = upTo;
+        unwrap(members).put(row, [room, agentId]);
+      }
+      return row.cursor;
+    });
+  }
+
+  watch(room: string, listener: (message: StoredMessage) => void): () => void {
+    this.#assertOpen();
+    let listeners = this.#watchers.get(room);
+    if (!listeners) this.#watchers.set(room, (listeners = new Set()));
+    listeners.add(listener);
+    this.#openChannel();
+    return () => void listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watchers.clear();
+    this.#channel?.close();
+    this.#channel = undefined;
+    const opening = this.#opening;
+    this.#opening = undefined;
+    // Transactions already started finish first: IndexedDB closes the connection after them.
+    if (opening) await opening.then((db) => db.close()).catch(() => {});
+  }
+
+  // --- internal helpers ---
+
+  /** Appends everything queued for `room`, one transaction per batch, until the queue is empty. */
+  async #flush(room: string, queue: PendingAppend[]): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.splice(0, MAX_BATCH);
+      await this.#appendBatch(room, batch);
+    }
+    this.#queues.delete(room);
+  }
+
+  async #appendBatch(room: string, batch: PendingAppend[]): Promise<void> {
+    try {
+      const outcome = await this.#run('append', APPEND_STORES, 'readwrite', (tx) =>
+        appendBatch(
+          tx,
+          room,
+          batch.map((p) => p.draft),
+          this.#maxMessages,
+          this.#audiences,
+        ),
+      );
+      if (outcome.stored.length > 0) this.#announce(room, outcome.stored);
+      batch.forEach((pending, i) => {
+        const result = outcome.results[i] as AppendResult | MessageBusError;
+        if (result instanceof Error) pending.reject(result);
+        else pending.resolve(result);
+      });
+    } catch (error) {
+      if (batch.length === 1 || !MessageBusError.is(error, 'STORAGE_FAILURE')) {
+        for (const pending of batch) pending.reject(error);
+        return;
+      }
+      // The whole batch was rolled back; retry each draft alone so one that cannot fit (quota) fails by itself.
+      for (const pending of batch) await this.#appendBatch(room, [pending]);
+    }
+  }
+
+  /** Tells this instance's watchers directly, and every other instance on the database (other tabs) through the channel. */
+  #announce(room: string, messages: StoredMessage[]): void {
+    this.#deliver(room, messages);
+    try {
+      this.#openChannel()?.postMessage({ room, messages } satisfies ChannelNote);
+    } catch {
+      // A closed channel (the backend is closing) only costs the live hint; the bus fetches to close gaps.
+    }
+  }
+
+  #deliver(room: string, messages: readonly StoredMessage[]): void {
+    const listeners = this.#watchers.get(room);
+    if (!listeners) return;
+    for (const message of messages) {
+      for (const listener of listeners) {
+        try {
+          listener(message);
+        } catch {
+          // A watcher is the bus, which reports its own errors; one must not stop the others.
+        }
+      }
+    }
+  }
+
+  #openChannel(): BroadcastChannel | undefined {
+    if (this.#channel || this.#closed || typeof BroadcastChannel !== 'function') return this.#channel;
+    const channel = new BroadcastChannel(`modular-message-bus:${this.#dbName}`);
+    channel.onmessage = (event: MessageEvent<ChannelNote>) => {
+      const note = event.data;
+      if (note && typeof note.room === 'string' && Array.isArray(note.messages)) this.#deliver(note.room, note.messages);
+    };
+    // Node.js: an open channel would keep the process alive.
+    (channel as { unref?: () => void }).unref?.();
+    this.#channel = channel;
+    return channel;
+  }
+
+  /**
+   * Runs `body` in one transaction; resolves after a readwrite transaction has committed. Failures become
+   * STORAGE_FAILURE. Writes inside `body` go through unwrapped stores: a failing one aborts the transaction,
+   * seen here through `done`, instead of leaving a rejected promise nobody awaits.
+   */
+  async #run<T, Mode extends IDBTransactionMode>(
+    operation: string,
+    stores: StoreName[],
+    mode: Mode,
+    body: (tx: BusTransaction<Mode>) => Promise<T>,
+  ): Promise<T> {
+    const db = await this.#database();
+    let tx: BusTransaction<Mode>;
+    try {
+      tx = db.transaction(stores, mode);
+    } catch (error) {
+      throw this.#lost ?? failure(operation, error, this.#dbName);
+    }
+    const done = tx.done;
+    // Observed below; this keeps an abort that follows a failed request from being reported as unhandled.
+    done.catch(() => {});
+    try {
+      const result = await body(tx);
+      if (mode === 'readwrite') await done;
+      return result;
+    } catch (error) {
+      try {
+        tx.abort();
+      } catch {
+        // Already finished or aborted.
+      }
+      throw this.#lost ?? failure(operation, error, this.#dbName);
+    }
+  }
+
+  async #database(): Promise<BusDatabase> {
+    this.#assertOpen();
+    if (this.#lost) throw this.#lost;
+    this.#opening ??= openBusDatabase(this.#factory, this.#dbName, {
+      onVersionChange: () =>
+        this.#lose(
+          `another tab upgraded or deleted the database "${this.#dbName}", so this tab's connection was closed to let it proceed. Reload this page.`,
+        ),
+      onTerminated: () =>
+        this.#lose(`the browser closed the connection to "${this.#dbName}" (storage cleared or a disk error). Reload this page.`),
+    }).catch((error) => {
+      this.#opening = undefined;
+      throw error;
+    });
+    return this.#opening;
+  }
+
+  #lose(reason: string): void {
+    this.#lost = new MessageBusError('STORAGE_FAILURE', `[${NAME}] ${reason}`, { details: { reason: 'connection-lost' } });
+    this.#opening = undefined;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+  }
+}
+
+interface PendingAppend {
+  draft: MessageDraft;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What one instance posts to the others after a commit. */
+interface ChannelNote {
+  room: string;
+  messages: StoredMessage[];
+}
+
+function toRecord(row: MemberRow): MemberRecord {
+  return { id: row.id, online: row.online, groups: [...row.groups], joinedAfter: row.joinedAfter };
+}
+
+/**
+ * Ids routed to `agentId` above `start`, ascending, at most `limit`: a key range
+ * on its direct index merged with a walk of the broadcast index from `start`.
+ */
+async function routedIds(tx: BusTransaction<'readonly'>, room: string, agentId: string, start: number, limit: number): Promise<number[]> {
+  const broadcasts = tx.objectStore('broadcasts');
+  const [directKeys, firstPage] = await Promise.all([
+    tx.objectStore('deliveries').getAllKeys(idsAbove(room, start, agentId), limit),
+    broadcasts.getAll(idsAbove(room, start), limit),
+  ]);
+  const direct = directKeys.map((key) => key[2]);
+  // With a full page of direct ids, nothing above the last one can be in the answer.
+  const ceiling = direct.length === limit ? (direct[limit - 1] as number) : Number.POSITIVE_INFINITY;
+  const broadcast: number[] = [];
+  let page = firstPage;
+  for (;;) {
+    let last = start;
+    for (const row of page) {
+      last = row.id;
+      if (row.id > ceiling || broadcast.length >= limit) break;
+      if (row.except !== agentId) broadcast.push(row.id);
+    }
+    if (page.length < limit || last > ceiling || broadcast.length >= limit) break;
+    // Only the agent's own members-except-sender broadcasts were skipped; read on past them.
+    page = await broadcasts.getAll(idsAbove(room, last), limit);
+  }
+  const out: number[] = [];
+  let d = 0;
+  let b = 0;
+  while (out.length < limit && (d < direct.length || b < broadcast.length)) {
+    const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
+    const nextBroadcast = b < broadcast.length ? (broadcast[b] as number) : Number.POSITIVE_INFINITY;
+    const id = Math.min(nextDirect, nextBroadcast);
+    if (id === nextDirect) d++;
+    if (id === nextBroadcast) b++;
+    out.push(id);
+  }
+  return out;
+}
+
+/** Highest retained id routed to the member: the last of its direct index, or a later broadcast it received. */
+async function lastRoutedId(tx: BusTransaction<'readonly'>, room: string, roomRow: RoomRow, member: MemberRow): Promise<number> {
+  const directCursor = await tx
+    .objectStore('deliveries')
+    .openKeyCursor(IDBKeyRange.bound([room, member.id], [room, member.id, []]), 'prev');
+  let last = directCursor ? directCursor.key[2] : 0;
+  let cursor = await tx.objectStore('broadcasts').openCursor(idsAbove(room, Math.max(last, member.joinedAfter)), 'prev');
+  while (cursor) {
+    if (cursor.value.except !== member.id) {
+      last = cursor.value.id;
+      break;
+    }
+    cursor = await cursor.continue();
+  }
+  return last >= roomRow.oldestId ? last : 0;
+}
+
+function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
+  return new MessageBusError(
+    'CURSOR_EXPIRED',
+    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
+    { details: { oldestId } },
+  );
+}
