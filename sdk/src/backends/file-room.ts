@@ -1,0 +1,1010 @@
+/**
+ * One room of `FileStorageBackend` on disk: its files, its lock and the
+ * in-memory index built from them (see file-format.ts for the bytes). All file
+ * I/O is synchronous, so every method runs to completion on the event loop
+ * before another starts: that is what makes append atomic within the process.
+ * Only waiting for fsync is asynchronous, and concurrent appends share one
+ * fsync (group commit).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { asStorageFailure, MessageBusError } from '../core/errors.js';
+import type { AppendResult, MemberRecord, MemberState, MemberUpdate, MessageDraft, RoomSnapshot, StoredMessage } from '../core/types.js';
+import { deepFreeze } from '../core/validate.js';
+import {
+  decodeIndex,
+  decodeRecord,
+  encodeIndex,
+  encodePayload,
+  FORMAT_VERSION,
+  fileHeader,
+  HEADER_BYTES,
+  INDEX_FIXED_BYTES,
+  INDEX_MAGIC,
+  type IndexEntry,
+  KIND_EXCEPT_SENDER,
+  KIND_LIST,
+  KIND_MEMBERS,
+  LOG_MAGIC,
+  type LogPayload,
+  type MetaRecord,
+  readHeader,
+} from './file-format.js';
+import { NumberList } from './file-lists.js';
+import { RoomLock } from './file-lock.js';
+
+/** When `append` resolves relative to fsync. */
+export type FsyncMode = 'always' | 'batch' | 'never';
+
+export interface RoomOptions {
+  fsync: FsyncMode;
+  batchIntervalMs: number;
+  maxMessages: number | undefined;
+}
+
+const NAME = 'file';
+const fsyncAsync = promisify(fs.fsync);
+/** Journal lines after which `meta.jsonl` is rewritten as one snapshot. */
+const META_COMPACT_LINES = 10_000;
+const CACHE_SIZE = 4096;
+
+interface Member {
+  id: string;
+  no: number;
+  online: boolean;
+  groups: string[];
+  joinedAfter: number;
+  cursor: number;
+  sentCount: number;
+  lastSentAt: number | null;
+}
+
+/** The room's membership when a broadcast was stored: kept once, shared by every broadcast until membership changes. */
+class Audience {
+  readonly members: ReadonlySet<string>;
+  readonly all: readonly string[];
+  readonly #exceptSender = new Map<string, readonly string[]>();
+
+  constructor(ids: string[]) {
+    this.all = Object.freeze([...ids].sort());
+    this.members = new Set(ids);
+  }
+
+  recipients(sender: string | null): readonly string[] {
+    if (sender === null) return this.all;
+    let list = this.#exceptSender.get(sender);
+    if (!list) this.#exceptSender.set(sender, (list = Object.freeze(this.all.filter((id) => id !== sender))));
+    return list;
+  }
+}
+
+export class RoomStore {
+  readonly room: string;
+  readonly dir: string;
+  readonly watchers = new Set<(message: StoredMessage) => void>();
+  /** Backends sharing this store in this process. */
+  refs = 0;
+  readonly #options: RoomOptions;
+  readonly #lock: RoomLock;
+  #gen = 0;
+  #logFd = -1;
+  #indexFd = -1;
+  #metaFd = -1;
+  #logSize = 0;
+  #indexSize = 0;
+  #metaSize = 0;
+  #metaLines = 0;
+  /** Id of the first record in the current files; `pos`/`ipos` are indexed from it. */
+  #firstId = 1;
+  #oldestId = 1;
+  #lastId = 0;
+  /** Sends up to this id are counted in the snapshot's member counters. */
+  #asOf = 0;
+  /** Log offset of each message's record. */
+  #pos = new NumberList();
+  /** Index-file offset of each message's entry. */
+  #ipos = new NumberList();
+  readonly #members = new Map<string, Member>();
+  #membersCache: readonly MemberRecord[] | undefined;
+  #agents: string[] = [];
+  readonly #agentNos = new Map<string, number>();
+  #epochs = new Map<number, Audience>();
+  #currentEpoch: number | undefined;
+  #nextEpoch = 1;
+  /** Per member: ids of list-audience messages routed to it (this membership only), ascending. */
+  readonly #direct = new Map<string, number[]>();
+  /** Broadcasts: id, audience epoch and the excluded sender's number (-1 when the sender is included). */
+  #bcIds = new NumberList();
+  #bcEpochs = new NumberList();
+  #bcSenders = new NumberList();
+  /** `sender \0 key` → id, and back, for retained messages. */
+  readonly #idempotency = new Map<string, number>();
+  readonly #keyById = new Map<number, string>();
+  readonly #cache = new Map<number, StoredMessage>();
+  #readBuf = Buffer.alloc(64 * 1024);
+  #writes = 0;
+  #synced = 0;
+  #inflight: Promise<void> | undefined;
+  #dirtyLog = false;
+  #dirtyMeta = false;
+  #dirtyIndex = false;
+  #batchTimer: ReturnType<typeof setInterval> | undefined;
+  #failed: MessageBusError | undefined;
+  #closed = false;
+
+  private constructor(room: string, dir: string, lock: RoomLock, options: RoomOptions) {
+    this.room = room;
+    this.dir = dir;
+    this.#lock = lock;
+    this.#options = options;
+  }
+
+  /** Opens (creating it if needed) the room under `base`: takes the lock, replays the journal, loads the index, repairs a torn tail. */
+  static open(base: string, room: string, options: RoomOptions): RoomStore {
+    const dir = roomDir(base, room);
+    fs.mkdirSync(dir, { recursive: true });
+    const lock = RoomLock.acquire(dir, `room "${room}"`);
+    const store = new RoomStore(room, dir, lock, options);
+    try {
+      store.#load();
+    } catch (error) {
+      store.#closeFds();
+      lock.release();
+      throw asStorageFailure(NAME, `opening room "${room}" in ${dir}`, error);
+    }
+    if (options.maxMessages !== undefined) store.#retain(options.maxMessages);
+    if (options.fsync === 'batch') {
+      store.#batchTimer = setInterval(() => void store.#flush().catch(() => {}), options.batchIntervalMs);
+      store.#batchTimer.unref?.();
+    }
+    return store;
+  }
+
+  getMembers(): readonly MemberRecord[] {
+    this.#assertUsable();
+    this.#membersCache ??= Object.freeze([...this.#members.values()].map(toRecord).sort(byId));
+    return this.#membersCache;
+  }
+
+  getRoom(): RoomSnapshot {
+    this.#assertUsable();
+    const members: MemberState[] = [...this.#members.values()].sort(byId).map((m) => ({
+      ...toRecord(m),
+      cursor: m.cursor,
+      lastRoutedId: this.#lastRoutedId(m),
+      sentCount: m.sentCount,
+      lastSentAt: m.lastSentAt,
+    }));
+    return { room: this.room, lastId: this.#lastId, oldestId: this.#oldestId, members };
+  }
+
+  async putMember(update: MemberUpdate): Promise<MemberRecord> {
+    this.#assertUsable();
+    const existing = this.#members.get(update.id);
+    let member: Member;
+    if (!existing) {
+      let no = this.#agentNos.get(update.id);
+      const isNewAgent = no === undefined;
+      no ??= this.#agents.length;
+      const groups = [...(update.groups ?? [])];
+      this.#journal({ t: 'put', id: update.id, on: update.online, g: groups, j: this.#lastId, fresh: 1, ...(isNewAgent ? { n: no } : {}) });
+      if (isNewAgent) this.#addAgent(update.id);
+      member = this.#join(update.id, update.online, groups, this.#lastId);
+    } else {
+      const groups = update.groups ? [...update.groups] : existing.groups;
+      this.#journal({ t: 'put', id: update.id, on: update.online, g: groups, j: existing.joinedAfter });
+      existing.online = update.online;
+      existing.groups = groups;
+      member = existing;
+    }
+    this.#membersCache = undefined;
+    this.#compactMeta();
+    await this.#durable();
+    return toRecord(member);
+  }
+
+  async removeMember(agentId: string): Promise<boolean> {
+    this.#assertUsable();
+    if (!this.#members.has(agentId)) return false;
+    this.#journal({ t: 'rm', id: agentId });
+    this.#leave(agentId);
+    this.#compactMeta();
+    await this.#durable();
+    return true;
+  }
+
+  async ack(agentId: string, upTo: number): Promise<number> {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(agentId, this.room);
+    if (upTo > member.cursor) {
+      this.#journal({ t: 'ack', id: agentId, c: upTo });
+      member.cursor = upTo;
+      this.#compactMeta();
+      await this.#durable();
+    }
+    return member.cursor;
+  }
+
+  async append(draft: MessageDraft, maxMessages: number | undefined): Promise<AppendResult> {
+    this.#assertUsable();
+    const sender = this.#members.get(draft.sender);
+    if (!sender) throw unknownAgent(draft.sender, this.room);
+    const composite = draft.idempotencyKey === undefined ? undefined : `${draft.sender}\u0000${draft.idempotencyKey}`;
+    if (composite !== undefined) {
+      const earlier = this.#idempotency.get(composite);
+      // The original may still be waiting for its fsync; the retry resolves after it, so it never sees an unsynced message.
+      if (earlier !== undefined) {
+        const message = this.#read(earlier);
+        await this.#durable();
+        return { message, duplicate: true };
+      }
+    }
+    const id = this.#lastId + 1;
+    let kind: number;
+    let epoch = 0;
+    let recipients: readonly string[];
+    let recipientNos: number[] = [];
+    if (draft.audience === 'list') {
+      kind = KIND_LIST;
+      recipients = Object.freeze(draft.recipients.filter((r) => this.#members.has(r)));
+      recipientNos = recipients.map((r) => this.#agentNos.get(r) as number);
+    } else {
+      kind = draft.audience === 'members' ? KIND_MEMBERS : KIND_EXCEPT_SENDER;
+      epoch = this.#currentEpoch ?? this.#newEpoch();
+      recipients = (this.#epochs.get(epoch) as Audience).recipients(kind === KIND_MEMBERS ? null : draft.sender);
+    }
+    const record = encodePayload(
+      {
+        id,
+        t: draft.timestamp,
+        s: draft.sender,
+        a: kind as 0 | 1 | 2,
+        e: epoch,
+        ...(kind === KIND_LIST ? { r: recipients as string[] } : {}),
+        p: draft.routing.policy,
+        q: draft.routing.requested,
+        ...(draft.idempotencyKey === undefined ? {} : { k: draft.idempotencyKey }),
+      },
+      draft.contentJson,
+    );
+    const entry: IndexEntry = {
+      id,
+      offset: this.#logSize,
+      length: record.length,
+      timestamp: draft.timestamp,
+      kind,
+      senderNo: sender.no,
+      epoch,
+      recipients: recipientNos,
+      key: draft.idempotencyKey,
+    };
+    this.#writeEntry(record, entry);
+    const content = typeof draft.content === 'object' && draft.content !== null ? JSON.parse(draft.contentJson) : draft.content;
+    const message = storedMessage(this.room, id, draft.timestamp, draft.sender, content, recipients, draft.routing.policy, draft.routing.requested, draft.idempotencyKey);
+    this.#remember(message);
+    if (maxMessages !== undefined) this.#retain(maxMessages);
+    this.#compactMeta();
+    await this.#durable();
+    for (const listener of this.watchers) listener(message);
+    return { message, duplicate: false };
+  }
+
+  fetch(agentId: string, after: number | null, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(agentId, this.room);
+    const from = after ?? member.cursor;
+    if (Math.max(from, member.joinedAfter) + 1 < this.#oldestId) throw cursorExpired(this.room, from, this.#oldestId);
+    const direct = this.#direct.get(agentId) ?? [];
+    const start = Math.max(from, this.#oldestId - 1, member.joinedAfter);
+    let d = firstAbove(direct, start);
+    let b = this.#bcIds.firstAbove(start);
+    const out: StoredMessage[] = [];
+    while (out.length < limit) {
+      // Skip broadcasts this agent was not part of (its own, or an audience without it).
+      while (b < this.#bcIds.length && !this.#inBroadcast(b, member)) b++;
+      const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
+      const nextBroadcast = b < this.#bcIds.length ? this.#bcIds.get(b) : Number.POSITIVE_INFINITY;
+      if (nextDirect === Number.POSITIVE_INFINITY && nextBroadcast === Number.POSITIVE_INFINITY) break;
+      const id = Math.min(nextDirect, nextBroadcast);
+      if (id === nextDirect) d++;
+      if (id === nextBroadcast) b++;
+      out.push(this.#read(id));
+    }
+    return out;
+  }
+
+  history(after: number, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const first = Math.max(after + 1, this.#oldestId);
+    const last = Math.min(this.#lastId, first + limit - 1);
+    if (first > last) return [];
+    // The ids are contiguous: one read covers them all.
+    const start = this.#pos.get(first - this.#firstId);
+    const buf = this.#readAt(start, this.#end(last) - start);
+    const out: StoredMessage[] = [];
+    let at = 0;
+    for (let id = first; id <= last; id++) {
+      const cached = this.#cache.get(id);
+      const length = this.#end(id) - this.#pos.get(id - this.#firstId);
+      if (cached) out.push(cached);
+      else out.push(this.#toStored(this.#decode(buf, at, id)));
+      at += length;
+    }
+    return out;
+  }
+
+  /** Makes everything written durable and releases the files and the lock. Synchronous, so a reopen right after finds the lock free. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#batchTimer);
+    this.watchers.clear();
+    try {
+      if (!this.#failed) for (const fd of [this.#logFd, this.#indexFd, this.#metaFd]) fs.fsyncSync(fd);
+    } finally {
+      this.#closeFds();
+      this.#lock.release();
+    }
+  }
+
+  // --- internal helpers ---
+
+  #assertUsable(): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] room "${this.room}" is closed`);
+  }
+
+  #load(): void {
+    this.#loadMeta();
+    const floor = this.#firstId;
+    this.#openDataFiles(floor);
+    // Pass 1: find the valid prefix of the index (checked field by field against the log).
+    const index = fs.readFileSync(this.#indexPath());
+    const logSize = fs.fstatSync(this.#logFd).size;
+    const starts = new NumberList();
+    let at = HEADER_BYTES;
+    let offset = HEADER_BYTES;
+    const firstIndexed = readHeader(index, INDEX_MAGIC);
+    if (firstIndexed === this.#firstId) {
+      for (let id = this.#firstId; ; id++) {
+        const parsed = decodeIndex(index, at, { id, offset, logSize, agents: this.#agents.length });
+        if (!parsed) break;
+        starts.push(at);
+        at += parsed.size;
+        offset += parsed.entry.length;
+      }
+    }
+    // The last entries must point at matching log records (a power loss can leave an index ahead of the log).
+    let count = starts.length;
+    while (count > 0) {
+      const e = this.#entryAt(index, starts.get(count - 1));
+      if (this.#recordMatches(e.offset, e.length, e.id)) break;
+      count--;
+    }
+    // Pass 2: apply the valid entries.
+    this.#logSize = HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const e = this.#entryAt(index, starts.get(i));
+      this.#apply(e, starts.get(i));
+      this.#logSize = e.offset + e.length;
+    }
+    this.#indexSize = count === 0 ? HEADER_BYTES : count === starts.length ? at : starts.get(count);
+    if (count === 0 && firstIndexed !== this.#firstId) {
+      fs.ftruncateSync(this.#indexFd, 0);
+      fs.writeSync(this.#indexFd, fileHeader(INDEX_MAGIC, this.#firstId), 0, HEADER_BYTES, 0);
+    }
+    fs.ftruncateSync(this.#indexFd, this.#indexSize);
+    // Records in the log past the index (the process died between the two writes) are indexed again; a torn one is cut.
+    this.#recoverLogTail(logSize);
+    this.#oldestId = Math.max(this.#oldestId, this.#firstId);
+    this.#lastId = this.#firstId + this.#pos.length - 1;
+  }
+
+  #entryAt(index: Buffer, at: number): IndexEntry {
+    const parsed = decodeIndex(index, at, {
+      id: index.readUInt32LE(at),
+      offset: index.readDoubleLE(at + 4),
+      logSize: Number.MAX_SAFE_INTEGER,
+      agents: this.#agents.length,
+    });
+    return (parsed as { entry: IndexEntry }).entry;
+  }
+
+  #recordMatches(offset: number, length: number, id: number): boolean {
+    const buf = this.#readAt(offset, length);
+    return decodeRecord(buf, 0, id) !== undefined;
+  }
+
+  #recoverLogTail(logSize: number): void {
+    if (logSize <= this.#logSize) return;
+    const tail = this.#readAt(this.#logSize, logSize - this.#logSize, true);
+    let at = 0;
+    while (at < tail.length) {
+      const id = this.#firstId + this.#pos.length;
+      const decoded = decodeRecord(tail, at, id);
+      const entry = decoded && this.#entryFromPayload(decoded.payload, this.#logSize, decoded.length);
+      if (!decoded || !entry) break;
+      const encoded = encodeIndex(entry);
+      fs.writeSync(this.#indexFd, encoded, 0, encoded.length, this.#indexSize);
+      this.#apply(entry, this.#indexSize);
+      this.#indexSize += encoded.length;
+      this.#logSize += decoded.length;
+      at += decoded.length;
+      this.#lastId = id;
+    }
+    if (this.#logSize < logSize) fs.ftruncateSync(this.#logFd, this.#logSize);
+    fs.fsyncSync(this.#logFd);
+    fs.fsyncSync(this.#indexFd);
+  }
+
+  #entryFromPayload(p: LogPayload, offset: number, length: number): IndexEntry | undefined {
+    const senderNo = this.#agentNos.get(p.s);
+    if (senderNo === undefined || (p.a !== KIND_LIST && !this.#epochs.has(p.e))) return undefined;
+    const recipients: number[] = [];
+    for (const r of p.r ?? []) {
+      const no = this.#agentNos.get(r);
+      if (no === undefined) return undefined;
+      recipients.push(no);
+    }
+    return { id: p.id, offset, length, timestamp: p.t, kind: p.a, senderNo, epoch: p.e, recipients, key: p.k };
+  }
+
+  /** Adds one indexed message to the in-memory state. */
+  #apply(e: IndexEntry, indexOffset: number): void {
+    this.#pos.push(e.offset);
+    this.#ipos.push(indexOffset);
+    this.#lastId = e.id;
+    if (e.kind === KIND_LIST) {
+      for (const no of e.recipients) {
+        const agent = this.#agents[no] as string;
+        const member = this.#members.get(agent);
+        if (member && e.id > member.joinedAfter) this.#direct.get(agent)?.push(e.id);
+      }
+    } else {
+      this.#bcIds.push(e.id);
+      this.#bcEpochs.push(e.epoch);
+      this.#bcSenders.push(e.kind === KIND_EXCEPT_SENDER ? e.senderNo : -1);
+    }
+    const sender = this.#agents[e.senderNo] as string;
+    if (e.key !== undefined) {
+      const composite = `${sender}\u0000${e.key}`;
+      this.#idempotency.set(composite, e.id);
+      this.#keyById.set(e.id, composite);
+    }
+    const member = this.#members.get(sender);
+    if (member && e.id > Math.max(member.joinedAfter, this.#asOf)) {
+      member.sentCount++;
+      member.lastSentAt = e.timestamp;
+    }
+  }
+
+  #loadMeta(): void {
+    const file = path.join(this.dir, 'meta.jsonl');
+    this.#metaFd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
+    const text = fs.readFileSync(this.#metaFd);
+    let at = 0;
+    let lines = 0;
+    while (at < text.length) {
+      const newline = text.indexOf(10, at);
+      if (newline < 0) break; // a torn last line
+      let record: MetaRecord;
+      try {
+        record = JSON.parse(text.toString('utf8', at, newline)) as MetaRecord;
+      } catch {
+        break;
+      }
+      if (!this.#replay(record, lines)) break;
+      lines++;
+      at = newline + 1;
+    }
+    if (lines === 0) {
+      // New (or unreadable from its first line): start the journal with its format line.
+      const header = `${JSON.stringify({ t: 'format', format: 'modular-message-bus/file', version: FORMAT_VERSION })}\n`;
+      if (text.length > 0 && !text.subarray(0, 2).toString().startsWith('{')) {
+        throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] ${file} is not a message-bus journal; move it away or choose another directory`);
+      }
+      fs.ftruncateSync(this.#metaFd, 0);
+      fs.writeSync(this.#metaFd, header, 0);
+      fs.fsyncSync(this.#metaFd);
+      this.#metaSize = Buffer.byteLength(header);
+      this.#metaLines = 1;
+      return;
+    }
+    if (at < text.length) fs.ftruncateSync(this.#metaFd, at);
+    this.#metaSize = at;
+    this.#metaLines = lines;
+  }
+
+  /** Applies one journal line at load. Returns false for a line that cannot be right (the rest is cut). */
+  #replay(record: MetaRecord, line: number): boolean {
+    switch (record?.t) {
+      case 'format':
+        if (line !== 0) return false;
+        if (record.version !== FORMAT_VERSION) {
+          throw new MessageBusError(
+            'STORAGE_FAILURE',
+            `[${NAME}] room "${this.room}" in ${this.dir} uses format version ${record.version}; this library reads version ${FORMAT_VERSION}`,
+          );
+        }
+        return true;
+      case 'snap':
+        this.#gen = record.gen;
+        this.#firstId = record.floor;
+        this.#oldestId = record.floor;
+        this.#asOf = record.asOf;
+        this.#lastId = record.floor - 1;
+        for (const agent of record.agents) this.#addAgent(agent);
+        for (const m of record.members) {
+          const member = this.#join(m.id, m.on, m.g, m.j);
+          member.cursor = m.c;
+          member.sentCount = m.sent;
+          member.lastSentAt = m.last;
+        }
+        for (const [e, ids] of record.epochs) this.#epochs.set(e, new Audience(ids));
+        this.#nextEpoch = record.nextEpoch;
+        this.#currentEpoch = undefined;
+        return true;
+      case 'put': {
+        if (record.n !== undefined) {
+          if (record.n !== this.#agents.length) return false;
+          this.#addAgent(record.id);
+        } else if (!this.#agentNos.has(record.id)) return false;
+        const member = this.#members.get(record.id);
+        if (record.fresh || !member) this.#join(record.id, record.on, record.g, record.j);
+        else {
+          member.online = record.on;
+          member.groups = record.g;
+        }
+        return true;
+      }
+      case 'rm':
+        this.#leave(record.id);
+        return true;
+      case 'ack': {
+        const member = this.#members.get(record.id);
+        if (member) member.cursor = Math.max(member.cursor, record.c);
+        return true;
+      }
+      case 'epoch':
+        this.#epochs.set(record.e, new Audience(record.m));
+        this.#currentEpoch = record.e;
+        this.#nextEpoch = record.e + 1;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #addAgent(id: string): void {
+    this.#agentNos.set(id, this.#agents.length);
+    this.#agents.push(id);
+  }
+
+  #join(id: string, online: boolean, groups: string[], joinedAfter: number): Member {
+    const member: Member = {
+      id,
+      no: this.#agentNos.get(id) as number,
+      online,
+      groups,
+      joinedAfter,
+      cursor: 0,
+      sentCount: 0,
+      lastSentAt: null,
+    };
+    this.#members.set(id, member);
+    this.#direct.set(id, []);
+    this.#currentEpoch = undefined;
+    this.#membersCache = undefined;
+    return member;
+  }
+
+  #leave(id: string): void {
+    if (!this.#members.delete(id)) return;
+    this.#direct.delete(id);
+    this.#currentEpoch = undefined;
+    this.#membersCache = undefined;
+  }
+
+  #newEpoch(): number {
+    const e = this.#nextEpoch;
+    const ids = [...this.#members.keys()].sort();
+    this.#journal({ t: 'epoch', e, m: ids });
+    this.#epochs.set(e, new Audience(ids));
+    this.#currentEpoch = e;
+    this.#nextEpoch = e + 1;
+    return e;
+  }
+
+  #journal(record: MetaRecord): void {
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    writeAll(this.#metaFd, line, this.#metaSize);
+    this.#metaSize += line.length;
+    this.#metaLines++;
+    this.#dirtyMeta = true;
+    this.#writes++;
+  }
+
+  /** Rewrites a long journal as one snapshot; called when an operation's writes are complete. */
+  #compactMeta(): void {
+    if (this.#metaLines > META_COMPACT_LINES) this.#writeSnapshot(this.#gen);
+  }
+
+  #indexPath(gen = this.#gen): string {
+    return path.join(this.dir, `index.${gen}.bin`);
+  }
+
+  #logPath(gen = this.#gen): string {
+    return path.join(this.dir, `log.${gen}.bin`);
+  }
+
+  #openDataFiles(firstId: number): void {
+    const logPath = this.#logPath();
+    if (!fs.existsSync(logPath)) {
+      // A fresh room, or a compaction that died before its snapshot named the new generation: start this generation empty.
+      fs.writeFileSync(logPath, fileHeader(LOG_MAGIC, firstId));
+      fs.writeFileSync(this.#indexPath(), fileHeader(INDEX_MAGIC, firstId));
+    }
+    this.#logFd = fs.openSync(logPath, 'r+');
+    const header = Buffer.alloc(HEADER_BYTES);
+    fs.readSync(this.#logFd, header, 0, HEADER_BYTES, 0);
+    const first = readHeader(header, LOG_MAGIC);
+    if (typeof first === 'string' || first !== firstId) {
+      throw new MessageBusError(
+        'STORAGE_FAILURE',
+        `[${NAME}] ${logPath} is unreadable (${typeof first === 'string' ? first : `starts at id ${first}, expected ${firstId}`}); restore the room directory from a backup`,
+      );
+    }
+    this.#indexFd = fs.openSync(this.#indexPath(), fs.existsSync(this.#indexPath()) ? 'r+' : 'w+');
+    // Files of other generations are leftovers of an interrupted compaction.
+    for (const name of fs.readdirSync(this.dir)) {
+      const match = /^(log|index)\.(\d+)\.bin$/.exec(name);
+      if (match && Number(match[2]) !== this.#gen) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+  }
+
+  #writeEntry(record: Buffer, entry: IndexEntry): void {
+    const encoded = encodeIndex(entry);
+    const logSize = this.#logSize;
+    try {
+      writeAll(this.#logFd, record, logSize);
+      writeAll(this.#indexFd, encoded, this.#indexSize);
+    } catch (error) {
+      // Nothing half-written may stay: cut both files back (the index is rebuilt from the log on open anyway).
+      try {
+        fs.ftruncateSync(this.#logFd, logSize);
+        fs.ftruncateSync(this.#indexFd, this.#indexSize);
+      } catch {
+        this.#failed = asStorageFailure(NAME, `writing room "${this.room}" (reopen the backend)`, error);
+      }
+      throw asStorageFailure(NAME, `appending to room "${this.room}"`, error);
+    }
+    this.#apply(entry, this.#indexSize);
+    this.#logSize += record.length;
+    this.#indexSize += encoded.length;
+    this.#dirtyLog = true;
+    this.#dirtyIndex = true;
+    this.#writes++;
+  }
+
+  async #durable(): Promise<void> {
+    if (this.#options.fsync === 'always') await this.#flush();
+  }
+
+  /** Resolves when every write made before the call is fsynced; concurrent callers share one fsync. */
+  async #flush(): Promise<void> {
+    const target = this.#writes;
+    while (this.#synced < target) {
+      this.#inflight ??= this.#fsyncNow().finally(() => {
+        this.#inflight = undefined;
+      });
+      await this.#inflight;
+    }
+  }
+
+  async #fsyncNow(): Promise<void> {
+    const upTo = this.#writes;
+    const fds: number[] = [];
+    // The log before the meta journal is fine: an epoch line is written (and so synced) before the records naming it.
+    if (this.#dirtyLog) fds.push(this.#logFd);
+    if (this.#dirtyMeta) fds.push(this.#metaFd);
+    // The index is derived from the log; 'always' need not wait for it, but batch/never sync it too.
+    if (this.#dirtyIndex && this.#options.fsync !== 'always') fds.push(this.#indexFd);
+    this.#dirtyLog = this.#dirtyMeta = false;
+    if (this.#options.fsync !== 'always') this.#dirtyIndex = false;
+    try {
+      await Promise.all(fds.map((fd) => fsyncAsync(fd)));
+    } catch (error) {
+      if (this.#closed) return; // close() synced everything itself
+      this.#failed = asStorageFailure(NAME, `fsync of room "${this.room}" (the outcome of recent writes is unknown; reopen the backend)`, error);
+      throw this.#failed;
+    }
+    this.#synced = Math.max(this.#synced, upTo);
+  }
+
+  /** Logical retention: drops the oldest ids beyond `max`; the files are compacted once the dead prefix is large. */
+  #retain(max: number): void {
+    const excess = this.#lastId - this.#oldestId + 1 - max;
+    if (excess <= 0) return;
+    for (let id = this.#oldestId; id < this.#oldestId + excess; id++) {
+      const composite = this.#keyById.get(id);
+      if (composite !== undefined) {
+        this.#keyById.delete(id);
+        if (this.#idempotency.get(composite) === id) this.#idempotency.delete(composite);
+      }
+      this.#cache.delete(id);
+    }
+    this.#oldestId += excess;
+    const dead = this.#oldestId - this.#firstId;
+    if (dead >= Math.max(1024, this.#lastId - this.#oldestId + 1)) this.#compact();
+  }
+
+  /**
+   * Rewrites the retained records into a new generation of files, then points
+   * the journal at it with one atomic rename: a crash before the rename leaves
+   * the old generation in force, after it the new one.
+   */
+  #compact(): void {
+    const gen = this.#gen + 1;
+    const skip = this.#oldestId - this.#firstId;
+    const logFrom = this.#pos.get(skip);
+    const indexFrom = this.#ipos.get(skip);
+    const logDelta = logFrom - HEADER_BYTES;
+    const indexDelta = indexFrom - HEADER_BYTES;
+    const logBody = this.#readAt(logFrom, this.#logSize - logFrom, true);
+    const indexBody = Buffer.from(this.#readAt(indexFrom, this.#indexSize - indexFrom, true));
+    for (let at = 0; at < indexBody.length; ) {
+      indexBody.writeDoubleLE(indexBody.readDoubleLE(at + 4) - logDelta, at + 4);
+      at += INDEX_FIXED_BYTES + indexBody.readUInt16LE(at + 33) * 4 + indexBody.readUInt16LE(at + 35);
+    }
+    writeFileSynced(this.#logPath(gen), [fileHeader(LOG_MAGIC, this.#oldestId), logBody]);
+    writeFileSynced(this.#indexPath(gen), [fileHeader(INDEX_MAGIC, this.#oldestId), indexBody]);
+    const oldLog = this.#logPath();
+    const oldIndex = this.#indexPath();
+    // Keep the epochs still referenced by retained broadcasts, and the current one.
+    const b = this.#bcIds.firstAbove(this.#oldestId - 1);
+    const keep = new Map<number, Audience>();
+    for (let i = b; i < this.#bcIds.length; i++) {
+      const e = this.#bcEpochs.get(i);
+      keep.set(e, this.#epochs.get(e) as Audience);
+    }
+    if (this.#currentEpoch !== undefined) keep.set(this.#currentEpoch, this.#epochs.get(this.#currentEpoch) as Audience);
+    this.#epochs = keep;
+    const firstId = this.#oldestId;
+    this.#firstId = firstId;
+    this.#writeSnapshot(gen);
+    this.#retire(this.#logFd);
+    this.#retire(this.#indexFd);
+    this.#logFd = fs.openSync(this.#logPath(gen), 'r+');
+    this.#indexFd = fs.openSync(this.#indexPath(gen), 'r+');
+    fs.rmSync(oldLog, { force: true });
+    fs.rmSync(oldIndex, { force: true });
+    this.#pos = this.#pos.sliceFrom(skip, (v) => v - logDelta);
+    this.#ipos = this.#ipos.sliceFrom(skip, (v) => v - indexDelta);
+    this.#logSize -= logDelta;
+    this.#indexSize -= indexDelta;
+    this.#bcIds = this.#bcIds.sliceFrom(b);
+    this.#bcEpochs = this.#bcEpochs.sliceFrom(b);
+    this.#bcSenders = this.#bcSenders.sliceFrom(b);
+    for (const [agent, ids] of this.#direct) this.#direct.set(agent, ids.slice(firstAbove(ids, firstId - 1)));
+    // Everything written so far is on disk now.
+    this.#synced = this.#writes;
+    this.#dirtyLog = this.#dirtyIndex = this.#dirtyMeta = false;
+  }
+
+  /** Replaces `meta.jsonl` with a format line and one snapshot (atomic rename). */
+  #writeSnapshot(gen: number): void {
+    const snap: MetaRecord = {
+      t: 'snap',
+      gen,
+      floor: this.#firstId,
+      asOf: this.#lastId,
+      agents: this.#agents,
+      members: [...this.#members.values()].map((m) => ({
+        id: m.id,
+        on: m.online,
+        g: m.groups,
+        j: m.joinedAfter,
+        c: m.cursor,
+        sent: m.sentCount,
+        last: m.lastSentAt,
+      })),
+      epochs: [...this.#epochs].map(([e, a]) => [e, [...a.all]]),
+      nextEpoch: this.#nextEpoch,
+    };
+    const text = `${JSON.stringify({ t: 'format', format: 'modular-message-bus/file', version: FORMAT_VERSION })}\n${JSON.stringify(snap)}\n`;
+    const file = path.join(this.dir, 'meta.jsonl');
+    writeFileSynced(`${file}.tmp`, [Buffer.from(text, 'utf8')]);
+    fs.renameSync(`${file}.tmp`, file);
+    fsyncDir(this.dir);
+    this.#retire(this.#metaFd);
+    this.#metaFd = fs.openSync(file, 'r+');
+    this.#metaSize = Buffer.byteLength(text);
+    this.#metaLines = 2;
+    this.#asOf = this.#lastId;
+    this.#gen = gen;
+    // A snapshot does not name the current epoch: the next broadcast starts a new one.
+    this.#currentEpoch = undefined;
+  }
+
+  /** Closes a replaced file once no fsync on it is in flight (closing under it could fsync an unrelated file that reused the number). */
+  #retire(fd: number): void {
+    const close = () => fs.closeSync(fd);
+    if (this.#inflight) void this.#inflight.then(close, close);
+    else close();
+  }
+
+  #end(id: number): number {
+    const next = id + 1 - this.#firstId;
+    return next < this.#pos.length ? this.#pos.get(next) : this.#logSize;
+  }
+
+  /** Reads `length` bytes of the log at `offset` into a shared buffer (or a fresh one when `own`). */
+  #readAt(offset: number, length: number, own = false): Buffer {
+    let buf: Buffer;
+    if (own) buf = Buffer.allocUnsafe(length);
+    else {
+      if (this.#readBuf.length < length) this.#readBuf = Buffer.alloc(Math.max(length, this.#readBuf.length * 2));
+      buf = this.#readBuf.subarray(0, length);
+    }
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.#logFd, buf, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return buf.subarray(0, done);
+  }
+
+  #read(id: number): StoredMessage {
+    const cached = this.#cache.get(id);
+    if (cached) return cached;
+    const start = this.#pos.get(id - this.#firstId);
+    const message = this.#toStored(this.#decode(this.#readAt(start, this.#end(id) - start), 0, id));
+    this.#remember(message);
+    return message;
+  }
+
+  #decode(buf: Buffer, at: number, id: number): LogPayload {
+    const decoded = decodeRecord(buf, at, id);
+    if (!decoded) {
+      throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] message ${id} of room "${this.room}" in ${this.dir} is corrupt (checksum mismatch)`);
+    }
+    return decoded.payload;
+  }
+
+  #toStored(p: LogPayload): StoredMessage {
+    let recipients: readonly string[];
+    if (p.a === KIND_LIST) recipients = Object.freeze(p.r ?? []);
+    else {
+      const audience = this.#epochs.get(p.e);
+      if (!audience) throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] audience ${p.e} of message ${p.id} in room "${this.room}" is missing`);
+      recipients = audience.recipients(p.a === KIND_MEMBERS ? null : p.s);
+    }
+    return storedMessage(this.room, p.id, p.t, p.s, p.c, recipients, p.p, p.q, p.k);
+  }
+
+  #remember(message: StoredMessage): void {
+    this.#cache.set(message.id, message);
+    if (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as number);
+  }
+
+  #inBroadcast(b: number, member: Member): boolean {
+    if (this.#bcSenders.get(b) === member.no) return false;
+    return (this.#epochs.get(this.#bcEpochs.get(b)) as Audience).members.has(member.id);
+  }
+
+  #lastRoutedId(member: Member): number {
+    const direct = this.#direct.get(member.id);
+    let last = direct && direct.length > 0 ? (direct[direct.length - 1] as number) : 0;
+    for (let i = this.#bcIds.length - 1; i >= 0; i--) {
+      const id = this.#bcIds.get(i);
+      if (id <= last || id <= member.joinedAfter) break;
+      if (this.#inBroadcast(i, member)) {
+        last = id;
+        break;
+      }
+    }
+    return last >= this.#oldestId ? last : 0;
+  }
+
+  #closeFds(): void {
+    for (const fd of [this.#logFd, this.#indexFd, this.#metaFd]) {
+      if (fd >= 0) fs.closeSync(fd);
+    }
+    this.#logFd = this.#indexFd = this.#metaFd = -1;
+  }
+}
+
+/** The directory of `room` under `base`. The `r-` prefix keeps ids like `.` and `..` from naming anything else. */
+export function roomDir(base: string, room: string): string {
+  return path.join(base, `r-${room}`);
+}
+
+function storedMessage(
+  room: string,
+  id: number,
+  timestamp: number,
+  sender: string,
+  content: unknown,
+  recipients: readonly string[],
+  policy: string,
+  requested: string[] | readonly string[] | null,
+  idempotencyKey: string | undefined,
+): StoredMessage {
+  return Object.freeze({
+    id,
+    room,
+    timestamp,
+    sender,
+    content: deepFreeze(content as never),
+    recipients,
+    routing: Object.freeze({ policy, requested: requested && Object.freeze([...requested]) }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  }) as StoredMessage;
+}
+
+function writeAll(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+}
+
+function writeFileSynced(file: string, parts: Buffer[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    let at = 0;
+    for (const part of parts) {
+      writeAll(fd, part, at);
+      at += part.length;
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename is still atomic.
+  }
+}
+
+function firstAbove(list: readonly number[], value: number): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((list[mid] as number) <= value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function toRecord(member: Member): MemberRecord {
+  return { id: member.id, online: member.online, groups: [...member.groups], joinedAfter: member.joinedAfter };
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function unknownAgent(agentId: string, room: string): MessageBusError {
+  return new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+}
+
+function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
+  return new MessageBusError(
+    'CURSOR_EXPIRED',
+    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
+    { details: { oldestId } },
+  );
+}
