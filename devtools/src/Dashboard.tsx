@@ -1,0 +1,201 @@
+/**
+ * The dashboard for one worker: rooms and agents on the left, the flow graph,
+ * replay and timeline in the middle, inspector, composer and metrics on the
+ * right. State that several panels share (selected room, message, filter,
+ * replay position) lives here; panels get it through props.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { AgentsPanel } from './agents/AgentsPanel.js';
+import type { ApiClient } from './api/client.js';
+import { ApiError } from './api/errors.js';
+import { Composer } from './composer/Composer.js';
+import { FlowGraph } from './flow-graph/FlowGraph.js';
+import { useMetrics } from './hooks/useMetrics.js';
+import { useRoomDetail } from './hooks/useRoomDetail.js';
+import { useRoomFeed } from './hooks/useRoomFeed.js';
+import { useRooms } from './hooks/useRooms.js';
+import type { Settings } from './hooks/useSettings.js';
+import { useThrottled } from './hooks/useThrottled.js';
+import { Inspector } from './inspector/Inspector.js';
+import { MetricsPanel } from './metrics/MetricsPanel.js';
+import { ReplayScrubber } from './replay/ReplayScrubber.js';
+import { RoomsPanel } from './rooms/RoomsPanel.js';
+import { RoutingControl } from './rooms/RoutingControl.js';
+import { EMPTY_FILTER, type TimelineFilter } from './timeline/filter.js';
+import { Timeline } from './timeline/Timeline.js';
+import { ErrorNotice } from './ui/ErrorNotice.js';
+import { StatusPill } from './ui/StatusPill.js';
+
+export interface DashboardProps {
+  settings: Settings;
+  client: ApiClient;
+  onChangeToken(): void;
+}
+
+export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
+  const { room, setRoom, apiBase } = settings;
+  const rooms = useRooms(client);
+  const detail = useRoomDetail(client, room);
+
+  // Presence and membership events reload the room; a burst of them reloads it once.
+  const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refreshDetail = detail.refresh;
+  const onEvent = useCallback(() => {
+    if (refreshTimer.current) return;
+    refreshTimer.current = setTimeout(() => {
+      refreshTimer.current = null;
+      refreshDetail();
+    }, 200);
+  }, [refreshDetail]);
+  const feed = useRoomFeed(client, room, onEvent);
+  const metrics = useMetrics(client, room);
+
+  const [replay, setReplay] = useState<number | null>(null);
+  const [filter, setFilter] = useState<TimelineFilter>(EMPTY_FILTER);
+  const [selectedId, setSelectedId] = useState<number | null>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new room starts with a clean view.
+  useEffect(() => {
+    setReplay(null);
+    setFilter(EMPTY_FILTER);
+    setSelectedId(null);
+  }, [room]);
+
+  useEffect(() => {
+    if (!room && rooms.data && rooms.data.length > 0) setRoom((rooms.data[0] as { room: string }).room);
+  }, [room, rooms.data, setRoom]);
+
+  const refreshRooms = rooms.refresh;
+  const refreshRoom = useCallback(() => {
+    refreshDetail();
+    refreshRooms();
+  }, [refreshDetail, refreshRooms]);
+
+  const total = feed.store.messages.length;
+  const limit = replay === null ? total : Math.min(replay, total);
+  const graphLimit = useThrottled(limit, 250);
+  const members = detail.data?.members ?? [];
+  const groups = useMemo(() => {
+    const map = new Map<string, string[]>();
+    for (const m of members) for (const g of m.groups) map.set(g, [...(map.get(g) ?? []), m.id]);
+    return map;
+  }, [members]);
+  const memberIds = useMemo(() => members.map((m) => m.id), [members]);
+  const selected = selectedId === null ? null : (feed.store.get(selectedId) ?? null);
+
+  useEffect(() => {
+    // A handle for the end-to-end suite and for curious developers in the console.
+    (window as unknown as { __mmbDevtools?: unknown }).__mmbDevtools = { store: feed.store, room };
+  }, [feed.store, room]);
+
+  const globalError = rooms.error;
+  const roomMissing =
+    room !== null &&
+    (detail.error?.kind === 'not-found' ||
+      (rooms.data !== null &&
+        !rooms.data.some((r) => r.room === room) &&
+        detail.data !== null &&
+        detail.data.members.length === 0 &&
+        detail.data.lastId === 0));
+  const roomError = roomMissing
+    ? detail.error?.kind === 'not-found'
+      ? detail.error
+      : new ApiError('not-found', 'NOT_FOUND', 404, `No agent ever joined "${room}" and it holds no messages.`)
+    : (detail.error ?? (feed.problem instanceof ApiError ? feed.problem : null));
+
+  return (
+    <div className="app">
+      <header className="app-header">
+        <h1>Message bus devtools</h1>
+        <span className="muted mono">{apiBase}</span>
+        {room && <span className="mono room-name">room: {room}</span>}
+        <StatusPill status={room ? feed.status : 'stopped'} problem={feed.problem} onReconnect={feed.reconnect} />
+        <span className="spacer" />
+        <button type="button" className="secondary" onClick={onChangeToken} data-testid="change-token">
+          Change token
+        </button>
+      </header>
+      {globalError && (
+        <ErrorNotice
+          error={globalError}
+          apiBase={apiBase}
+          action={
+            globalError.kind === 'unauthorized' || globalError.kind === 'forbidden' ? (
+              <button type="button" onClick={onChangeToken}>
+                Change token
+              </button>
+            ) : (
+              <button type="button" onClick={rooms.refresh}>
+                Retry now
+              </button>
+            )
+          }
+        />
+      )}
+      {feed.problem && !(feed.problem instanceof ApiError) && feed.status === 'reconnecting' && !globalError && (
+        <div className="warning-notice" data-testid="feed-problem">
+          Live feed dropped ({feed.problem.code}: {feed.problem.message}). Reconnecting from message #{feed.store.lastId}…
+        </div>
+      )}
+      <main className="layout">
+        <div className="column left">
+          <RoomsPanel rooms={rooms.data} selected={room} onSelect={setRoom} />
+          {room && detail.data && <RoutingControl client={client} room={room} policy={detail.data.policy} onChanged={refreshRoom} />}
+          {room && !roomMissing && (
+            <AgentsPanel
+              client={client}
+              room={room}
+              members={detail.data?.members ?? null}
+              onFilterAgent={(agent) => setFilter((f) => ({ ...f, agent }))}
+              onChanged={refreshRoom}
+            />
+          )}
+        </div>
+        <div className="column middle">
+          {!room ? (
+            <p className="muted placeholder">{rooms.data?.length === 0 ? 'No rooms yet.' : 'Pick a room.'}</p>
+          ) : roomError && (roomMissing || !globalError) ? (
+            <ErrorNotice error={roomError} apiBase={apiBase} room={room} />
+          ) : null}
+          {room && !roomMissing && (
+            <>
+              <FlowGraph
+                key={room}
+                messages={feed.store.messages}
+                limit={graphLimit}
+                members={members}
+                onSelectAgent={(agent) => setFilter((f) => ({ ...f, agent }))}
+              />
+              <ReplayScrubber messages={feed.store.messages} total={total} position={replay} onChange={setReplay} />
+              <Timeline
+                messages={feed.store.messages}
+                limit={limit}
+                version={feed.version}
+                filter={filter}
+                agents={memberIds}
+                groups={groups}
+                selectedId={selectedId}
+                onFilterChange={setFilter}
+                onSelect={setSelectedId}
+              />
+            </>
+          )}
+        </div>
+        <div className="column right">
+          {room && !roomMissing && (
+            <>
+              <Inspector message={selected} memberIds={memberIds} />
+              <Composer
+                client={client}
+                room={room}
+                members={members}
+                groups={[...groups.keys()].sort()}
+                onSent={(m) => setSelectedId(m.id)}
+              />
+            </>
+          )}
+          <MetricsPanel metrics={metrics} room={room} />
+        </div>
+      </main>
+    </div>
+  );
+}

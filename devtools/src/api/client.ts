@@ -1,0 +1,109 @@
+/**
+ * The admin API client: plain `fetch` with the admin token, every failure turned
+ * into an `ApiError`. One instance per (worker URL, token) pair.
+ */
+import { ApiError } from './errors.js';
+import { readMessage, readMessages, readRoomDetail, readRooms } from './normalize.js';
+import type { RoomDetail, RoomSummary, RoutingPolicyName, SendRequest, StoredMessage } from './types.js';
+
+/** Largest page the history endpoint is asked for. */
+export const HISTORY_PAGE = 1000;
+
+export class ApiClient {
+  readonly apiBase: string;
+  readonly #token: string;
+
+  constructor(apiBase: string, token: string) {
+    this.apiBase = apiBase.replace(/\/+$/, '');
+    this.#token = token;
+  }
+
+  async listRooms(signal?: AbortSignal): Promise<RoomSummary[]> {
+    return readRooms(await this.#json('GET', '/v1/rooms', undefined, signal));
+  }
+
+  async getRoom(room: string, signal?: AbortSignal): Promise<RoomDetail> {
+    return readRoomDetail(await this.#json('GET', `/v1/rooms/${encodeURIComponent(room)}`, undefined, signal), room);
+  }
+
+  async history(room: string, after: number, limit = HISTORY_PAGE, signal?: AbortSignal): Promise<StoredMessage[]> {
+    const path = `/v1/rooms/${encodeURIComponent(room)}/history?after=${after}&limit=${limit}`;
+    return readMessages(await this.#json('GET', path, undefined, signal));
+  }
+
+  async metrics(signal?: AbortSignal): Promise<string> {
+    const response = await this.#fetch('GET', '/metrics', undefined, signal);
+    return response.text();
+  }
+
+  async send(room: string, request: SendRequest): Promise<StoredMessage> {
+    const body = await this.#json('POST', `/v1/rooms/${encodeURIComponent(room)}/messages`, request);
+    const message = readMessage((body as { message?: unknown }).message ?? body);
+    if (!message) throw new ApiError('server', 'BAD_RESPONSE', 201, 'The worker accepted the message but did not return it.');
+    return message;
+  }
+
+  async setRouting(room: string, routing: RoutingPolicyName): Promise<void> {
+    await this.#json('PUT', `/v1/rooms/${encodeURIComponent(room)}`, { routing });
+  }
+
+  async connectAgent(room: string, agent: string, groups?: string[]): Promise<void> {
+    const path = `/v1/rooms/${encodeURIComponent(room)}/agents/${encodeURIComponent(agent)}/connect`;
+    await this.#json('POST', path, groups ? { groups } : {});
+  }
+
+  async disconnectAgent(room: string, agent: string): Promise<void> {
+    await this.#json('POST', `/v1/rooms/${encodeURIComponent(room)}/agents/${encodeURIComponent(agent)}/disconnect`, {});
+  }
+
+  /** URL of the room's events WebSocket; browsers cannot set headers on a socket, so the token rides in the query. */
+  eventsUrl(room: string, after: number): string {
+    const base = new URL(this.apiBase);
+    base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+    const basePath = base.pathname.replace(/\/+$/, '');
+    base.pathname = `${basePath}/v1/rooms/${encodeURIComponent(room)}/events`;
+    base.search = new URLSearchParams({ after: String(after), token: this.#token }).toString();
+    return base.toString();
+  }
+
+  async #json(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+    const response = await this.#fetch(method, path, body, signal);
+    const text = await response.text();
+    try {
+      return text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new ApiError('server', 'BAD_RESPONSE', response.status, `The worker answered ${path} with something that is not JSON.`);
+    }
+  }
+
+  async #fetch(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+    const url = `${this.apiBase}${path}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw ApiError.unreachable(this.apiBase, cause);
+    }
+    if (!response.ok) {
+      let parsed: unknown = null;
+      try {
+        parsed = await response.json();
+      } catch {
+        // A proxy's HTML error page or an empty body: the status alone still says what happened.
+      }
+      // A dev proxy (vite) answers 502/504 when the worker behind it is down: that is "unreachable", not a worker bug.
+      if ((response.status === 502 || response.status === 504) && parsed === null)
+        throw ApiError.unreachable(this.apiBase, new Error(`proxy answered ${response.status}`));
+      throw ApiError.fromResponse(response.status, parsed);
+    }
+    return response;
+  }
+}

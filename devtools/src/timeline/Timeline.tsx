@@ -1,0 +1,93 @@
+/**
+ * Every message of the room (up to the replay point), virtualised: only the
+ * rows in view exist in the DOM, so 100,000 messages scroll like 100. While
+ * "follow" is on, the view sticks to the newest message.
+ */
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { StoredMessage } from '../api/types.js';
+import { Panel } from '../ui/Panel.js';
+import { FilterCache, type TimelineFilter } from './filter.js';
+import { TimelineFilters } from './TimelineFilters.js';
+import { TimelineRow } from './TimelineRow.js';
+
+export interface TimelineProps {
+  messages: readonly StoredMessage[];
+  limit: number;
+  /** Changes whenever `messages` grew. */
+  version: number;
+  filter: TimelineFilter;
+  agents: readonly string[];
+  groups: ReadonlyMap<string, readonly string[]>;
+  selectedId: number | null;
+  onFilterChange(filter: TimelineFilter): void;
+  onSelect(id: number): void;
+}
+
+const ROW_HEIGHT = 28;
+
+export function Timeline({ messages, limit, version, filter, agents, groups, selectedId, onFilterChange, onSelect }: TimelineProps) {
+  const cache = useRef(new FilterCache()).current;
+  const groupMembers = useMemo(() => new Set(groups.get(filter.group) ?? []), [groups, filter.group]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` marks growth of the shared `messages` array.
+  const indexes = useMemo(() => cache.compute(messages, limit, filter, groupMembers), [version, limit, filter, groupMembers]);
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const [follow, setFollow] = useState(true);
+  const virtualizer = useVirtualizer({
+    count: indexes.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+
+  useEffect(() => {
+    if (follow && indexes.length > 0) virtualizer.scrollToIndex(indexes.length - 1, { align: 'end' });
+  }, [follow, indexes, virtualizer]);
+
+  // Scrolling up by hand stops following; scrolling back to the bottom resumes it.
+  const onScroll = useCallback(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 1.5;
+    setFollow(atBottom);
+  }, []);
+
+  return (
+    <Panel
+      title={`Timeline · ${indexes.length.toLocaleString()} of ${limit.toLocaleString()}`}
+      testId="timeline"
+      className="timeline-panel"
+      actions={
+        <label className="follow">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} data-testid="timeline-follow" /> follow
+        </label>
+      }
+    >
+      <TimelineFilters filter={filter} agents={agents} groups={[...groups.keys()].sort()} onChange={onFilterChange} />
+      <div className="timeline-scroll" ref={scroller} onScroll={onScroll} data-testid="timeline-scroll">
+        {indexes.length === 0 ? (
+          <p className="muted" data-testid="timeline-empty">
+            {limit === 0 ? 'No messages in this room yet. Send one with the composer.' : 'No message matches the filter.'}
+          </p>
+        ) : (
+          <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+            {virtualizer.getVirtualItems().map((item) => {
+              const message = messages[indexes[item.index] as number] as StoredMessage;
+              return (
+                <TimelineRow
+                  key={message.id}
+                  message={message}
+                  selected={message.id === selectedId}
+                  top={item.start}
+                  height={ROW_HEIGHT}
+                  onSelect={onSelect}
+                />
+              );
+            })}
+          </div>
+        )}
+      </div>
+    </Panel>
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * Timeline filtering by agent, group and text. The filter result is a list of
+ * indexes into the store's array, extended incrementally as messages arrive so
+ * 100 messages per second never re-filter 100,000.
+ */
+import type { StoredMessage } from '../api/types.js';
+import { contentPreview } from '../ui/format.js';
+
+export interface TimelineFilter {
+  /** Sender or recipient; '' for any. */
+  agent: string;
+  /** Messages addressed to the group or sent by one of its members; '' for any. */
+  group: string;
+  /** Case-insensitive text in the content or the sender; '' for any. */
+  text: string;
+}
+
+export const EMPTY_FILTER: TimelineFilter = { agent: '', group: '', text: '' };
+
+export function isEmptyFilter(filter: TimelineFilter): boolean {
+  return filter.agent === '' && filter.group === '' && filter.text.trim() === '';
+}
+
+/** `groupMembers`: the current members of `filter.group`. */
+export function matchesFilter(message: StoredMessage, filter: TimelineFilter, groupMembers: ReadonlySet<string>): boolean {
+  if (filter.agent && message.sender !== filter.agent && !message.recipients.includes(filter.agent)) return false;
+  if (filter.group && !(message.routing.requested?.includes(filter.group) || groupMembers.has(message.sender))) return false;
+  const text = filter.text.trim().toLowerCase();
+  if (text) {
+    const haystack = `${message.sender} ${contentPreview(message, message.content)}`.toLowerCase();
+    if (!haystack.includes(text)) return false;
+  }
+  return true;
+}
+
+/**
+ * Remembers the last result so a new call with the same filter only scans the
+ * messages added since. `limit` is how many messages count (replay shows a prefix).
+ */
+export class FilterCache {
+  #key = '';
+  #scanned = 0;
+  #indexes: number[] = [];
+
+  compute(messages: readonly StoredMessage[], limit: number, filter: TimelineFilter, groupMembers: ReadonlySet<string>): number[] {
+    const key = JSON.stringify([filter, [...groupMembers].sort()]);
+    if (key !== this.#key || limit < this.#scanned) {
+      this.#key = key;
+      this.#scanned = 0;
+      this.#indexes = [];
+    }
+    if (limit === this.#scanned) return this.#indexes;
+    const indexes = this.#indexes.slice();
+    for (let i = this.#scanned; i < limit; i++) {
+      if (matchesFilter(messages[i] as StoredMessage, filter, groupMembers)) indexes.push(i);
+    }
+    this.#scanned = limit;
+    this.#indexes = indexes;
+    return indexes;
+  }
+}
