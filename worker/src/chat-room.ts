@@ -1,0 +1,440 @@
+import { DurableObject } from 'cloudflare:workers';
+import {
+  type AgentInfo,
+  type Counter,
+  type JsonValue,
+  Message,
+  MessageBus,
+  MessageBusError,
+  MetricsRegistry,
+  type RoutingPolicy,
+  type StoredMessage,
+} from 'modular-message-bus-library';
+import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
+import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from 'modular-message-bus-library/routing-policies';
+import { directoryOf } from './directory.js';
+import { type Env, type Limits, limitsOf } from './env.js';
+import { type ErrorBody, fail, type Outcome, toErrorBody } from './errors.js';
+import { TokenBuckets } from './rate-limit.js';
+import { type SocketAttachment, SocketHub } from './sockets.js';
+
+/** Options of `createChatRoom`. */
+export interface ChatRoomOptions {
+  /**
+   * Routing policies a room may be configured with (`PUT /v1/rooms/:room`),
+   * by name, added to (or replacing) the built-in `broadcast`, `subgroup` and
+   * `individual`. The `DEFAULT_ROUTING` var may name one of them.
+   */
+  routing?: Record<string, () => RoutingPolicy>;
+}
+
+/** What a send carries besides its sender. */
+export interface SendInput {
+  content: JsonValue;
+  recipients?: string[];
+  idempotencyKey?: string;
+}
+
+/** A member as `GET /v1/rooms/:room` reports it. */
+export interface MemberView extends AgentInfo {
+  /** Open WebSockets of this agent. */
+  sockets: number;
+}
+
+/** `GET /v1/rooms/:room`. */
+export interface RoomView {
+  room: string;
+  routing: string;
+  lastId: number;
+  oldestId: number;
+  members: MemberView[];
+}
+
+/** One entry of `GET /v1/rooms`. */
+export interface RoomSummary {
+  room: string;
+  routing: string;
+  members: number;
+  online: number;
+  lastId: number;
+  sockets: number;
+}
+
+/** Kinds of limit counted in `mmb_limit_rejections_total`. */
+export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
+
+const BUILT_IN: Record<string, () => RoutingPolicy> = {
+  broadcast: () => new BroadcastRoutingPolicy(),
+  subgroup: () => new SubgroupRoutingPolicy(),
+  individual: () => new IndividualRoutingPolicy(),
+};
+
+/**
+ * Builds the `ChatRoom` Durable Object class: one object per chatroom, a
+ * `MessageBus` over `DurableObjectStorageBackend`, hibernatable WebSockets,
+ * per-agent rate limits and room limits. Export the result from your worker
+ * under the class name bound in wrangler.toml.
+ *
+ * @example
+ * ```ts
+ * import { createApp, createChatRoom, RoomDirectory } from 'modular-message-bus-worker';
+ * export const ChatRoom = createChatRoom({ routing: { 'round-robin': () => new RoundRobinPolicy() } });
+ * export { RoomDirectory };
+ * export default createApp();
+ * ```
+ */
+export function createChatRoom(options: ChatRoomOptions = {}): typeof ChatRoomBase {
+  const policies = { ...BUILT_IN, ...options.routing };
+  return class ChatRoom extends ChatRoomBase {
+    protected override policies(): Record<string, () => RoutingPolicy> {
+      return policies;
+    }
+  };
+}
+
+/** The room object; use `createChatRoom()` (or the `ChatRoom` export) rather than this base. */
+export class ChatRoomBase extends DurableObject<Env> {
+  readonly #limits: Limits;
+  readonly #backend: DurableObjectStorageBackend;
+  readonly #registry = new MetricsRegistry();
+  readonly #limitRejections: Counter;
+  readonly #buckets: TokenBuckets;
+  readonly #sockets: SocketHub;
+  #bus: MessageBus | undefined;
+  #room: string | undefined;
+  #routing = 'broadcast';
+  #registered = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#limits = limitsOf(env);
+    this.#backend = new DurableObjectStorageBackend(ctx.storage, { maxMessages: this.#limits.maxMessagesPerRoom });
+    this.#limitRejections = this.#registry.counter('mmb_limit_rejections_total', 'Requests refused by a configured limit, by limit.');
+    const socketsGauge = this.#registry.gauge('mmb_websockets_open', 'Open WebSockets of the room, by kind.');
+    this.#registry.addCollector(() => {
+      if (this.#room === undefined) return;
+      const open = this.#sockets.open();
+      const events = open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === 'events').length;
+      socketsGauge.set({ room: this.#room, kind: 'agent' }, open.length - events);
+      socketsGauge.set({ room: this.#room, kind: 'events' }, events);
+    });
+    this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
+    ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS chatroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    const meta = this.#meta();
+    this.#registered = meta.get('registered') === '1';
+    this.#routing = meta.get('routing') ?? this.#defaultRouting();
+    const room = meta.get('room');
+    if (room !== undefined) this.#open(room);
+    this.#sockets = new SocketHub(ctx, () => this.#backend);
+  }
+
+  /** Policies by name; `createChatRoom` overrides this. */
+  protected policies(): Record<string, () => RoutingPolicy> {
+    return BUILT_IN;
+  }
+
+  // --- RPC methods called by the worker (errors travel as data) ---
+
+  connectAgent(room: string, agent: string, groups?: unknown): Promise<Outcome<AgentInfo>> {
+    return this.#run(room, async (bus) => {
+      const members = await bus.storage.getMembers(room);
+      if (!members.some((m) => m.id === agent) && members.length >= this.#limits.maxMembersPerRoom) {
+        this.#countLimit('members');
+        throw new MessageBusError('ROOM_FULL', `room "${room}" has ${members.length} members, its limit (MAX_MEMBERS_PER_ROOM)`);
+      }
+      const member = await bus.connectAgent(agent, groups === undefined ? {} : { groups: groups as string[] });
+      await this.#register(room);
+      this.#presence(agent, true, member.groups, 'connect');
+      return { ...member, lag: Math.max(0, member.lastRoutedId - member.cursor) };
+    });
+  }
+
+  disconnectAgent(room: string, agent: string): Promise<Outcome<{ agent: string; online: false }>> {
+    return this.#run(room, async (bus) => {
+      await bus.disconnectAgent(agent);
+      this.#presence(agent, false, undefined, 'disconnect');
+      return { agent, online: false };
+    });
+  }
+
+  removeAgent(room: string, agent: string): Promise<Outcome<{ agent: string; removed: true }>> {
+    return this.#run(room, async (bus) => {
+      await bus.removeAgent(agent);
+      for (const ws of this.#sockets.open(agent)) {
+        this.#sockets.refuse(ws, fail('UNKNOWN_AGENT', `agent "${agent}" was removed from room "${room}"`));
+      }
+      this.#presence(agent, false, undefined, 'removed');
+      return { agent, removed: true };
+    });
+  }
+
+  sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>> {
+    return this.#run(room, (bus) => this.#send(bus, sender, input));
+  }
+
+  fetchMessages(room: string, agent: string, after: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) => bus.fetchMessages(agent, after, limit === undefined ? {} : { limit }));
+  }
+
+  ackMessages(room: string, agent: string, upTo: unknown): Promise<Outcome<{ agent: string; cursor: number }>> {
+    return this.#run(room, async (bus) => ({ agent, cursor: await bus.ackMessages(agent, upTo as number) }));
+  }
+
+  history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) => bus.history(after, limit === undefined ? {} : { limit }));
+  }
+
+  configure(room: string, routing: unknown): Promise<Outcome<{ room: string; routing: string }>> {
+    return this.#run(room, async () => {
+      const names = Object.keys(this.policies());
+      if (typeof routing !== 'string' || !names.includes(routing)) {
+        throw new MessageBusError('INVALID_ARGUMENT', `routing must be one of ${names.map((n) => `"${n}"`).join(', ')}`);
+      }
+      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('routing', ?)", routing);
+      this.#routing = routing;
+      await this.#bus?.close();
+      this.#open(room);
+      await this.#register(room);
+      this.#sockets.broadcastEvent({ type: 'config', routing, at: Date.now() });
+      return { room, routing };
+    });
+  }
+
+  describe(room: string): Promise<Outcome<RoomView>> {
+    return this.#run(room, async (bus) => {
+      const [agents, snapshot] = await Promise.all([bus.agents(), bus.storage.getRoom(room)]);
+      const members = agents.map((m) => ({ ...m, sockets: this.#sockets.open(m.id).length }));
+      return { room, routing: this.#routing, lastId: snapshot.lastId, oldestId: snapshot.oldestId, members };
+    });
+  }
+
+  summary(room: string): Promise<Outcome<RoomSummary>> {
+    return this.#run(room, async (bus) => {
+      const snapshot = await bus.storage.getRoom(room);
+      return {
+        room,
+        routing: this.#routing,
+        members: snapshot.members.length,
+        online: snapshot.members.filter((m) => m.online).length,
+        lastId: snapshot.lastId,
+        sockets: this.#sockets.open().length,
+      };
+    });
+  }
+
+  metrics(room: string): Promise<Outcome<string>> {
+    return this.#run(room, () => this.#registry.render());
+  }
+
+  /** Counts a limit refusal the worker made before reaching the room (a body over MAX_BODY_BYTES). */
+  countLimit(room: string, limit: LimitName): void {
+    this.#init(room);
+    this.#countLimit(limit);
+  }
+
+  // --- WebSockets (hibernation API) ---
+
+  /** Upgrades a socket the worker has authorised (`x-mmb-*` headers are set by the worker only). */
+  override async fetch(request: Request): Promise<Response> {
+    const room = request.headers.get('x-mmb-room') as string;
+    const kind = request.headers.get('x-mmb-kind') === 'events' ? 'events' : 'agent';
+    const agent = kind === 'agent' ? request.headers.get('x-mmb-agent') : null;
+    const afterHeader = request.headers.get('x-mmb-after');
+    const { 0: client, 1: server } = new WebSocketPair();
+    const refuse = (error: ErrorBody) => {
+      server.accept();
+      this.#sockets.refuse(server, error);
+      return new Response(null, { status: 101, webSocket: client });
+    };
+    this.#init(room);
+    const bus = this.#bus as MessageBus;
+    if (this.#sockets.open().length >= this.#limits.maxSocketsPerRoom) {
+      this.#countLimit('sockets');
+      return refuse(
+        fail('ROOM_FULL', `room "${room}" has ${this.#limits.maxSocketsPerRoom} open sockets, its limit (MAX_SOCKETS_PER_ROOM)`),
+      );
+    }
+    let after = afterHeader === null ? undefined : Number(afterHeader);
+    if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
+      return refuse(fail('INVALID_ARGUMENT', `after must be a non-negative integer message id; got "${afterHeader}"`));
+    }
+    if (agent !== null) {
+      const member = (await bus.storage.getRoom(room)).members.find((m) => m.id === agent);
+      if (!member) {
+        return refuse(fail('UNKNOWN_AGENT', `agent "${agent}" is not a member of room "${room}": POST .../agents/${agent}/connect first`));
+      }
+      after ??= member.cursor;
+      if (!member.online) {
+        await bus.connectAgent(agent);
+        this.#presence(agent, true, member.groups, 'socket-open');
+      }
+    }
+    const attachment: SocketAttachment = { kind, room, agent, delivered: after ?? 0 };
+    this.#sockets.accept(server, attachment);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const attachment = this.#sockets.attachmentOf(ws);
+    if (!attachment) return;
+    this.#init(attachment.room);
+    const reply = (frame: Record<string, unknown>) => this.#sockets.send(ws, frame);
+    if (typeof data !== 'string') {
+      reply({ type: 'error', ref: null, error: fail('INVALID_MESSAGE', 'send JSON text frames, not binary') });
+      return;
+    }
+    if (data.length > this.#limits.maxBodyBytes) {
+      this.#countLimit('body');
+      reply({
+        type: 'error',
+        ref: null,
+        error: fail('CONTENT_TOO_LARGE', `the frame is over ${this.#limits.maxBodyBytes} bytes (MAX_BODY_BYTES)`),
+      });
+      return;
+    }
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(data);
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) throw new Error('not an object');
+    } catch {
+      reply({
+        type: 'error',
+        ref: null,
+        error: fail('INVALID_MESSAGE', 'frames are JSON objects like {"type":"send","ref":1,"content":"hi"}'),
+      });
+      return;
+    }
+    const ref = frame.ref ?? null;
+    const answer = (outcome: Outcome<unknown>, key: string) =>
+      reply(outcome.ok ? { type: 'ok', ref, [key]: outcome.value } : { type: 'error', ref, error: outcome.error });
+    if (frame.type === 'ping') return reply({ type: 'ok', ref });
+    if (attachment.kind === 'events' || attachment.agent === null) {
+      return reply({ type: 'error', ref, error: fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted') });
+    }
+    if (frame.type === 'send') {
+      const input: SendInput = { content: frame.content as JsonValue };
+      if (frame.recipients !== undefined) input.recipients = frame.recipients as string[];
+      if (frame.idempotencyKey !== undefined) input.idempotencyKey = frame.idempotencyKey as string;
+      return answer(await this.sendMessage(attachment.room, attachment.agent, input), 'message');
+    }
+    if (frame.type === 'ack') {
+      const outcome = await this.ackMessages(attachment.room, attachment.agent, frame.upTo);
+      return answer(outcome.ok ? { ok: true, value: outcome.value.cursor } : outcome, 'cursor');
+    }
+    reply({ type: 'error', ref, error: fail('INVALID_MESSAGE', 'unknown frame type: use "send", "ack" or "ping"') });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const attachment = this.#sockets.forget(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+    await this.#socketGone(attachment);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.#socketGone(this.#sockets.forget(ws));
+  }
+
+  // --- internal helpers ---
+
+  async #send(bus: MessageBus, sender: string, input: SendInput): Promise<StoredMessage> {
+    const retryAfter = this.#buckets.take(sender);
+    if (retryAfter > 0) {
+      this.#countLimit('rate');
+      throw new MessageBusError(
+        'RATE_LIMITED',
+        `agent "${sender}" sends more than ${this.#limits.ratePerSecond} messages per second (RATE_LIMIT_PER_SECOND): retry after ${retryAfter} s`,
+        { details: { retryAfter } },
+      );
+    }
+    const options = input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey };
+    try {
+      return await bus.sendMessage(new Message(sender, input.content, input.recipients, options));
+    } catch (error) {
+      if (MessageBusError.is(error, 'CONTENT_TOO_LARGE')) this.#countLimit('content');
+      throw error;
+    }
+  }
+
+  /** A socket went away: when it was the agent's last, the agent goes offline. */
+  async #socketGone(attachment: SocketAttachment | undefined): Promise<void> {
+    if (!attachment || attachment.agent === null) return;
+    this.#init(attachment.room);
+    const agent = attachment.agent;
+    if (this.#sockets.open(agent).length > 0) return;
+    const member = (await this.#backend.getMembers(attachment.room)).find((m) => m.id === agent);
+    if (!member?.online) return;
+    await this.#bus?.disconnectAgent(agent);
+    this.#presence(agent, false, member.groups, 'socket-closed');
+  }
+
+  #presence(agent: string, online: boolean, groups: string[] | undefined, reason: string): void {
+    this.#sockets.broadcastEvent({ type: 'presence', agent, online, ...(groups ? { groups } : {}), reason, at: Date.now() });
+  }
+
+  async #run<T>(room: string, body: (bus: MessageBus) => Promise<T> | T): Promise<Outcome<T>> {
+    try {
+      this.#init(room);
+      return { ok: true, value: await body(this.#bus as MessageBus) };
+    } catch (error) {
+      return { ok: false, error: toErrorBody(error) };
+    }
+  }
+
+  /** Learns the room id on the first call (an object does not know the name it was created from). */
+  #init(room: string): void {
+    if (this.#room === room) return;
+    if (this.#room !== undefined) {
+      throw new MessageBusError('MISCONFIGURED', `[mmb-worker] room object for "${this.#room}" was asked about "${room}"`);
+    }
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('room', ?)", room);
+    this.#open(room);
+  }
+
+  #open(room: string): void {
+    this.#room = room;
+    const factory = this.policies()[this.#routing] ?? BUILT_IN.broadcast;
+    const bus = new MessageBus(this.#backend, (factory as () => RoutingPolicy)(), {
+      room,
+      metrics: this.#registry,
+      maxContentBytes: this.#limits.maxContentBytes,
+      closeStorage: false,
+      logLevel: 'warn',
+    });
+    this.#bus = bus;
+    // The live feed of every socket: synchronous with each append, so delivery order is id order.
+    const stop = this.#backend.watch(room, (message) => {
+      if (this.#bus === bus) this.#sockets.onStored(message);
+      else stop();
+    });
+  }
+
+  async #register(room: string): Promise<void> {
+    if (this.#registered) return;
+    await directoryOf(this.env).register(room);
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('registered', '1')");
+    this.#registered = true;
+  }
+
+  #countLimit(limit: LimitName): void {
+    this.#limitRejections.inc({ room: this.#room ?? '', limit });
+  }
+
+  #defaultRouting(): string {
+    const name = this.env.DEFAULT_ROUTING ?? 'broadcast';
+    if (name in this.policies()) return name;
+    console.warn(`[mmb-worker] DEFAULT_ROUTING="${name}" is not a known policy; using "broadcast"`);
+    return 'broadcast';
+  }
+
+  #meta(): Map<string, string> {
+    const rows = this.ctx.storage.sql.exec('SELECT key, value FROM chatroom_meta').toArray();
+    return new Map(rows.map((row) => [row.key as string, row.value as string]));
+  }
+}
+
+/** The default room class: built-in policies only. */
+export const ChatRoom = createChatRoom();

@@ -1,0 +1,69 @@
+import type { ChatRoomBase } from './chat-room.js';
+import type { RoomDirectory } from './directory.js';
+
+/** Bindings and vars of the worker (see the root wrangler.toml), and the limits read from them. */
+
+/** What the worker and its Durable Objects receive as `env`. */
+export interface Env {
+  CHAT_ROOM: DurableObjectNamespace<ChatRoomBase>;
+  ROOM_DIRECTORY: DurableObjectNamespace<RoomDirectory>;
+  /** The devtools build (`[assets]` in wrangler.toml); absent when the folder was not built. */
+  ASSETS?: Fetcher;
+  /** HS256 secret for bearer tokens: `.dev.vars` locally, `wrangler secret put BUS_SECRET` in production. */
+  BUS_SECRET?: string;
+  /** Comma-separated allowed origins for CORS, or `*`. */
+  CORS_ORIGINS?: string;
+  /** Routing policy of a room that was never configured: `broadcast`, `subgroup` or `individual`. */
+  DEFAULT_ROUTING?: string;
+  MAX_BODY_BYTES?: string;
+  MAX_CONTENT_BYTES?: string;
+  RATE_LIMIT_PER_SECOND?: string;
+  RATE_LIMIT_BURST?: string;
+  MAX_SOCKETS_PER_ROOM?: string;
+  MAX_MEMBERS_PER_ROOM?: string;
+  /** Keep at most this many messages per room (0 or absent: keep all). */
+  MAX_MESSAGES_PER_ROOM?: string;
+}
+
+/** The limits a deployment enforces, with their defaults. */
+export interface Limits {
+  maxBodyBytes: number;
+  maxContentBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
+  maxSocketsPerRoom: number;
+  maxMembersPerRoom: number;
+  maxMessagesPerRoom: number | undefined;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 128 * 1024,
+  maxContentBytes: 64 * 1024,
+  ratePerSecond: 20,
+  rateBurst: 40,
+  maxSocketsPerRoom: 1000,
+  maxMembersPerRoom: 1000,
+  maxMessagesPerRoom: undefined,
+};
+
+/** Reads the limits from vars; a var that is not a positive integer falls back to its default (and says so once). */
+export function limitsOf(env: Env): Limits {
+  const read = (name: keyof Env, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value > 0) return value;
+    console.warn(`[mmb-worker] ${String(name)}=${String(raw)} is not a positive integer; using ${fallback}`);
+    return fallback;
+  };
+  const maxMessages = read('MAX_MESSAGES_PER_ROOM', 0);
+  return {
+    maxBodyBytes: read('MAX_BODY_BYTES', DEFAULT_LIMITS.maxBodyBytes),
+    maxContentBytes: read('MAX_CONTENT_BYTES', DEFAULT_LIMITS.maxContentBytes),
+    ratePerSecond: read('RATE_LIMIT_PER_SECOND', DEFAULT_LIMITS.ratePerSecond),
+    rateBurst: read('RATE_LIMIT_BURST', DEFAULT_LIMITS.rateBurst),
+    maxSocketsPerRoom: read('MAX_SOCKETS_PER_ROOM', DEFAULT_LIMITS.maxSocketsPerRoom),
+    maxMembersPerRoom: read('MAX_MEMBERS_PER_ROOM', DEFAULT_LIMITS.maxMembersPerRoom),
+    maxMessagesPerRoom: maxMessages > 0 ? maxMessages : undefined,
+  };
+}
