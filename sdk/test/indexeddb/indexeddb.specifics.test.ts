@@ -11,6 +11,7 @@ import { openBusDatabase } from '../../src/backends/indexeddb-schema.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';
+import type { RoutingPolicy } from '../../src/core/types.js';
 import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../../src/routing-policies/individual.js';
 
@@ -33,7 +34,7 @@ function backend(dbName: string, options: { maxMessages?: number } = {}): Indexe
   return storage;
 }
 
-function busOn(storage: IndexedDBStorageBackend, policy = new BroadcastRoutingPolicy(), room = 'r'): MessageBus {
+function busOn(storage: IndexedDBStorageBackend, policy: RoutingPolicy = new BroadcastRoutingPolicy(), room = 'r'): MessageBus {
   const bus = new MessageBus(storage, policy, { room, logLevel: 'silent', closeStorage: false });
   open.push(bus);
   return bus;
