@@ -64,7 +64,16 @@ export type MetaRecord =
   | { t: 'rm'; id: string }
   | { t: 'ack'; id: string; c: number }
   | { t: 'epoch'; e: number; m: string[] }
-  | { t: 'snap'; gen: number; floor: number; asOf: number; agents: string[]; members: SnapMember[]; epochs: [number, string[]][]; nextEpoch: number };
+  | {
+      t: 'snap';
+      gen: number;
+      floor: number;
+      asOf: number;
+      agents: string[];
+      members: SnapMember[];
+      epochs: [number, string[]][];
+      nextEpoch: number;
+    };
 
 export interface SnapMember {
   id: string;

@@ -64,7 +64,10 @@ export class RoomLock {
       if (isLive(holder.owner, file)) throw lockedError(what, dir, holder.owner);
       if (!takeOver(file, holder.raw)) sleep(20);
     }
-    throw new MessageBusError('STORAGE_FAILURE', `[file] could not take the lock of ${what} in ${dir}: it changed hands repeatedly; try again`);
+    throw new MessageBusError(
+      'STORAGE_FAILURE',
+      `[file] could not take the lock of ${what} in ${dir}: it changed hands repeatedly; try again`,
+    );
   }
 
   release(): void {

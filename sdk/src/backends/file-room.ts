@@ -282,7 +282,17 @@ export class RoomStore {
     };
     this.#writeEntry(record, entry);
     const content = typeof draft.content === 'object' && draft.content !== null ? JSON.parse(draft.contentJson) : draft.content;
-    const message = storedMessage(this.room, id, draft.timestamp, draft.sender, content, recipients, draft.routing.policy, draft.routing.requested, draft.idempotencyKey);
+    const message = storedMessage(
+      this.room,
+      id,
+      draft.timestamp,
+      draft.sender,
+      content,
+      recipients,
+      draft.routing.policy,
+      draft.routing.requested,
+      draft.idempotencyKey,
+    );
     this.#remember(message);
     if (maxMessages !== undefined) this.#retain(maxMessages);
     this.#compactMeta();
@@ -504,7 +514,10 @@ export class RoomStore {
       // New (or unreadable from its first line): start the journal with its format line.
       const header = `${JSON.stringify({ t: 'format', format: 'modular-message-bus/file', version: FORMAT_VERSION })}\n`;
       if (text.length > 0 && !text.subarray(0, 2).toString().startsWith('{')) {
-        throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] ${file} is not a message-bus journal; move it away or choose another directory`);
+        throw new MessageBusError(
+          'STORAGE_FAILURE',
+          `[${NAME}] ${file} is not a message-bus journal; move it away or choose another directory`,
+        );
       }
       fs.ftruncateSync(this.#metaFd, 0);
       fs.writeSync(this.#metaFd, header, 0);
@@ -718,7 +731,11 @@ export class RoomStore {
       await Promise.all(fds.map((fd) => fsyncAsync(fd)));
     } catch (error) {
       if (this.#closed) return; // close() synced everything itself
-      this.#failed = asStorageFailure(NAME, `fsync of room "${this.room}" (the outcome of recent writes is unknown; reopen the backend)`, error);
+      this.#failed = asStorageFailure(
+        NAME,
+        `fsync of room "${this.room}" (the outcome of recent writes is unknown; reopen the backend)`,
+        error,
+      );
       throw this.#failed;
     }
     this.#synced = Math.max(this.#synced, upTo);
@@ -870,7 +887,10 @@ export class RoomStore {
   #decode(buf: Buffer, at: number, id: number): LogPayload {
     const decoded = decodeRecord(buf, at, id);
     if (!decoded) {
-      throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] message ${id} of room "${this.room}" in ${this.dir} is corrupt (checksum mismatch)`);
+      throw new MessageBusError(
+        'STORAGE_FAILURE',
+        `[${NAME}] message ${id} of room "${this.room}" in ${this.dir} is corrupt (checksum mismatch)`,
+      );
     }
     return decoded.payload;
   }
@@ -880,7 +900,8 @@ export class RoomStore {
     if (p.a === KIND_LIST) recipients = Object.freeze(p.r ?? []);
     else {
       const audience = this.#epochs.get(p.e);
-      if (!audience) throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] audience ${p.e} of message ${p.id} in room "${this.room}" is missing`);
+      if (!audience)
+        throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] audience ${p.e} of message ${p.id} in room "${this.room}" is missing`);
       recipients = audience.recipients(p.a === KIND_MEMBERS ? null : p.s);
     }
     return storedMessage(this.room, p.id, p.t, p.s, p.c, recipients, p.p, p.q, p.k);

@@ -179,7 +179,11 @@ export class FileStorageBackend implements StorageBackend {
     store = openRooms.get(key);
     if (!store) {
       if (!create && !fs.existsSync(path.join(roomDir(this.#directory, room), 'meta.jsonl'))) return undefined as unknown as RoomStore;
-      store = RoomStore.open(this.#directory, room, { fsync: this.#fsync, batchIntervalMs: this.#batchIntervalMs, maxMessages: this.#maxMessages });
+      store = RoomStore.open(this.#directory, room, {
+        fsync: this.#fsync,
+        batchIntervalMs: this.#batchIntervalMs,
+        maxMessages: this.#maxMessages,
+      });
       openRooms.set(key, store);
     }
     store.refs++;

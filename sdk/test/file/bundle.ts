@@ -1,0 +1,24 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+// esbuild comes with Vite (which Vitest runs on): bundling the TypeScript child scripts from source keeps the
+// multi-process tests independent of a fresh `npm run build`.
+import { build } from 'esbuild';
+
+const outDir = mkdtempSync(join(tmpdir(), 'mmb-child-'));
+
+/** Bundles a TypeScript child-process script (and the SDK source it imports) to one .mjs file; returns its path. */
+export async function bundleChild(entry: string): Promise<string> {
+  const outfile = join(outDir, `${basename(entry, '.ts')}.mjs`);
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return outfile;
+}
