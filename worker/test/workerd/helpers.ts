@@ -1,0 +1,96 @@
+import { SELF } from 'cloudflare:test';
+import { sign } from 'hono/jwt';
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies and frames are JSON checked by expect().
+export type Json = any;
+
+export const SECRET = 'test-secret';
+let counter = 0;
+
+/** A fresh room id per test, so tests never share state. */
+export function freshRoom(prefix = 'room'): string {
+  return `${prefix}-${Date.now().toString(36)}-${++counter}`;
+}
+
+/** Signs a token as the worker expects (HS256, sub/room/role/exp). */
+export function token(sub: string, room: string, role: 'agent' | 'admin' = 'agent', options: { exp?: number; secret?: string } = {}) {
+  const exp = options.exp ?? Math.floor(Date.now() / 1000) + 3600;
+  return sign({ sub, room, role, exp }, options.secret ?? SECRET, 'HS256');
+}
+
+export async function adminToken(room = '*'): Promise<string> {
+  return token('admin', room, 'admin');
+}
+
+/** Calls the worker; `body` objects are sent as JSON, strings as they are. */
+export async function api(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; json: Json; headers: Headers }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] = 'application/json';
+  }
+  const response = await SELF.fetch(`https://bus.test${path}`, { method, headers, body });
+  const text = await response.text();
+  let json: Json = text;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: response.status, json, headers: response.headers };
+}
+
+/** Connects `agents` to `room` (each with its own token) and returns their tokens. */
+export async function join<A extends string>(room: string, ...agents: A[]): Promise<Record<A, string>> {
+  const tokens = {} as Record<A, string>;
+  for (const agent of agents) {
+    tokens[agent] = await token(agent, room);
+    const res = await api('POST', `/v1/rooms/${room}/agents/${agent}/connect`, { token: tokens[agent] });
+    if (res.status !== 200) throw new Error(`connect ${agent}: ${res.status} ${JSON.stringify(res.json)}`);
+  }
+  return tokens;
+}
+
+/** A client WebSocket through the worker, with every frame it received and its close code. */
+export interface TestSocket {
+  ws: WebSocket;
+  frames: Json[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(frame: unknown): void;
+  /** Waits until `predicate` holds for the frames received so far. */
+  until(predicate: (frames: Json[]) => boolean, what: string, timeoutMs?: number): Promise<Json[]>;
+}
+
+export async function openSocket(path: string): Promise<TestSocket> {
+  const response = await SELF.fetch(`https://bus.test${path}`, { headers: { upgrade: 'websocket' } });
+  const ws = response.webSocket;
+  if (!ws) throw new Error(`no WebSocket in the response (status ${response.status})`);
+  const frames: Json[] = [];
+  let resolveClosed: (value: { code: number; reason: string }) => void = () => {};
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
+  ws.addEventListener('message', (event) => {
+    frames.push(JSON.parse(event.data as string));
+  });
+  ws.addEventListener('close', (event) => resolveClosed({ code: event.code, reason: event.reason }));
+  ws.accept();
+  return {
+    ws,
+    frames,
+    closed,
+    send: (frame) => ws.send(JSON.stringify(frame)),
+    until: async (predicate, what, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(frames)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(frames)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return frames;
+    },
+  };
+}
+
+export const messagesOf = (frames: Json[]) => frames.filter((f) => f.type === 'message').map((f) => f.message);
