@@ -174,7 +174,7 @@ export function failure(operation: string, error: unknown, dbName: string): Mess
       : String(error);
   return new MessageBusError(
     'STORAGE_FAILURE',
-    `[${NAME}] ${operation} on database "${dbName}" failed: ${name}: ${reason}${hintFor(name)}`,
+    `[${NAME}] ${operation} on database "${dbName}" failed: ${name}${reason ? `: ${reason}` : ''}${hintFor(name)}`,
     {
       cause: error,
       details: { reason: name },
