@@ -50,7 +50,7 @@ export class InMemoryStorageBackend implements StorageBackend {
     this.#maxMessages = maxMessages;
   }
 
-  async getMembers(room: string): Promise<readonly MemberRecord[]> {
+  getMembers(room: string): readonly MemberRecord[] {
     const data = this.#room(room, false);
     if (!data) return EMPTY;
     data.membersCache ??= [...data.members.values()].map(toRecord).sort(byId);
@@ -107,7 +107,7 @@ export class InMemoryStorageBackend implements StorageBackend {
     return true;
   }
 
-  async append(room: string, draft: MessageDraft): Promise<AppendResult> {
+  append(room: string, draft: MessageDraft): AppendResult {
     const data = this.#room(room, true);
     const sender = data.members.get(draft.sender);
     if (!sender) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${draft.sender}" is not a member of room "${room}"`);

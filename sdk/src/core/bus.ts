@@ -284,7 +284,8 @@ export class MessageBus {
     this.#assertOpen();
     const { sender, recipients, idempotencyKey, contentJson } = this.#checkMessage(message);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    const view = roomViewOf(this.room, await this.storage.getMembers(this.room));
+    const members = this.storage.getMembers(this.room);
+    const view = roomViewOf(this.room, members instanceof Promise ? await members : members);
     const member = view.member(sender);
     if (!member) throw unknownAgent(sender, this.room);
     if (!member.online) {
@@ -305,7 +306,8 @@ export class MessageBus {
       contentJson,
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
-    const { message: stored, duplicate } = await this.storage.append(this.room, draft);
+    const appended = this.storage.append(this.room, draft);
+    const { message: stored, duplicate } = appended instanceof Promise ? await appended : appended;
     if (duplicate) {
       this.#metrics.duplicates.inc(this.#metrics.roomLabels);
       return stored;
@@ -405,7 +407,7 @@ export class MessageBus {
   }
 
   /** Runs a backend call, turning unexpected failures into `STORAGE_FAILURE`. */
-  async #store<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  async #store<T>(operation: string, call: () => Promise<T> | T): Promise<T> {
     try {
       return await call();
     } catch (error) {

@@ -124,7 +124,7 @@ export interface StorageBackend {
    * should return the same (unmodified) array while membership is unchanged;
    * callers never mutate it. An unknown room has no members.
    */
-  getMembers(room: string): Promise<readonly MemberRecord[]>;
+  getMembers(room: string): Promise<readonly MemberRecord[]> | readonly MemberRecord[];
   /** Full room state: members with cursors and counters, `lastId`, `oldestId`. An unknown room is empty, not an error. */
   getRoom(room: string): Promise<RoomSnapshot>;
   /** Rooms that hold members or messages. */
@@ -138,7 +138,7 @@ export interface StorageBackend {
    * key and delivery index. Must throw `MessageBusError('UNKNOWN_AGENT')` if the
    * sender is no longer a member at append time, and store nothing then.
    */
-  append(room: string, draft: MessageDraft): Promise<AppendResult>;
+  append(room: string, draft: MessageDraft): Promise<AppendResult> | AppendResult;
   /**
    * Messages routed to `agentId` with `id > after`, ascending, at most `limit`;
    * `after: null` means after the agent's acknowledged cursor.
