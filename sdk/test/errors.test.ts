@@ -171,7 +171,8 @@ describe('every error code is typed and stores nothing', () => {
   });
 
   it('STORAGE_FAILURE wraps a failing backend, keeps the cause, and the id is not consumed', async () => {
-    const storage = new InMemoryStorageBackend();
+    // Typed as the interface, whose append may be asynchronous.
+    const storage: StorageBackend = new InMemoryStorageBackend();
     const bus = await room(undefined, { storage });
     const original = storage.append.bind(storage);
     const cause = new Error('disk on fire');

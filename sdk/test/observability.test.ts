@@ -1,7 +1,7 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { InMemoryStorageBackend } from '../src/backends/memory.js';
-import { Message, MessageBus, MetricsRegistry, mergeExpositions } from '../src/index.js';
+import { Message, MessageBus, MetricsRegistry, mergeExpositions, type StorageBackend } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../src/routing-policies/index.js';
 
 interface Family {
@@ -106,7 +106,7 @@ describe('logging and events', () => {
       warn: (m: string) => lines.push(['warn', m]),
       error: (m: string) => lines.push(['error', m]),
     };
-    const storage = new InMemoryStorageBackend();
+    const storage: StorageBackend = new InMemoryStorageBackend();
     const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'logs', logger });
     await bus.connectAgent('a');
     expect(lines).toEqual([]);
