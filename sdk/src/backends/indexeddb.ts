@@ -18,6 +18,7 @@ import {
   type BusTransaction,
   failure,
   type MemberRow,
+  type MessageRow,
   NAME,
   openBusDatabase,
   type RoomRow,
@@ -223,8 +224,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
       // leaves are serialised with appends), so only its own members-except-sender broadcasts are skipped.
       const start = Math.max(from, roomRow.oldestId - 1, member.joinedAfter);
       const ids = await routedIds(tx, room, agentId, start, limit);
-      const rows = await Promise.all(ids.map((id) => tx.objectStore('messages').get([room, id])));
-      const present = rows.filter((row) => row !== undefined);
+      const present = await messageRows(tx, room, ids);
       await this.#audiences.load(tx, room, epochsOf(present));
       return present.map((row) => toStoredMessage(room, row, this.#audiences));
     });
@@ -465,6 +465,24 @@ async function routedIds(tx: BusTransaction<'readonly'>, room: string, agentId: 
     out.push(id);
   }
   return out;
+}
+
+/**
+ * The message rows of `ids` (ascending). Ids that lie close together (the usual case: broadcasts, or an agent
+ * that receives most of the traffic) are read with one getAll over their span, which costs one request instead
+ * of one per row; sparse ids are read one by one. Either way at most 2 * ids.length rows are read.
+ */
+async function messageRows(tx: BusTransaction<'readonly'>, room: string, ids: readonly number[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  const messages = tx.objectStore('messages');
+  const first = ids[0] as number;
+  const last = ids[ids.length - 1] as number;
+  if (last - first + 1 <= ids.length * 2) {
+    const wanted = new Set(ids);
+    return (await messages.getAll(IDBKeyRange.bound([room, first], [room, last]))).filter((row) => wanted.has(row.id));
+  }
+  const rows = await Promise.all(ids.map((id) => messages.get([room, id])));
+  return rows.filter((row) => row !== undefined);
 }
 
 /** Highest retained id routed to the member: the last of its direct index, or a later broadcast it received. */
