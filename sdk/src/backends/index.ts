@@ -7,6 +7,6 @@
 export type { StorageBackend } from '../core/types.js';
 export { DurableObjectStorageBackend } from './durable-object.js';
 export { FileStorageBackend } from './file.js';
-export { IndexedDBStorageBackend } from './indexeddb.js';
+export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
 export { RedisStorageBackend } from './redis.js';
