@@ -20,12 +20,13 @@ describe('WebSockets', () => {
     socket.ws.send('not json');
     socket.send({ type: 'dance', ref: 'r4' });
     await socket.until((f) => f.filter((x) => x.type !== 'message').length === 5, 'five replies');
-    const replies = socket.frames.filter((f) => f.type !== 'message');
-    expect(replies[0]).toMatchObject({ type: 'ok', ref: 'r1', message: { id: 5, sender: 'bob' } });
-    expect(replies[1]).toEqual({ type: 'ok', ref: 'r2', cursor: 4 });
-    expect(replies[2]).toMatchObject({ type: 'error', ref: 'r3', error: { code: 'INVALID_MESSAGE' } });
-    expect(replies[3]).toMatchObject({ type: 'error', ref: null, error: { code: 'INVALID_MESSAGE' } });
-    expect(replies[4]).toMatchObject({ type: 'error', ref: 'r4', error: { code: 'INVALID_MESSAGE' } });
+    // Frames are handled concurrently; each reply is matched by its ref.
+    const reply = (ref: string | null) => socket.frames.find((f) => f.type !== 'message' && f.ref === ref);
+    expect(reply('r1')).toMatchObject({ type: 'ok', message: { id: 5, sender: 'bob' } });
+    expect(reply('r2')).toEqual({ type: 'ok', ref: 'r2', cursor: 4 });
+    expect(reply('r3')).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });
+    expect(reply(null)).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });
+    expect(reply('r4')).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });
     // bob does not receive its own broadcast.
     expect(messagesOf(socket.frames).map((m) => m.id)).toEqual([2, 3, 4]);
     socket.ws.close(1000);
