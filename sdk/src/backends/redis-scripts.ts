@@ -17,7 +17,8 @@
  * - `bc` sorted set: one entry `<id>:<epoch>:<excluded sender or empty>` per broadcast (score = id).
  * - `ep:<n>` set and `epl:<n>` string: the members of audience epoch n, stored once.
  * - `idem` hash `sender \0 key` → id, and `ik` hash id → that field, for retention.
- * Appends are published on the `live` channel as `<id>\n<head>\n<body>`.
+ * Appends are published on the `live` channel as `<id>\n<head>\n<body>`, membership
+ * changes as `members` (watching processes drop their cached member list).
  */
 
 const COMMON = `
@@ -134,6 +135,7 @@ elseif ARGV[4] ~= '' then
 end
 redis.call('HSET', p .. 'on', a, ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'mver', 1)
+redis.call('PUBLISH', p .. 'live', 'members')
 return {tonumber(redis.call('HGET', p .. 'join', a)), redis.call('HGET', p .. 'grp', a)}
 `;
 
@@ -145,6 +147,7 @@ for _, h in ipairs({'join', 'on', 'grp', 'cur', 'sent', 'lastAt'}) do redis.call
 redis.call('DEL', p .. 'dl:' .. a)
 redis.call('HDEL', KEYS[1], 'ep')
 redis.call('HINCRBY', KEYS[1], 'mver', 1)
+redis.call('PUBLISH', p .. 'live', 'members')
 return 1
 `;
 

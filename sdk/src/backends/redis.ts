@@ -28,7 +28,7 @@ export interface RedisClientLike {
   duplicate(): RedisClientLike;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
-  on(event: 'error' | 'ready', listener: (...args: unknown[]) => void): unknown;
+  on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
   destroy(): void;
 }
 
@@ -75,9 +75,12 @@ export class RedisStorageBackend implements StorageBackend {
   readonly #prefix: string;
   readonly #maxMessages: number;
   readonly #timeoutMs: number;
-  readonly #ownsClient: boolean;
   #client: Promise<RedisClientLike> | undefined;
   #subscriber: Promise<RedisClientLike> | undefined;
+  /** The clients this backend created, reachable synchronously so `close` never waits on a hanging connect. */
+  readonly #created = new Set<RedisClientLike>();
+  /** True while the pub/sub connection is up: only then can a cached member list be trusted. */
+  #live = false;
   readonly #shas = new Map<string, string>();
   /** Audience epochs are immutable: their member lists are cached for good (bounded). */
   readonly #epochs = new Map<string, readonly string[]>();
@@ -115,17 +118,22 @@ export class RedisStorageBackend implements StorageBackend {
     this.#prefix = keyPrefix;
     this.#maxMessages = maxMessages ?? 0;
     this.#timeoutMs = commandTimeoutMs;
-    this.#ownsClient = client === undefined;
   }
 
   async getMembers(room: string): Promise<readonly MemberRecord[]> {
+    // While this process watches the room, every membership change reaches it over pub/sub (the scripts publish
+    // one), so the cached list is as fresh as a read would be: the hot path of a send then costs no round trip.
+    const cached = this.#members.get(room);
+    if (cached && this.#live && this.#watches.get(room)?.active) {
+      this.#assertOpen();
+      return cached.records;
+    }
     const [version, joins, online, groups] = (await this.#script('getMembers', room, GET_MEMBERS, [])) as [
       string,
       string[],
       string[],
       string[],
     ];
-    const cached = this.#members.get(room);
     if (cached?.version === version) return cached.records;
     const onlineOf = pairs(online);
     const groupsOf = pairs(groups);
@@ -188,11 +196,13 @@ export class RedisStorageBackend implements StorageBackend {
         update.groups === undefined ? '' : JSON.stringify(update.groups),
       ]),
     ]);
+    this.#members.delete(room);
     const [joinedAfter, groups] = result as [number, string];
     return { id: update.id, online: update.online, groups: JSON.parse(groups), joinedAfter };
   }
 
   async removeMember(room: string, agentId: string): Promise<boolean> {
+    this.#members.delete(room);
     return (await this.#script('removeMember', room, REMOVE_MEMBER, [agentId])) === 1;
   }
 
@@ -278,11 +288,8 @@ export class RedisStorageBackend implements StorageBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.#watches.clear();
-    const clients = [this.#subscriber, this.#ownsClient ? this.#client : undefined];
-    for (const pending of clients) {
-      const client = await pending?.catch(() => undefined);
-      client?.destroy();
-    }
+    for (const client of this.#created) client.destroy();
+    this.#created.clear();
   }
 
   // --- internal helpers ---
@@ -318,6 +325,8 @@ export class RedisStorageBackend implements StorageBackend {
   async #run<T>(operation: string, room: string | undefined, body: (client: RedisClientLike) => Promise<T>): Promise<T> {
     this.#assertOpen();
     const where = room === undefined ? '' : ` in room "${room}"`;
+    // Loading node-redis (once) is not talking to Redis: it does not count against the timeout.
+    if (!this.#options.client) await loadRedis();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -356,6 +365,8 @@ export class RedisStorageBackend implements StorageBackend {
   async #open(): Promise<RedisClientLike> {
     const given = this.#options.client;
     const client = given ?? (await this.#create());
+    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+    if (given === undefined) this.#created.add(client);
     if (!client.isOpen) await client.connect();
     return client;
   }
@@ -387,12 +398,22 @@ export class RedisStorageBackend implements StorageBackend {
     try {
       this.#subscriber ??= this.#connected().then(async (client) => {
         const sub = client.duplicate();
-        sub.on('error', () => {});
+        this.#created.add(sub);
+        const lost = () => {
+          this.#live = false;
+          this.#members.clear();
+        };
+        sub.on('error', lost);
+        sub.on('end', lost);
+        sub.on('reconnecting', lost);
         // After a reconnect, node-redis subscribes again; catch up on what was appended while it was away.
         sub.on('ready', () => {
+          this.#live = true;
+          this.#members.clear();
           for (const [r, e] of this.#watches) if (e.active) this.#catchUp(r, e);
         });
         await sub.connect();
+        this.#live = true;
         return sub;
       });
       const sub = await this.#subscriber;
@@ -401,6 +422,8 @@ export class RedisStorageBackend implements StorageBackend {
       if (this.#watches.get(room) !== entry) return;
       await sub.subscribe(channel, (raw) => this.#onPublished(room, entry, raw));
       entry.active = true;
+      // A membership change published before this subscription existed was not seen: read the list afresh.
+      this.#members.delete(room);
       this.#catchUp(room, entry);
     } catch {
       // Live delivery is best effort: the bus still fetches, and the next watch retries.
@@ -409,6 +432,10 @@ export class RedisStorageBackend implements StorageBackend {
   }
 
   #onPublished(room: string, entry: RoomWatch, raw: string): void {
+    if (raw === 'members') {
+      this.#members.delete(room);
+      return;
+    }
     const newline = raw.indexOf('\n');
     const id = Number(raw.slice(0, newline));
     this.#deliver(room, entry, () => this.#decode(room, id, raw.slice(newline + 1)).then((m) => [m]));
@@ -488,6 +515,19 @@ export class RedisStorageBackend implements StorageBackend {
       ...(body.k === undefined ? {} : { idempotencyKey: body.k }),
     }) as StoredMessage;
   }
+}
+
+let redisModule: Promise<typeof import('redis')> | undefined;
+
+/** node-redis is an optional peer dependency: imported on first use, with a clear error when it is missing. */
+function loadRedis(): Promise<typeof import('redis')> {
+  redisModule ??= import('redis').catch((error: unknown) => {
+    redisModule = undefined;
+    throw new MessageBusError('MISCONFIGURED', `[${NAME}] RedisStorageBackend needs the "redis" package (node-redis): npm install redis`, {
+      cause: error,
+    });
+  });
+  return redisModule;
 }
 
 interface RoomWatch {

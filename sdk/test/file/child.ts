@@ -20,6 +20,7 @@ export function startChild(script: string, args: string[]): Child {
     onReady = resolve;
     onFail = reject;
   });
+  ready.catch(() => {}); // reported to whoever awaits it
   proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     const parts = (partial + chunk).split('\n');
     partial = parts.pop() ?? '';
