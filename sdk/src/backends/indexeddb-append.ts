@@ -45,12 +45,6 @@ export async function appendBatch(
     audiences: unwrap(tx.objectStore('audiences')),
     idempotency: unwrap(tx.objectStore('idempotency')),
   };
-  const roomRow = await tx.objectStore('rooms').get(room);
-  const outcome: BatchOutcome = { results: [], stored: [] };
-  if (!roomRow) {
-    for (const draft of drafts) outcome.results.push(unknownAgent(draft.sender, room));
-    return outcome;
-  }
   // Member rows read in this transaction: `undefined` = not a member.
   const rows = new Map<string, MemberRow | undefined>();
   const load = async (ids: Iterable<string>) => {
@@ -58,7 +52,13 @@ export async function appendBatch(
     const found = await Promise.all(missing.map((id) => members.get([room, id])));
     missing.forEach((id, i) => void rows.set(id, found[i]));
   };
-  await load(drafts.map((d) => d.sender));
+  // The room row and the senders in one round trip.
+  const [roomRow] = await Promise.all([tx.objectStore('rooms').get(room), load(drafts.map((d) => d.sender))]);
+  const outcome: BatchOutcome = { results: [], stored: [] };
+  if (!roomRow) {
+    for (const draft of drafts) outcome.results.push(unknownAgent(draft.sender, room));
+    return outcome;
+  }
   const senders = new Set<MemberRow>();
   const keysInBatch = new Map<string, StoredMessage>();
 
