@@ -111,6 +111,26 @@ describe('IndexedDBStorageBackend: storage layout', () => {
     expect(reads.get('broadcasts') ?? 0).toBe(0);
   });
 
+  it('reads a page of broadcasts with work proportional to the page, wherever it starts', async () => {
+    const storage = backend(freshName());
+    const bus = busOn(storage);
+    for (const agent of ['a', 'b', 'c']) await bus.connectAgent(agent);
+    await Promise.all(Array.from({ length: 900 }, (_, i) => bus.sendMessage(new Message(i % 3 === 0 ? 'b' : 'a', i))));
+    for (const after of [0, 450, 850]) {
+      let ids: number[] = [];
+      const reads = await countReads(async () => {
+        ids = (await bus.fetchMessages('b', after, { limit: 40 })).map((m) => m.id);
+      });
+      // b's own broadcasts (every third id) are skipped: 40 of the next ~60 ids.
+      const expected = Array.from({ length: 900 }, (_, i) => i + 1)
+        .filter((id) => id > after && (id - 1) % 3 !== 0)
+        .slice(0, 40);
+      expect(ids).toEqual(expected);
+      expect(reads.get('messages')).toBeLessThanOrEqual(80);
+      expect(reads.get('broadcasts')).toBeLessThanOrEqual(80);
+    }
+  });
+
   it('stores a broadcast once: no per-recipient rows, one audience per membership epoch', async () => {
     const dbName = freshName();
     const storage = backend(dbName);
