@@ -13,7 +13,6 @@ import { asStorageFailure, MessageBusError } from '../core/errors.js';
 import type { AppendResult, MemberRecord, MemberState, MemberUpdate, MessageDraft, RoomSnapshot, StoredMessage } from '../core/types.js';
 import { deepFreeze } from '../core/validate.js';
 import {
-  decodeIndex,
   decodeRecord,
   encodeIndex,
   encodePayload,
@@ -27,6 +26,7 @@ import {
   KIND_LIST,
   KIND_MEMBERS,
   LOG_MAGIC,
+  LOG_RECORD_HEADER,
   type LogPayload,
   type MetaRecord,
   readHeader,
@@ -145,13 +145,21 @@ export class RoomStore {
     const dir = roomDir(base, room);
     fs.mkdirSync(dir, { recursive: true });
     const lock = RoomLock.acquire(dir, `room "${room}"`);
-    const store = new RoomStore(room, dir, lock, options);
-    try {
-      store.#load();
-    } catch (error) {
-      store.#closeFds();
-      lock.release();
-      throw asStorageFailure(NAME, `opening room "${room}" in ${dir}`, error);
+    let store: RoomStore;
+    for (let limit = Number.POSITIVE_INFINITY; ; ) {
+      store = new RoomStore(room, dir, lock, options);
+      try {
+        store.#load(limit);
+        break;
+      } catch (error) {
+        store.#closeFds();
+        if (error instanceof ShorterIndex) {
+          limit = error.count;
+          continue;
+        }
+        lock.release();
+        throw asStorageFailure(NAME, `opening room "${room}" in ${dir}`, error);
+      }
     }
     if (options.maxMessages !== undefined) store.#retain(options.maxMessages);
     if (options.fsync === 'batch') {
@@ -367,60 +375,83 @@ export class RoomStore {
     if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] room "${this.room}" is closed`);
   }
 
-  #load(): void {
+  /**
+   * Loads the room. The index is read once and checked entry by entry as it is
+   * applied (ids consecutive, offsets contiguous, agents known); the last entry
+   * must also match its log record, else the load restarts with one entry
+   * fewer (`ShorterIndex`): a power loss can leave an index ahead of its log.
+   */
+  #load(limit: number): void {
     this.#loadMeta();
-    const floor = this.#firstId;
-    this.#openDataFiles(floor);
-    // Pass 1: find the valid prefix of the index (checked field by field against the log).
+    this.#openDataFiles(this.#firstId);
     const index = fs.readFileSync(this.#indexPath());
     const logSize = fs.fstatSync(this.#logFd).size;
-    const starts = new NumberList();
+    const firstIndexed = readHeader(index, INDEX_MAGIC);
     let at = HEADER_BYTES;
     let offset = HEADER_BYTES;
-    const firstIndexed = readHeader(index, INDEX_MAGIC);
+    let count = 0;
+    let lastLength = 0;
     if (firstIndexed === this.#firstId) {
-      for (let id = this.#firstId; ; id++) {
-        const parsed = decodeIndex(index, at, { id, offset, logSize, agents: this.#agents.length });
-        if (!parsed) break;
-        starts.push(at);
-        at += parsed.size;
-        offset += parsed.entry.length;
+      const agents = this.#agents.length;
+      const byNo = this.#agents.map((id) => this.#members.get(id));
+      const directByNo = this.#agents.map((id) => this.#direct.get(id));
+      let id = this.#firstId;
+      while (count < limit && at + INDEX_FIXED_BYTES <= index.length) {
+        const length = index.readUInt32LE(at + 12);
+        const kind = index[at + 24] as number;
+        const senderNo = index.readUInt32LE(at + 25);
+        const recipients = index.readUInt16LE(at + 33);
+        const keyBytes = index.readUInt16LE(at + 35);
+        const size = INDEX_FIXED_BYTES + recipients * 4 + keyBytes;
+        if (index.readUInt32LE(at) !== id || index.readDoubleLE(at + 4) !== offset || length <= LOG_RECORD_HEADER) break;
+        if (offset + length > logSize || kind > KIND_EXCEPT_SENDER || senderNo >= agents || at + size > index.length) break;
+        let valid = true;
+        for (let i = 0; i < recipients; i++) if (index.readUInt32LE(at + INDEX_FIXED_BYTES + i * 4) >= agents) valid = false;
+        if (!valid) break;
+        this.#pos.push(offset);
+        this.#ipos.push(at);
+        if (kind === KIND_LIST) {
+          for (let i = 0; i < recipients; i++) {
+            const no = index.readUInt32LE(at + INDEX_FIXED_BYTES + i * 4);
+            const member = byNo[no];
+            if (member && id > member.joinedAfter) directByNo[no]?.push(id);
+          }
+        } else {
+          this.#bcIds.push(id);
+          this.#bcEpochs.push(index.readUInt32LE(at + 29));
+          this.#bcSenders.push(kind === KIND_EXCEPT_SENDER ? senderNo : -1);
+        }
+        if (keyBytes > 0) {
+          const keyAt = at + INDEX_FIXED_BYTES + recipients * 4;
+          const composite = `${this.#agents[senderNo]}\u0000${index.toString('utf8', keyAt, keyAt + keyBytes)}`;
+          this.#idempotency.set(composite, id);
+          this.#keyById.set(id, composite);
+        }
+        const sender = byNo[senderNo];
+        if (sender && id > sender.joinedAfter && id > this.#asOf) {
+          sender.sentCount++;
+          sender.lastSentAt = index.readDoubleLE(at + 16);
+        }
+        count++;
+        id++;
+        at += size;
+        offset += length;
+        lastLength = length;
       }
     }
-    // The last entries must point at matching log records (a power loss can leave an index ahead of the log).
-    let count = starts.length;
-    while (count > 0) {
-      const e = this.#entryAt(index, starts.get(count - 1));
-      if (this.#recordMatches(e.offset, e.length, e.id)) break;
-      count--;
-    }
-    // Pass 2: apply the valid entries.
-    this.#logSize = HEADER_BYTES;
-    for (let i = 0; i < count; i++) {
-      const e = this.#entryAt(index, starts.get(i));
-      this.#apply(e, starts.get(i));
-      this.#logSize = e.offset + e.length;
-    }
-    this.#indexSize = count === 0 ? HEADER_BYTES : count === starts.length ? at : starts.get(count);
-    if (count === 0 && firstIndexed !== this.#firstId) {
+    if (count > 0 && !this.#recordMatches(offset - lastLength, lastLength, this.#firstId + count - 1)) throw new ShorterIndex(count - 1);
+    this.#logSize = offset;
+    this.#indexSize = at;
+    if (firstIndexed !== this.#firstId) {
       fs.ftruncateSync(this.#indexFd, 0);
       fs.writeSync(this.#indexFd, fileHeader(INDEX_MAGIC, this.#firstId), 0, HEADER_BYTES, 0);
     }
     fs.ftruncateSync(this.#indexFd, this.#indexSize);
+    this.#lastId = this.#firstId + count - 1;
     // Records in the log past the index (the process died between the two writes) are indexed again; a torn one is cut.
     this.#recoverLogTail(logSize);
     this.#oldestId = Math.max(this.#oldestId, this.#firstId);
     this.#lastId = this.#firstId + this.#pos.length - 1;
-  }
-
-  #entryAt(index: Buffer, at: number): IndexEntry {
-    const parsed = decodeIndex(index, at, {
-      id: index.readUInt32LE(at),
-      offset: index.readDoubleLE(at + 4),
-      logSize: Number.MAX_SAFE_INTEGER,
-      agents: this.#agents.length,
-    });
-    return (parsed as { entry: IndexEntry }).entry;
   }
 
   #recordMatches(offset: number, length: number, id: number): boolean {
@@ -879,9 +910,8 @@ export class RoomStore {
     const cached = this.#cache.get(id);
     if (cached) return cached;
     const start = this.#pos.get(id - this.#firstId);
-    const message = this.#toStored(this.#decode(this.#readAt(start, this.#end(id) - start), 0, id));
-    this.#remember(message);
-    return message;
+    // Not cached: the cache keeps recent appends (what live subscribers fetch), not whatever history was read.
+    return this.#toStored(this.#decode(this.#readAt(start, this.#end(id) - start), 0, id));
   }
 
   #decode(buf: Buffer, at: number, id: number): LogPayload {
@@ -936,6 +966,13 @@ export class RoomStore {
       if (fd >= 0) fs.closeSync(fd);
     }
     this.#logFd = this.#indexFd = this.#metaFd = -1;
+  }
+}
+
+/** Thrown by a load whose last index entry does not match the log: load again with fewer entries. */
+class ShorterIndex extends Error {
+  constructor(readonly count: number) {
+    super('index ahead of the log');
   }
 }
 
