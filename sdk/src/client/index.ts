@@ -1,4 +1,12 @@
-// Placeholder until the remote client lands (see the open issues).
-import { unavailableBackend } from '../backends/unavailable.js';
-
-export const RemoteMessageBus = unavailableBackend('RemoteMessageBus', 'an implementation that has not landed yet');
+/**
+ * `modular-message-bus-library/client`: the `MessageBus` API over the edge
+ * worker's HTTP + WebSocket API. Runtime-agnostic: fetch and WebSocket are
+ * taken from the globals or injected.
+ */
+export {
+  type FetchLike,
+  RemoteMessageBus,
+  type RemoteMessageBusOptions,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+} from './remote-bus.js';

@@ -1,0 +1,352 @@
+import type { AgentInfo, ConnectOptions } from '../core/bus.js';
+import { type ErrorCode, MessageBusError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
+import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
+import type { StoredMessage } from '../core/types.js';
+import { assertCursor, assertId } from '../core/validate.js';
+import { type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
+
+export type { FetchLike, WebSocketConstructorLike, WebSocketLike } from './transport.js';
+
+const NAME = 'remote';
+
+/** Options of `RemoteMessageBus`. */
+export interface RemoteMessageBusOptions {
+  /** Base URL of the worker, e.g. `https://bus.example.workers.dev` or `http://127.0.0.1:8787`. */
+  url: string;
+  /** The room id. */
+  room: string;
+  /** A bearer token (`npm run token`), or a function returning a fresh one for each request. */
+  token: string | (() => string | Promise<string>);
+  /** WebSocket constructor; default `globalThis.WebSocket` (Node 20 needs one injected, e.g. from `ws` or `undici`). */
+  WebSocket?: WebSocketConstructorLike;
+  /** fetch; default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** How often a send is retried after a network failure, 503 or 429 (with the same idempotency key). Default 3. */
+  retries?: number;
+  /** Reconnect backoff of `subscribe`: first delay and cap, in ms. Default 100 and 5000. */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
+
+/** Close codes after which reconnecting cannot help (4000 + the HTTP status of the refusal). */
+const FATAL_CLOSE = new Set([4400, 4401, 4403, 4404, 4410, 4500]);
+
+/**
+ * The `MessageBus` API over the worker's HTTP + WebSocket API: the same
+ * methods and error codes (a `MessageBusError` built from the server's JSON
+ * error), in browsers, Node.js 20+ and other workers.
+ *
+ * Sends always carry an idempotency key (the message's own, or a generated
+ * one), so the retries after a dropped connection never store a message twice.
+ * `subscribe` keeps a WebSocket, reconnects with exponential backoff and
+ * resumes after the last id it delivered: no gap and no duplicate.
+ *
+ * @example
+ * ```ts
+ * import { RemoteMessageBus } from 'modular-message-bus-library/client';
+ * const bus = new RemoteMessageBus({ url: 'http://127.0.0.1:8787', room: 'lobby', token });
+ * await bus.connectAgent('alice');
+ * const stop = bus.subscribe('alice', (m) => console.log(m.sender, m.content));
+ * await bus.sendMessage(new Message('alice', 'hello'));
+ * ```
+ */
+export class RemoteMessageBus {
+  readonly room: string;
+  readonly #base: string;
+  readonly #token: RemoteMessageBusOptions['token'];
+  readonly #fetch: FetchLike;
+  readonly #WebSocket: WebSocketConstructorLike | undefined;
+  readonly #retries: number;
+  readonly #backoff: { initialMs: number; maxMs: number };
+  readonly #subscriptions = new Set<() => void>();
+  #closed = false;
+
+  constructor(options: RemoteMessageBusOptions) {
+    if (!options || typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) {
+      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] url must be the worker's http(s) URL, e.g. "http://127.0.0.1:8787"`);
+    }
+    assertId(options.room, 'room');
+    if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+      throw new MessageBusError(
+        'INVALID_ARGUMENT',
+        `[${NAME}] token must be a JWT string or a function returning one (see \`npm run token\`)`,
+      );
+    }
+    const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+    if (typeof fetchImpl !== 'function') {
+      throw new MessageBusError('MISCONFIGURED', `[${NAME}] no fetch in this runtime: pass { fetch } to RemoteMessageBus`);
+    }
+    this.room = options.room;
+    this.#base = options.url.replace(/\/+$/, '');
+    this.#token = options.token;
+    // A bare global fetch must be called unbound from the global object in some runtimes.
+    this.#fetch = options.fetch ?? ((input, init) => (globalThis.fetch as FetchLike)(input, init));
+    this.#WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+    this.#retries = options.retries ?? 3;
+    this.#backoff = { initialMs: options.backoff?.initialMs ?? 100, maxMs: options.backoff?.maxMs ?? 5000 };
+  }
+
+  /** Makes `agentId` a member (if it is not yet) and marks it online. */
+  async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<AgentInfo> {
+    assertId(agentId, 'agent id');
+    const body = options.groups === undefined ? {} : { groups: options.groups };
+    return this.#call('POST', `/agents/${agentId}/connect`, body);
+  }
+
+  /** Marks a member offline. */
+  async disconnectAgent(agentId: string): Promise<void> {
+    assertId(agentId, 'agent id');
+    await this.#call('POST', `/agents/${agentId}/disconnect`, {});
+  }
+
+  /** Ends the agent's membership. */
+  async removeAgent(agentId: string): Promise<void> {
+    assertId(agentId, 'agent id');
+    await this.#call('DELETE', `/agents/${agentId}`);
+  }
+
+  /**
+   * Sends a message; resolves with the stored message. Retried on network
+   * failures, 503 and 429 with one idempotency key, so it is stored once.
+   */
+  async sendMessage(message: Message): Promise<StoredMessage> {
+    this.#assertOpen();
+    if (typeof message !== 'object' || message === null) {
+      throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
+    }
+    const body: Record<string, unknown> = {
+      sender: message.sender,
+      content: message.content,
+      idempotencyKey: message.options?.idempotencyKey ?? newKey(),
+    };
+    if (message.recipients !== undefined) body.recipients = message.recipients;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#call<StoredMessage>('POST', '/messages', body);
+      } catch (error) {
+        const retriable = MessageBusError.is(error) && RETRIABLE.has(error.code);
+        if (!retriable || attempt >= this.#retries) throw error;
+        const retryAfter = (error as MessageBusError).details.retryAfter;
+        const wait = typeof retryAfter === 'number' ? retryAfter * 1000 : this.#delay(attempt);
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** Messages routed to `agentId` after `lastMessageId` (default: after its acknowledged cursor). */
+  async fetchMessages(agentId: string, lastMessageId?: number, options: { limit?: number } = {}): Promise<StoredMessage[]> {
+    assertId(agentId, 'agent id');
+    const query = new URLSearchParams({ agent: agentId });
+    if (lastMessageId !== undefined) query.set('after', String(lastMessageId));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/messages?${query}`);
+    return messages;
+  }
+
+  /** Moves the agent's cursor to `upToId` (never back). Returns the stored cursor. */
+  async ackMessages(agentId: string, upToId: number): Promise<number> {
+    assertId(agentId, 'agent id');
+    assertCursor(upToId, 'upToId');
+    const { cursor } = await this.#call<{ cursor: number }>('POST', `/agents/${agentId}/ack`, { upTo: upToId });
+    return cursor;
+  }
+
+  /** Every message of the room after `after` (admin token). */
+  async history(after = 0, options: { limit?: number } = {}): Promise<StoredMessage[]> {
+    const query = new URLSearchParams({ after: String(after) });
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/history?${query}`);
+    return messages;
+  }
+
+  /** Members with online state, cursors and lag (admin token). */
+  async agents(): Promise<AgentInfo[]> {
+    const { members } = await this.#call<{ members: AgentInfo[] }>('GET', '');
+    return members;
+  }
+
+  /**
+   * Delivers every message routed to `agentId` after `options.after` (default:
+   * its acknowledged cursor), then each new one, over a WebSocket that
+   * reconnects after a drop and resumes after the last delivered id. Ends (with
+   * `onError`) on a refusal that retrying cannot fix: bad token, not a member,
+   * expired cursor. Returns `stop`.
+   */
+  subscribe(agentId: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    if (options.after !== undefined) assertCursor(options.after, 'after');
+    if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
+    const WebSocketImpl = this.#WebSocket;
+    if (!WebSocketImpl) {
+      throw new MessageBusError(
+        'MISCONFIGURED',
+        `[${NAME}] no WebSocket in this runtime: pass { WebSocket } (e.g. from the "ws" package on Node 20) to RemoteMessageBus`,
+      );
+    }
+    let delivered: number | null = options.after ?? null;
+    let socket: WebSocketLike | undefined;
+    let stopped = false;
+    let failures = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let lastError: MessageBusError | undefined;
+    let queue: Promise<void> = Promise.resolve();
+    const report = (error: Error) => {
+      try {
+        options.onError?.(error);
+      } catch {
+        // An onError that throws must not break delivery.
+      }
+    };
+    const deliver = (message: StoredMessage) => {
+      queue = queue.then(async () => {
+        // Ids only grow: anything at or below the last delivered id is a replayed duplicate.
+        if (stopped || (delivered !== null && message.id <= delivered)) return;
+        delivered = message.id;
+        try {
+          await handler(message);
+        } catch (error) {
+          report(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    };
+    const open = async () => {
+      if (stopped) return;
+      let token: string;
+      try {
+        token = await this.#tokenValue();
+      } catch (error) {
+        report(error instanceof Error ? error : new Error(String(error)));
+        return retry();
+      }
+      // Resume from what the handler has been given, including messages still queued for it.
+      await queue;
+      if (stopped) return;
+      const query = new URLSearchParams({ agent: agentId, token });
+      if (delivered !== null) query.set('after', String(delivered));
+      const ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`);
+      socket = ws;
+      ws.onmessage = (event) => {
+        let frame: { type?: string; message?: StoredMessage; error?: { code: ErrorCode; message: string } };
+        try {
+          frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
+        } catch {
+          return;
+        }
+        if (frame.type === 'message' && frame.message) {
+          failures = 0;
+          deliver(frame.message);
+        } else if (frame.type === 'error' && frame.error) {
+          lastError = errorFrom(frame.error, 0);
+        }
+      };
+      ws.onopen = () => {
+        failures = 0;
+      };
+      ws.onclose = (event) => {
+        if (socket !== ws) return;
+        socket = undefined;
+        if (stopped) return;
+        if (FATAL_CLOSE.has(event.code)) {
+          stopped = true;
+          this.#subscriptions.delete(stop);
+          report(
+            lastError ?? new MessageBusError('CLOSED', `[${NAME}] the server closed the subscription (${event.code} ${event.reason})`),
+          );
+          return;
+        }
+        retry();
+      };
+      ws.onerror = () => {
+        // A close event follows; reconnecting happens there.
+      };
+    };
+    const retry = () => {
+      if (stopped) return;
+      const delay = this.#delay(failures++);
+      timer = setTimeout(() => void open(), delay);
+    };
+    const stop = () => {
+      if (stopped && !socket) return;
+      stopped = true;
+      clearTimeout(timer);
+      this.#subscriptions.delete(stop);
+      const ws = socket;
+      socket = undefined;
+      try {
+        ws?.close(1000, 'unsubscribed');
+      } catch {
+        // Already closing.
+      }
+    };
+    this.#subscriptions.add(stop);
+    void open();
+    return stop;
+  }
+
+  /** Stops every subscription; further sends reject with `CLOSED`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const stop of [...this.#subscriptions]) stop();
+  }
+
+  // --- internal helpers ---
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    this.#assertOpen();
+    const url = `${this.#base}/v1/rooms/${this.room}${path}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${await this.#tokenValue()}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Awaited<ReturnType<FetchLike>>;
+    try {
+      response = await this.#fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] could not reach ${this.#base}: ${reason}`, { cause });
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (response.ok && json !== undefined) return json as T;
+    const error = (json as { error?: { code: ErrorCode; message: string } } | undefined)?.error;
+    if (error && typeof error.code === 'string') throw errorFrom(error, Number(response.headers.get('retry-after') ?? 0));
+    throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] ${method} ${url} answered ${response.status} without a JSON error`);
+  }
+
+  async #tokenValue(): Promise<string> {
+    return typeof this.#token === 'function' ? await this.#token() : this.#token;
+  }
+
+  #delay(attempt: number): number {
+    const base = Math.min(this.#backoff.maxMs, this.#backoff.initialMs * 2 ** attempt);
+    // Jitter spreads the reconnects of many clients after a server restart.
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] this RemoteMessageBus is closed; create a new one`);
+  }
+}
+
+const RETRIABLE = new Set<ErrorCode>(['STORAGE_FAILURE', 'CLOSED', 'RATE_LIMITED']);
+
+/** A `MessageBusError` from the server's `{ code, message, ...details }`. */
+function errorFrom(body: { code: ErrorCode; message: string } & Record<string, unknown>, retryAfter: number): MessageBusError {
+  const { code, message, ...details } = body;
+  if (retryAfter > 0 && details.retryAfter === undefined) details.retryAfter = retryAfter;
+  return new MessageBusError(code, message, { details });
+}
+
+function newKey(): string {
+  const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (crypto?.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

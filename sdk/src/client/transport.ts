@@ -1,0 +1,28 @@
+/**
+ * The two runtime primitives the remote client needs, typed structurally so
+ * the browser's, undici's, the `ws` package's and workerd's implementations
+ * all fit without DOM or Node typings.
+ */
+
+/** The slice of `fetch` the client uses. */
+export type FetchLike = (
+  input: string,
+  init: { method: string; headers: Record<string, string>; body?: string | undefined },
+) => Promise<{ ok: boolean; status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
+
+/** The slice of a WebSocket the client uses (the standard event-handler properties). */
+export interface WebSocketLike {
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket`, `ws`'s `WebSocket`, undici's `WebSocket`. */
+export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
+
+/** `http(s)://host/path` → `ws(s)://host/path`. */
+export function wsUrl(base: string): string {
+  return base.replace(/^http/, 'ws');
+}

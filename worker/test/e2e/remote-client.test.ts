@@ -1,0 +1,139 @@
+import { Message, MessageBusError, type StoredMessage } from 'modular-message-bus-library';
+import type { WebSocketConstructorLike, WebSocketLike } from 'modular-message-bus-library/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, freshRoom, NodeWebSocket, startWrangler, tokenFor, type WranglerServer, waitFor } from './support.js';
+
+let dev: WranglerServer;
+
+beforeAll(async () => {
+  dev = await startWrangler({ vars: { RATE_LIMIT_PER_SECOND: '10000', RATE_LIMIT_BURST: '10000' } });
+});
+afterAll(async () => {
+  await dev?.stop();
+});
+
+/** A WebSocket class that remembers its instances, so a test can drop the subscription's socket. */
+function trackedWebSocket(): { WebSocket: WebSocketConstructorLike; sockets: WebSocketLike[] } {
+  const sockets: WebSocketLike[] = [];
+  const Base = NodeWebSocket;
+  const Tracked = function (this: unknown, url: string) {
+    const ws = new Base(url);
+    sockets.push(ws);
+    return ws;
+  } as unknown as WebSocketConstructorLike;
+  return { WebSocket: Tracked, sockets };
+}
+
+describe('RemoteMessageBus against wrangler dev', () => {
+  it('has the MessageBus API: connect, send, fetch, ack, subscribe, disconnect', async () => {
+    const room = freshRoom();
+    const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room));
+    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room));
+    await alice.connectAgent('alice');
+    const info = await bob.connectAgent('bob', { groups: ['team'] });
+    expect(info).toMatchObject({ id: 'bob', online: true, groups: ['team'], cursor: 0 });
+    const seen: StoredMessage[] = [];
+    const stop = bob.subscribe('bob', (m) => void seen.push(m));
+    const sent = await alice.sendMessage(new Message('alice', { text: 'hi' }));
+    expect(sent).toMatchObject({ id: 1, sender: 'alice', recipients: ['bob'] });
+    await waitFor(() => seen.length === 1, 'the live message');
+    expect(seen[0]).toEqual(sent);
+    expect(await bob.fetchMessages('bob', 0)).toEqual([sent]);
+    expect(await bob.ackMessages('bob', 1)).toBe(1);
+    expect(await bob.fetchMessages('bob')).toEqual([]);
+    stop();
+    await bob.disconnectAgent('bob');
+    await alice.close();
+    await bob.close();
+  });
+
+  it('raises MessageBusError with the server codes', async () => {
+    const room = freshRoom();
+    const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room));
+    await expect(alice.sendMessage(new Message('alice', 'x'))).rejects.toMatchObject({ name: 'MessageBusError', code: 'UNKNOWN_AGENT' });
+    await expect(alice.connectAgent('bob')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const forged = client(dev.url, room, await tokenFor('wrong-secret', 'alice', room));
+    const error = await forged.connectAgent('alice').catch((e: unknown) => e);
+    expect(MessageBusError.is(error, 'UNAUTHORIZED')).toBe(true);
+    const failures: Error[] = [];
+    forged.subscribe('alice', () => {}, { onError: (e) => void failures.push(e) });
+    await waitFor(() => failures.length === 1, 'the refused subscription');
+    expect(MessageBusError.is(failures[0], 'UNAUTHORIZED')).toBe(true);
+  });
+
+  it('a retried send carries one idempotency key and is stored once', async () => {
+    const room = freshRoom();
+    const token = await tokenFor(dev.secret, 'alice', room);
+    let calls = 0;
+    // The first POST reaches the server but its answer is "lost": the client must retry with the same key.
+    const flakyFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === 'POST' && String(input).endsWith('/messages') && calls++ === 0) throw new TypeError('socket hang up');
+      return response;
+    };
+    const alice = client(dev.url, room, token, { fetch: flakyFetch as never, backoff: { initialMs: 10 } });
+    await alice.connectAgent('alice');
+    await client(dev.url, room, await tokenFor(dev.secret, 'bob', room)).connectAgent('bob');
+    const stored = await alice.sendMessage(new Message('alice', 'exactly once'));
+    expect(calls).toBe(2);
+    const admin = client(dev.url, room, await tokenFor(dev.secret, 'admin', '*', 'admin'));
+    const history = await admin.history(0);
+    expect(history.map((m) => m.id)).toEqual([stored.id]);
+  });
+
+  it('a dropped socket resumes after the last delivered id: no gap, no duplicate', async () => {
+    const room = freshRoom();
+    const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room));
+    const tracked = trackedWebSocket();
+    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room), {
+      WebSocket: tracked.WebSocket,
+      backoff: { initialMs: 50 },
+    });
+    await alice.connectAgent('alice');
+    await bob.connectAgent('bob');
+    const seen: number[] = [];
+    const stop = bob.subscribe('bob', (m) => void seen.push(m.content as number), { after: 0 });
+    for (let i = 1; i <= 20; i++) await alice.sendMessage(new Message('alice', i));
+    await waitFor(() => seen.length === 20, 'the first 20');
+    tracked.sockets[0]?.close(3000, 'test drop');
+    for (let i = 21; i <= 40; i++) await alice.sendMessage(new Message('alice', i));
+    await waitFor(() => seen.length >= 40, 'all 40 after the reconnect');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(tracked.sockets.length).toBeGreaterThanOrEqual(2);
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    stop();
+  });
+
+  it('survives a dev-server restart mid-stream: nothing acknowledged is lost, nothing is stored twice', async () => {
+    const room = freshRoom();
+    const options = { retries: 200, backoff: { initialMs: 50, maxMs: 500 } };
+    const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room), options);
+    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room), options);
+    await alice.connectAgent('alice');
+    await bob.connectAgent('bob');
+    const seen: number[] = [];
+    const stop = bob.subscribe('bob', (m) => void seen.push(m.content as number), { after: 0 });
+    const acknowledged: number[] = [];
+    let sending = true;
+    const sender = (async () => {
+      for (let i = 1; sending || i <= 60; i++) {
+        await alice.sendMessage(new Message('alice', i));
+        acknowledged.push(i);
+        if (i >= 60 && !sending) break;
+      }
+    })();
+    await waitFor(() => acknowledged.length >= 20, '20 acknowledged sends');
+    await dev.restart();
+    sending = false;
+    await sender;
+    const total = acknowledged.length;
+    await waitFor(() => seen.length >= total, `all ${total} delivered after the restart`, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(acknowledged).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(seen).toEqual(acknowledged);
+    const admin = client(dev.url, room, await tokenFor(dev.secret, 'admin', '*', 'admin'));
+    const history = await admin.history(0, { limit: 1000 });
+    expect(history.map((m) => m.content)).toEqual(acknowledged);
+    stop();
+  });
+});
