@@ -98,7 +98,15 @@ async function rawAppend(roomDir, fsync, n) {
   const logFd = fs.openSync(join(roomDir, 'raw-log'), 'w');
   const indexFd = fs.openSync(join(roomDir, 'raw-index'), 'w');
   let dirty = false;
-  const timer = fsync === 'batch' ? setInterval(() => dirty && ((dirty = false), fs.fsyncSync(logFd)), 100) : undefined;
+  let pending = Promise.resolve();
+  const timer =
+    fsync === 'batch'
+      ? setInterval(() => {
+          if (!dirty) return;
+          dirty = false;
+          pending = Promise.all([fsyncAsync(logFd), fsyncAsync(indexFd)]);
+        }, 100)
+      : undefined;
   const start = performance.now();
   for (let i = 0; i < n; i++) {
     fs.writeSync(logFd, records[i % records.length]);
@@ -109,6 +117,7 @@ async function rawAppend(roomDir, fsync, n) {
   }
   const rate = n / ((performance.now() - start) / 1000);
   clearInterval(timer);
+  await pending;
   fs.closeSync(logFd);
   fs.closeSync(indexFd);
   return rate;

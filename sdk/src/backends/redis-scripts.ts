@@ -28,7 +28,8 @@ local function member(a) return redis.call('HEXISTS', p .. 'join', a) == 1 end
 
 /**
  * ARGV: prefix, sender, kind (l|m|x), recipients (comma list), idempotency field or '',
- * maxMessages (0 = keep all), body, timestamp, the epoch whose list the client already has.
+ * maxMessages (0 = keep all), body, timestamp, the epoch whose list the client already has, the writer's token
+ * (published with the message so the writer can skip its own echo).
  * Returns {1, id, value, epochList|false} or {0, id, value, false} for a duplicate, {-1} for a non-member sender.
  */
 export const APPEND = `${COMMON}
@@ -114,7 +115,7 @@ if max > 0 then
     if keep > epmin then redis.call('HSET', KEYS[1], 'epmin', keep) end
   end
 end
-redis.call('PUBLISH', p .. 'live', id .. '\\n' .. value)
+redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[10] .. '\\n' .. value)
 return {1, id, value, epochList}
 `;
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { asStorageFailure, MessageBusError } from '../core/errors.js';
 import type {
   AppendResult,
@@ -81,6 +81,8 @@ export class RedisStorageBackend implements StorageBackend {
   readonly #created = new Set<RedisClientLike>();
   /** True while the pub/sub connection is up: only then can a cached member list be trusted. */
   #live = false;
+  /** Identifies this instance's appends on the pub/sub channel. */
+  readonly #token = randomUUID();
   readonly #shas = new Map<string, string>();
   /** Audience epochs are immutable: their member lists are cached for good (bounded). */
   readonly #epochs = new Map<string, readonly string[]>();
@@ -221,12 +223,15 @@ export class RedisStorageBackend implements StorageBackend {
       body,
       String(draft.timestamp),
       this.#knownEpoch.get(room) ?? '',
+      this.#token,
     ];
     const reply = (await this.#script('append', room, APPEND, args)) as [number, number?, string?, string?];
     if (reply[0] === -1) throw unknownAgent(draft.sender, room);
     const [status, id, value, epochList] = reply as [number, number, string, string | null];
     if (typeof epochList === 'string') this.#learnEpoch(room, value, epochList);
     const message = await this.#decode(room, id, value);
+    // This instance's own watchers hear of it now; the pub/sub echo (which carries our token) is skipped.
+    if (status === 1) for (const listener of this.#watches.get(room)?.listeners ?? []) listener(message);
     return { message, duplicate: status === 0 };
   }
 
@@ -438,7 +443,16 @@ export class RedisStorageBackend implements StorageBackend {
     }
     const newline = raw.indexOf('\n');
     const id = Number(raw.slice(0, newline));
-    this.#deliver(room, entry, () => this.#decode(room, id, raw.slice(newline + 1)).then((m) => [m]));
+    const tokenEnd = raw.indexOf('\n', newline + 1);
+    if (raw.slice(newline + 1, tokenEnd) === this.#token) {
+      // Our own append: its watchers were called by append itself. Only move the catch-up mark past it.
+      this.#deliver(room, entry, async () => {
+        entry.lastSeen = Math.max(entry.lastSeen, id);
+        return [];
+      });
+      return;
+    }
+    this.#deliver(room, entry, () => this.#decode(room, id, raw.slice(tokenEnd + 1)).then((m) => [m]));
   }
 
   /** Delivers what was appended after the last id seen (up to 1000; the bus fetches the rest). */
