@@ -119,11 +119,13 @@ export class SocketHub {
       }
       const { attachment } = state;
       if (message.id <= attachment.delivered) continue;
+      // Only ids actually sent move the cursor: a later replay skips what was not routed to the agent anyway,
+      // and the attachment is rewritten only for sockets that got something.
       if (attachment.kind === 'events' || message.recipients.includes(attachment.agent as string)) {
         this.send(ws, { type: 'message', message });
+        attachment.delivered = message.id;
+        this.#markDirty(ws);
       }
-      attachment.delivered = message.id;
-      this.#markDirty(ws);
     }
   }
 
