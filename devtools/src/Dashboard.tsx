@@ -72,7 +72,8 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
 
   const total = feed.store.messages.length;
   const limit = replay === null ? total : Math.min(replay, total);
-  const graphLimit = useThrottled(limit, 250);
+  // Throttled, and clamped: right after a room switch the throttled value may still be the old room's.
+  const graphLimit = Math.min(useThrottled(limit, 250), total);
   const members = detail.data?.members ?? [];
   const groups = useMemo(() => {
     const map = new Map<string, string[]>();

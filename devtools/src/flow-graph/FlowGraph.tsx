@@ -115,6 +115,7 @@ function Graph({ messages, limit, members, onSelectAgent }: FlowGraphProps) {
       elementsSelectable={false}
       onlyRenderVisibleElements={agentIds.length > 60}
       onNodeClick={(_, node) => node.id.startsWith('agent:') && onSelectAgent(node.id.slice('agent:'.length))}
+      defaultEdgeOptions={{ type: 'straight' }}
       fitView
       minZoom={0.05}
       proOptions={{ hideAttribution: true }}

@@ -55,7 +55,8 @@ export class FlowAggregate {
   #upTo = 0;
   #shapeKey = '';
 
-  update(messages: readonly StoredMessage[], limit: number, room: RoomShape): boolean {
+  update(messages: readonly StoredMessage[], requested: number, room: RoomShape): boolean {
+    const limit = Math.min(requested, messages.length);
     const shapeKey = `${[...room.groupNames].sort().join(',')}|${room.memberIds.size}`;
     if (limit < this.#upTo || shapeKey !== this.#shapeKey) {
       this.edges.clear();

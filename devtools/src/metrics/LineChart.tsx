@@ -23,7 +23,7 @@ export function LineChart({ title, unit, series, testId, height = 90 }: LineChar
   const t0 = Math.min(...times);
   const t1 = Math.max(...times);
   const max = Math.max(1e-9, ...values);
-  const x = (at: number) => (t1 === t0 ? WIDTH : ((at - t0) / (t1 - t0)) * WIDTH);
+  const x = (at: number) => (t1 === t0 ? WIDTH - 3 : 3 + ((at - t0) / (t1 - t0)) * (WIDTH - 6));
   const y = (value: number) => height - 4 - (value / max) * (height - 14);
   const latest = series.map((s) => ({ s, value: [...s.points].reverse().find((p) => p.value !== null)?.value ?? null }));
   return (
@@ -49,7 +49,12 @@ export function LineChart({ title, unit, series, testId, height = 90 }: LineChar
           </text>
           <line x1={0} x2={WIDTH} y1={height - 4} y2={height - 4} className="chart-baseline" />
           {series.map((s) => (
-            <polyline key={s.name} fill="none" stroke={s.color} strokeWidth={1.5} points={pathOf(s.points, x, y)} />
+            <g key={s.name}>
+              <polyline fill="none" stroke={s.color} strokeWidth={1.5} points={pathOf(s.points, x, y)} />
+              {/* Dots while there are few points: a line needs two, and a fresh chart should still show its first scrape. */}
+              {s.points.length < 30 &&
+                s.points.map((p) => (p.value === null ? null : <circle key={p.at} cx={x(p.at)} cy={y(p.value)} r={2} fill={s.color} />))}
+            </g>
           ))}
         </svg>
       )}

@@ -42,7 +42,8 @@ export class FilterCache {
   #scanned = 0;
   #indexes: number[] = [];
 
-  compute(messages: readonly StoredMessage[], limit: number, filter: TimelineFilter, groupMembers: ReadonlySet<string>): number[] {
+  compute(messages: readonly StoredMessage[], requested: number, filter: TimelineFilter, groupMembers: ReadonlySet<string>): number[] {
+    const limit = Math.min(requested, messages.length);
     const key = JSON.stringify([filter, [...groupMembers].sort()]);
     if (key !== this.#key || limit < this.#scanned) {
       this.#key = key;
