@@ -174,38 +174,3 @@ export function encodeIndex(entry: IndexEntry): Buffer {
   key?.copy(buf, at);
   return buf;
 }
-
-/**
- * Parses the index entry at `at`, checking it against what must hold (the
- * expected id and log offset, known agents): a torn or zero-filled tail after a
- * power loss fails these checks and is cut. Returns the entry and its size.
- */
-export function decodeIndex(
-  buf: Buffer,
-  at: number,
-  expect: { id: number; offset: number; logSize: number; agents: number },
-): { entry: IndexEntry; size: number } | undefined {
-  if (at + INDEX_FIXED_BYTES > buf.length) return undefined;
-  const id = buf.readUInt32LE(at);
-  const offset = buf.readDoubleLE(at + 4);
-  const length = buf.readUInt32LE(at + 12);
-  const kind = buf.readUInt8(at + 24);
-  const senderNo = buf.readUInt32LE(at + 25);
-  const count = buf.readUInt16LE(at + 33);
-  const keyBytes = buf.readUInt16LE(at + 35);
-  const size = INDEX_FIXED_BYTES + count * 4 + keyBytes;
-  if (id !== expect.id || offset !== expect.offset || length <= LOG_RECORD_HEADER || offset + length > expect.logSize) return undefined;
-  if (kind > KIND_EXCEPT_SENDER || senderNo >= expect.agents || at + size > buf.length) return undefined;
-  const recipients: number[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const r = buf.readUInt32LE(at + INDEX_FIXED_BYTES + i * 4);
-    if (r >= expect.agents) return undefined;
-    recipients[i] = r;
-  }
-  const keyAt = at + INDEX_FIXED_BYTES + count * 4;
-  const key = keyBytes === 0 ? undefined : buf.toString('utf8', keyAt, keyAt + keyBytes);
-  return {
-    entry: { id, offset, length, timestamp: buf.readDoubleLE(at + 16), kind, senderNo, epoch: buf.readUInt32LE(at + 29), recipients, key },
-    size,
-  };
-}

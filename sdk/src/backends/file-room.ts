@@ -121,7 +121,13 @@ export class RoomStore {
   /** `sender \0 key` → id, and back, for retained messages. */
   readonly #idempotency = new Map<string, number>();
   readonly #keyById = new Map<number, string>();
-  readonly #cache = new Map<number, StoredMessage>();
+  /** Recent appends by `id % CACHE_SIZE`: what live subscribers fetch right after a send. */
+  readonly #cache: (StoredMessage | undefined)[] = new Array(CACHE_SIZE);
+  /** Index entries written to the log but not yet to the index file (the index is rebuilt from the log after a crash). */
+  #indexPending: Buffer[] = [];
+  #indexPendingBytes = 0;
+  /** Bytes of the index file actually written; `#indexSize` counts the pending entries too. */
+  #indexWritten = 0;
   #readBuf = Buffer.alloc(64 * 1024);
   #writes = 0;
   #synced = 0;
@@ -345,7 +351,7 @@ export class RoomStore {
     const out: StoredMessage[] = [];
     let at = 0;
     for (let id = first; id <= last; id++) {
-      const cached = this.#cache.get(id);
+      const cached = this.#cached(id);
       const length = this.#end(id) - this.#pos.get(id - this.#firstId);
       if (cached) out.push(cached);
       else out.push(this.#toStored(this.#decode(buf, at, id)));
@@ -361,7 +367,10 @@ export class RoomStore {
     clearInterval(this.#batchTimer);
     this.watchers.clear();
     try {
-      if (!this.#failed) for (const fd of [this.#logFd, this.#indexFd, this.#metaFd]) fs.fsyncSync(fd);
+      if (!this.#failed) {
+        this.#flushIndex();
+        for (const fd of [this.#logFd, this.#indexFd, this.#metaFd]) fs.fsyncSync(fd);
+      }
     } finally {
       this.#closeFds();
       this.#lock.release();
@@ -452,6 +461,7 @@ export class RoomStore {
     this.#recoverLogTail(logSize);
     this.#oldestId = Math.max(this.#oldestId, this.#firstId);
     this.#lastId = this.#firstId + this.#pos.length - 1;
+    this.#indexWritten = this.#indexSize;
   }
 
   #recordMatches(offset: number, length: number, id: number): boolean {
@@ -710,27 +720,33 @@ export class RoomStore {
   }
 
   #writeEntry(record: Buffer, entry: IndexEntry): void {
-    const encoded = encodeIndex(entry);
     const logSize = this.#logSize;
     try {
       writeAll(this.#logFd, record, logSize);
-      writeAll(this.#indexFd, encoded, this.#indexSize);
     } catch (error) {
-      // Nothing half-written may stay: cut both files back (the index is rebuilt from the log on open anyway).
+      // Nothing half-written may stay: cut the log back.
       try {
         fs.ftruncateSync(this.#logFd, logSize);
-        fs.ftruncateSync(this.#indexFd, this.#indexSize);
       } catch {
         this.#failed = asStorageFailure(NAME, `writing room "${this.room}" (reopen the backend)`, error);
       }
       throw asStorageFailure(NAME, `appending to room "${this.room}"`, error);
     }
+    const encoded = encodeIndex(entry);
     this.#apply(entry, this.#indexSize);
     this.#logSize += record.length;
     this.#indexSize += encoded.length;
+    this.#indexPending.push(encoded);
+    this.#indexPendingBytes += encoded.length;
     this.#dirtyLog = true;
-    this.#dirtyIndex = true;
     this.#writes++;
+    if (this.#indexPendingBytes >= 64 * 1024) {
+      try {
+        this.#flushIndex();
+      } catch {
+        // The index is derived: a failed write here is repaired from the log on the next open.
+      }
+    }
   }
 
   async #durable(): Promise<void> {
@@ -750,6 +766,7 @@ export class RoomStore {
 
   async #fsyncNow(): Promise<void> {
     const upTo = this.#writes;
+    if (this.#options.fsync !== 'always') this.#flushIndex();
     const fds: number[] = [];
     // The log before the meta journal is fine: an epoch line is written (and so synced) before the records naming it.
     if (this.#dirtyLog) fds.push(this.#logFd);
@@ -782,7 +799,7 @@ export class RoomStore {
         this.#keyById.delete(id);
         if (this.#idempotency.get(composite) === id) this.#idempotency.delete(composite);
       }
-      this.#cache.delete(id);
+      if (this.#cached(id)) this.#cache[id % CACHE_SIZE] = undefined;
     }
     this.#oldestId += excess;
     const dead = this.#oldestId - this.#firstId;
@@ -802,7 +819,8 @@ export class RoomStore {
     const logDelta = logFrom - HEADER_BYTES;
     const indexDelta = indexFrom - HEADER_BYTES;
     const logBody = this.#readAt(logFrom, this.#logSize - logFrom, true);
-    const indexBody = Buffer.from(this.#readAt(indexFrom, this.#indexSize - indexFrom, true));
+    this.#flushIndex();
+    const indexBody = this.#readAt(indexFrom, this.#indexSize - indexFrom, true, this.#indexFd);
     for (let at = 0; at < indexBody.length; ) {
       indexBody.writeDoubleLE(indexBody.readDoubleLE(at + 4) - logDelta, at + 4);
       at += INDEX_FIXED_BYTES + indexBody.readUInt16LE(at + 33) * 4 + indexBody.readUInt16LE(at + 35);
@@ -833,6 +851,7 @@ export class RoomStore {
     this.#ipos = this.#ipos.sliceFrom(skip, (v) => v - indexDelta);
     this.#logSize -= logDelta;
     this.#indexSize -= indexDelta;
+    this.#indexWritten = this.#indexSize;
     this.#bcIds = this.#bcIds.sliceFrom(b);
     this.#bcEpochs = this.#bcEpochs.sliceFrom(b);
     this.#bcSenders = this.#bcSenders.sliceFrom(b);
@@ -889,8 +908,8 @@ export class RoomStore {
     return next < this.#pos.length ? this.#pos.get(next) : this.#logSize;
   }
 
-  /** Reads `length` bytes of the log at `offset` into a shared buffer (or a fresh one when `own`). */
-  #readAt(offset: number, length: number, own = false): Buffer {
+  /** Reads `length` bytes of the log (or of `fd`) at `offset` into a shared buffer (or a fresh one when `own`). */
+  #readAt(offset: number, length: number, own = false, fd = this.#logFd): Buffer {
     let buf: Buffer;
     if (own) buf = Buffer.allocUnsafe(length);
     else {
@@ -899,7 +918,7 @@ export class RoomStore {
     }
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.#logFd, buf, done, length - done, offset + done);
+      const n = fs.readSync(fd, buf, done, length - done, offset + done);
       if (n === 0) break;
       done += n;
     }
@@ -907,7 +926,7 @@ export class RoomStore {
   }
 
   #read(id: number): StoredMessage {
-    const cached = this.#cache.get(id);
+    const cached = this.#cached(id);
     if (cached) return cached;
     const start = this.#pos.get(id - this.#firstId);
     // Not cached: the cache keeps recent appends (what live subscribers fetch), not whatever history was read.
@@ -938,8 +957,23 @@ export class RoomStore {
   }
 
   #remember(message: StoredMessage): void {
-    this.#cache.set(message.id, message);
-    if (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as number);
+    this.#cache[message.id % CACHE_SIZE] = message;
+  }
+
+  #cached(id: number): StoredMessage | undefined {
+    const message = this.#cache[id % CACHE_SIZE];
+    return message?.id === id ? message : undefined;
+  }
+
+  /** Writes the pending index entries: before an fsync, a compaction or close, or once 64 KiB have gathered. */
+  #flushIndex(): void {
+    if (this.#indexPendingBytes === 0) return;
+    const bytes = this.#indexPending.length === 1 ? (this.#indexPending[0] as Buffer) : Buffer.concat(this.#indexPending);
+    this.#indexPending = [];
+    this.#indexPendingBytes = 0;
+    writeAll(this.#indexFd, bytes, this.#indexWritten);
+    this.#indexWritten += bytes.length;
+    this.#dirtyIndex = true;
   }
 
   #inBroadcast(b: number, member: Member): boolean {

@@ -114,6 +114,11 @@ describe('FileStorageBackend on disk', () => {
     expect(files.some((f) => f.startsWith('log.0.'))).toBe(false);
     expect(files).toHaveLength(2);
     expect(statSync(join(directory, 'r-r', files.find((f) => f.startsWith('log'))!)).size).toBeLessThan(1200 * 120); // at most ~1024 dead records wait for the next compaction;
+    // The new generation's index is its own (not rebuilt on open): it starts at the log's first id, at offset 20.
+    const index = readFileSync(join(directory, 'r-r', files.find((f) => f.startsWith('index'))!));
+    const firstId = readFileSync(join(directory, 'r-r', files.find((f) => f.startsWith('log'))!)).readDoubleLE(12);
+    expect(firstId).toBeGreaterThan(1);
+    expect([index.readDoubleLE(12), index.readUInt32LE(20), index.readDoubleLE(24)]).toEqual([firstId, firstId, 20]);
     const retried = await bus.sendMessage(new Message('a', 'again', ['b'], { idempotencyKey: 'k1' }));
     expect(retried.id).toBe(3001); // k1 was trimmed away with its message
     await first.storage.close();
