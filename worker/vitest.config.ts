@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 /**
  * Tests that run inside workerd: the storage conformance suite on
  * DurableObjectStorageBackend, the HTTP/WebSocket API and hibernation. The
- * root wrangler.toml provides the bindings; test vars lower the limits so
+ * test wrangler config (the root one without [assets], plus a custom-policy room) provides the bindings; test vars lower the limits so
  * each one can be hit.
  */
 export default defineConfig({
@@ -20,6 +20,7 @@ export default defineConfig({
           MAX_CONTENT_BYTES: '1024',
           MAX_SOCKETS_PER_ROOM: '4',
           MAX_MEMBERS_PER_ROOM: '6',
+          MAX_MESSAGES_PER_ROOM: '20',
         },
       },
     }),
