@@ -1,0 +1,68 @@
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { MessageBus } from '../../src/core/bus.js';
+import { Message } from '../../src/core/message.js';
+import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
+import { type RedisServer, startRedis } from './server.js';
+
+let server: RedisServer;
+let client: ReturnType<typeof createClient>;
+beforeAll(async () => {
+  server = await startRedis();
+  client = createClient({ url: server.url });
+  client.on('error', () => {});
+  await client.connect();
+});
+afterAll(async () => {
+  await client?.close();
+  await server?.dispose();
+});
+
+describe('RedisStorageBackend keys', () => {
+  it('keeps every key of a room under the prefix and its {room} hash tag, and a broadcast audience once', async () => {
+    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'tagged:' });
+    const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'team-1', logLevel: 'silent' });
+    for (const agent of ['a', 'b', 'c', 'd']) await bus.connectAgent(agent);
+    for (let i = 0; i < 50; i++) await bus.sendMessage(new Message('a', i));
+    const keys = await client.keys('tagged:*');
+    expect(keys.filter((k) => k !== 'tagged:rooms').every((k) => k.startsWith('tagged:{team-1}:'))).toBe(true);
+    // 50 broadcasts, one audience: the member list is stored once, not once per message.
+    expect(keys.filter((k) => k.includes(':ep:'))).toEqual(['tagged:{team-1}:ep:1']);
+    expect(await client.sMembers('tagged:{team-1}:ep:1')).toHaveLength(4);
+    expect(await client.hLen('tagged:{team-1}:msg')).toBe(50);
+    expect((await client.hGet('tagged:{team-1}:msg', '1'))?.startsWith('X1\n')).toBe(true);
+    await bus.close();
+  });
+
+  it('retention removes trimmed messages, their index entries, idempotency keys and unused audiences', async () => {
+    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'ret:', maxMessages: 10 });
+    const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'r', logLevel: 'silent' });
+    await bus.connectAgent('a');
+    for (let round = 0; round < 5; round++) {
+      await bus.connectAgent(`member-${round}`); // a new audience each round
+      for (let i = 0; i < 10; i++) await bus.sendMessage(new Message('a', `${round}-${i}`, undefined, { idempotencyKey: `${round}-${i}` }));
+    }
+    await storage.putMember('r', { id: 'late', online: true });
+    await storage.append('r', {
+      timestamp: 1,
+      sender: 'a',
+      content: 'direct',
+      contentJson: '"direct"',
+      recipients: ['late'],
+      audience: 'list',
+      routing: { policy: 'test', requested: ['late'] },
+    });
+    expect(await client.hLen('ret:{r}:msg')).toBe(10);
+    expect(await client.zCard('ret:{r}:bc')).toBe(9);
+    expect(await client.hLen('ret:{r}:idem')).toBe(9);
+    expect(await client.hLen('ret:{r}:ik')).toBe(9);
+    expect((await client.keys('ret:{r}:ep:*')).sort()).toEqual(['ret:{r}:ep:5']);
+    expect((await client.keys('ret:{r}:epl:*')).sort()).toEqual(['ret:{r}:epl:5']);
+    expect(await client.zRange('ret:{r}:dl:late', 0, -1)).toEqual(['51']);
+    // A trimmed key may be used again: it stores a new message.
+    const again = await bus.sendMessage(new Message('a', 'reused key', undefined, { idempotencyKey: '0-0' }));
+    expect(again.id).toBe(52);
+    await bus.close();
+  });
+});
