@@ -51,7 +51,9 @@ test('RemoteMessageBus works in a browser page on another origin', async ({ page
   // bob lives in the page: connect, subscribe, and wait for alice's messages.
   await browser.evaluate(
     async ({ url, room, bob }) => {
-      const { RemoteMessageBus } = await import('/sdk/client/index.js');
+      // A string variable: the module exists only in the page, not for the type checker.
+      const clientModule = '/sdk/client/index.js';
+      const { RemoteMessageBus } = await import(clientModule);
       const bus = new RemoteMessageBus({ url, room, token: bob });
       await bus.connectAgent('bob');
       const seen: unknown[] = [];
@@ -73,7 +75,8 @@ test('RemoteMessageBus works in a browser page on another origin', async ({ page
   }
   await expect.poll(() => browser.evaluate(() => (window as unknown as { seen: unknown[] }).seen)).toEqual(['one', 'two', 'three']);
   const result = await browser.evaluate(async () => {
-    const { Message } = await import('/sdk/index.js');
+    const coreModule = '/sdk/index.js';
+    const { Message } = await import(coreModule);
     const { bus } = window as unknown as {
       bus: { sendMessage(m: unknown): Promise<{ id: number; sender: string }>; connectAgent(a: string): Promise<unknown> };
     };
