@@ -67,7 +67,11 @@ export type MetaRecord =
   | {
       t: 'snap';
       gen: number;
+      /** First id in the files of generation `gen`. */
       floor: number;
+      /** Oldest id retention keeps (may be above `floor` until the next compaction). */
+      oldest?: number;
+      /** Send counters in `members` include every id up to this one. */
       asOf: number;
       agents: string[];
       members: SnapMember[];

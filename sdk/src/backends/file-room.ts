@@ -98,6 +98,8 @@ export class RoomStore {
   /** Id of the first record in the current files; `pos`/`ipos` are indexed from it. */
   #firstId = 1;
   #oldestId = 1;
+  /** `oldestId` as the journal's snapshot records it. */
+  #savedOldest = 1;
   #lastId = 0;
   /** Sends up to this id are counted in the snapshot's member counters. */
   #asOf = 0;
@@ -249,7 +251,7 @@ export class RoomStore {
     if (composite !== undefined) {
       const earlier = this.#idempotency.get(composite);
       // The original may still be waiting for its fsync; the retry resolves after it, so it never sees an unsynced message.
-      if (earlier !== undefined) {
+      if (earlier !== undefined && earlier >= this.#oldestId) {
         const message = this.#read(earlier);
         await this.#durable();
         return { message, duplicate: true };
@@ -369,6 +371,8 @@ export class RoomStore {
     try {
       if (!this.#failed) {
         this.#flushIndex();
+        // Record how far retention has trimmed, so a reopen without `maxMessages` does not bring trimmed ids back.
+        if (this.#oldestId > this.#savedOldest) this.#writeSnapshot(this.#gen);
         for (const fd of [this.#logFd, this.#indexFd, this.#metaFd]) fs.fsyncSync(fd);
       }
     } finally {
@@ -587,7 +591,8 @@ export class RoomStore {
       case 'snap':
         this.#gen = record.gen;
         this.#firstId = record.floor;
-        this.#oldestId = record.floor;
+        this.#oldestId = Math.max(record.floor, record.oldest ?? record.floor);
+        this.#savedOldest = this.#oldestId;
         this.#asOf = record.asOf;
         this.#lastId = record.floor - 1;
         for (const agent of record.agents) this.#addAgent(agent);
@@ -867,6 +872,7 @@ export class RoomStore {
       t: 'snap',
       gen,
       floor: this.#firstId,
+      oldest: this.#oldestId,
       asOf: this.#lastId,
       agents: this.#agents,
       members: [...this.#members.values()].map((m) => ({
@@ -891,6 +897,7 @@ export class RoomStore {
     this.#metaSize = Buffer.byteLength(text);
     this.#metaLines = 2;
     this.#asOf = this.#lastId;
+    this.#savedOldest = this.#oldestId;
     this.#gen = gen;
     // A snapshot does not name the current epoch: the next broadcast starts a new one.
     this.#currentEpoch = undefined;

@@ -136,6 +136,11 @@ describe('FileStorageBackend on disk', () => {
     );
     expect((await reopened.sendMessage(new Message('a', 'dup', ['b'], { idempotencyKey: 'k3000' }))).id).toBe(3000);
     await second.storage.close();
+    // Opened without retention, the trimmed ids stay trimmed.
+    const third = open(directory);
+    expect((await third.storage.getRoom('r')).oldestId).toBe(2902);
+    expect((await third.storage.history('r', 0, 1))[0]?.id).toBe(2902);
+    await third.storage.close();
   });
 
   it('refuses a journal of another format version and bad options, changing nothing', async () => {
