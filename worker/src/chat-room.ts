@@ -48,6 +48,8 @@ export interface RoomView {
   lastId: number;
   oldestId: number;
   members: MemberView[];
+  /** When this instance of the room object was constructed (it changes after eviction or hibernation). */
+  instanceStartedAt: number;
 }
 
 /** One entry of `GET /v1/rooms`. */
@@ -104,6 +106,7 @@ export class ChatRoomBase extends DurableObject<Env> {
   #room: string | undefined;
   #routing = 'broadcast';
   #registered = false;
+  readonly #startedAt = Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -204,7 +207,14 @@ export class ChatRoomBase extends DurableObject<Env> {
     return this.#run(room, async (bus) => {
       const [agents, snapshot] = await Promise.all([bus.agents(), bus.storage.getRoom(room)]);
       const members = agents.map((m) => ({ ...m, sockets: this.#sockets.open(m.id).length }));
-      return { room, routing: this.#routing, lastId: snapshot.lastId, oldestId: snapshot.oldestId, members };
+      return {
+        room,
+        routing: this.#routing,
+        lastId: snapshot.lastId,
+        oldestId: snapshot.oldestId,
+        members,
+        instanceStartedAt: this.#startedAt,
+      };
     });
   }
 

@@ -1,5 +1,6 @@
 import { Message, MessageBusError, type StoredMessage } from 'modular-message-bus-library';
 import type { WebSocketConstructorLike, WebSocketLike } from 'modular-message-bus-library/client';
+import type { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, freshRoom, NodeWebSocket, startWrangler, tokenFor, type WranglerServer, waitFor } from './support.js';
 
@@ -136,4 +137,59 @@ describe('RemoteMessageBus against wrangler dev', () => {
     expect(history.map((m) => m.content)).toEqual(acknowledged);
     stop();
   });
+});
+
+describe('hibernation on wrangler dev', () => {
+  it('an object evicted while its sockets stay open still knows every socket when it wakes', async () => {
+    const room = freshRoom('hib');
+    const admin = await tokenFor(dev.secret, 'admin', '*', 'admin');
+    const describeRoom = async () =>
+      (await (await fetch(`${dev.url}/v1/rooms/${room}`, { headers: { authorization: `Bearer ${admin}` } })).json()) as {
+        instanceStartedAt: number;
+        members: Array<{ id: string; online: boolean; sockets: number }>;
+      };
+    const tokens: Record<string, string> = {};
+    for (const agent of ['alice', 'bob', 'carol']) {
+      tokens[agent] = await tokenFor(dev.secret, agent, room);
+      await client(dev.url, room, tokens[agent] as string).connectAgent(agent);
+    }
+    const open = (agent: string) => {
+      const frames: Array<Record<string, unknown>> = [];
+      const ws = new (NodeWebSocket as unknown as typeof WebSocket)(
+        `${dev.url.replace('http', 'ws')}/v1/rooms/${room}/ws?agent=${agent}&after=0&token=${tokens[agent]}`,
+      );
+      ws.onmessage = (event) => void frames.push(JSON.parse(String(event.data)));
+      return { ws, frames, opened: new Promise((resolve) => (ws.onopen = resolve)) };
+    };
+    const alice = open('alice');
+    const bob = open('bob');
+    const carol = open('carol');
+    await Promise.all([alice.opened, bob.opened, carol.opened]);
+    alice.ws.send(JSON.stringify({ type: 'send', ref: 'before', content: 'before sleep' }));
+    await waitFor(() => bob.frames.some((f) => f.type === 'message'), 'the first message');
+    carol.ws.close(1000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const before = await describeRoom();
+    // workerd evicts an idle object whose sockets are all hibernatable after ~10 s; wait until it has.
+    let after = before;
+    for (let i = 0; i < 4 && after.instanceStartedAt === before.instanceStartedAt; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      after = await describeRoom();
+    }
+    expect(after.instanceStartedAt).toBeGreaterThan(before.instanceStartedAt);
+    // The woken instance knows the sockets from their attachments: counts, presence, and who sends.
+    expect(after.members.map((m) => [m.id, m.online, m.sockets])).toEqual([
+      ['alice', true, 1],
+      ['bob', true, 1],
+      ['carol', false, 0],
+    ]);
+    alice.ws.send(JSON.stringify({ type: 'send', ref: 'after', content: 'after wake' }));
+    await waitFor(() => bob.frames.filter((f) => f.type === 'message').length === 2, 'the message after waking');
+    expect(alice.frames.find((f) => f.ref === 'after')).toMatchObject({ type: 'ok', message: { id: 2, sender: 'alice' } });
+    const bobIds = bob.frames.filter((f) => f.type === 'message').map((f) => (f.message as { id: number }).id);
+    expect(bobIds).toEqual([1, 2]);
+    expect(carol.frames.filter((f) => f.type === 'message')).toHaveLength(1);
+    alice.ws.close(1000);
+    bob.ws.close(1000);
+  }, 90_000);
 });
