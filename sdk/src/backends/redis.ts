@@ -372,6 +372,8 @@ export class RedisStorageBackend implements StorageBackend {
     const client = given ?? (await this.#create());
     if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
     if (given === undefined) this.#created.add(client);
+    // A (re)connection may be to a Redis that lost its data and numbers audiences afresh: forget what was cached.
+    client.on('ready', () => this.#forget());
     if (!client.isOpen) await client.connect();
     return client;
   }
@@ -474,6 +476,13 @@ export class RedisStorageBackend implements StorageBackend {
       .catch(() => {});
   }
 
+  #forget(): void {
+    this.#epochs.clear();
+    this.#exceptSender.clear();
+    this.#knownEpoch.clear();
+    this.#members.clear();
+  }
+
   #learnEpoch(room: string, value: string, list: string): void {
     const epoch = value.slice(1, value.indexOf('\n'));
     this.#remember(room, epoch, list);
@@ -496,8 +505,16 @@ export class RedisStorageBackend implements StorageBackend {
     return this.#remember(room, epoch, list);
   }
 
-  /** Turns a stored `<head>\n<body>` into a `StoredMessage`. */
+  /** Turns a stored `<head>\n<body>` into a `StoredMessage`; a value that does not parse is `STORAGE_FAILURE`. */
   async #decode(room: string, id: number, value: string): Promise<StoredMessage> {
+    try {
+      return await this.#parse(room, id, value);
+    } catch (error) {
+      throw asStorageFailure(NAME, `reading message ${id} of room "${room}"`, error);
+    }
+  }
+
+  async #parse(room: string, id: number, value: string): Promise<StoredMessage> {
     const newline = value.indexOf('\n');
     const head = value.slice(0, newline);
     const body = JSON.parse(value.slice(newline + 1)) as { t: number; s: string; p: string; q: string[] | null; k?: string; c: unknown };

@@ -65,13 +65,18 @@ describe('RedisStorageBackend when Redis fails', () => {
   }, 30_000);
 
   it('a hard kill without persistence loses the data but the backend keeps working on the empty server', async () => {
-    const { server, storage } = await setup();
+    const { server, storage, bus } = await setup();
+    expect((await bus.sendMessage(new Message('a', 'lost'))).recipients).toEqual(['b']); // audience 1 = a, b
     await server.stop(true);
     await server.start();
     await eventually(() => storage.getRoom('r'));
     expect((await storage.getRoom('r')).lastId).toBe(0);
-    await storage.putMember('r', { id: 'x', online: true });
-    expect((await storage.getMembers('r')).map((m) => m.id)).toEqual(['x']);
+    for (const id of ['x', 'y', 'z']) await storage.putMember('r', { id, online: true });
+    expect((await storage.getMembers('r')).map((m) => m.id)).toEqual(['x', 'y', 'z']);
+    // The new server numbers audiences from 1 again: the old cached audience must not be reused.
+    const fresh = await bus.sendMessage(new Message('x', 'new world'));
+    expect({ id: fresh.id, recipients: fresh.recipients }).toEqual({ id: 1, recipients: ['y', 'z'] });
+    expect((await bus.fetchMessages('y')).map((m) => m.recipients)).toEqual([['y', 'z']]);
   }, 30_000);
 
   it('a frozen Redis (SIGSTOP): a send fails within commandTimeoutMs saying its outcome is unknown; the retry with the same key is safe', async () => {
