@@ -81,7 +81,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let shared = SHARED.get(storage);
     if (!shared) {
       storage.sql.exec(SCHEMA);
-      shared = { watchers: new Map(), members: new Map(), audiences: new Map() };
+      shared = { watchers: new Map(), members: new Map(), audiences: new Map(), heads: new Map() };
       SHARED.set(storage, shared);
     }
     this.#shared = shared;
@@ -141,6 +141,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
         // The next broadcast needs a new audience that includes this member.
         this.#sql.exec('UPDATE mmb_rooms SET audience_valid = 0 WHERE room = ?', room);
         this.#shared.members.delete(room);
+        this.#shared.heads.delete(room);
         return { id: update.id, online: update.online, groups: [...groups], joinedAfter: head.lastId };
       }
       const record = toRecord(existing);
@@ -154,6 +155,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
         update.id,
       );
       this.#shared.members.delete(room);
+      this.#shared.heads.delete(room);
       return record;
     });
   }
@@ -168,6 +170,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       this.#sql.exec('DELETE FROM mmb_audience_members WHERE room = ? AND agent = ?', room, agentId);
       this.#sql.exec('UPDATE mmb_rooms SET audience_valid = 0 WHERE room = ?', room);
       this.#shared.members.delete(room);
+      this.#shared.heads.delete(room);
       return true;
     });
   }
@@ -175,15 +178,22 @@ export class DurableObjectStorageBackend implements StorageBackend {
   /** Synchronous, like `getMembers`; a refusal is a synchronous throw. */
   append(room: string, draft: MessageDraft): AppendResult {
     this.#assertOpen();
-    // Checked before the transaction (nothing can interleave with synchronous SQL), so a refusal never throws out of
-    // transactionSync: workerd reports an exception thrown through it as an error of the object.
-    const sender = this.#rows('SELECT agent FROM mmb_members WHERE room = ? AND agent = ?', room, draft.sender)[0];
-    if (!sender) throw unknownAgent(room, draft.sender);
-    const result = this.#transaction(() => this.#appendSync(room, draft));
+    // The membership cache is exact (every member change in this isolate clears it) and nothing can interleave with
+    // synchronous SQL, so checking before the transaction is as atomic as checking inside it.
+    if (!this.getMembers(room).some((m) => m.id === draft.sender)) throw unknownAgent(room, draft.sender);
+    let result: AppendResult & { head?: RoomHead };
+    try {
+      result = this.#transaction(() => this.#appendSync(room, draft));
+    } catch (error) {
+      this.#shared.heads.delete(room);
+      throw error;
+    }
+    if (result.head) this.#shared.heads.set(room, result.head);
+    const appended: AppendResult = { message: result.message, duplicate: result.duplicate };
     if (!result.duplicate) {
       for (const listener of this.#shared.watchers.get(room) ?? []) listener(result.message);
     }
-    return result;
+    return appended;
   }
 
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
@@ -254,8 +264,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
 
   // --- internal helpers ---
 
-  #appendSync(room: string, draft: MessageDraft): AppendResult {
-    const head = this.#ensureRoom(room);
+  #appendSync(room: string, draft: MessageDraft): AppendResult & { head?: RoomHead } {
+    let head = this.#ensureRoom(room);
     if (draft.idempotencyKey !== undefined) {
       const earlier = this.#rows(
         'SELECT * FROM mmb_messages WHERE room = ? AND sender = ? AND idem = ?',
@@ -270,13 +280,14 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let audience: number | null = null;
     let excluded: string | null = null;
     if (draft.audience === 'list') {
-      const members = new Set(this.#rows('SELECT agent FROM mmb_members WHERE room = ?', room).map((r) => r.agent as string));
-      const recipients = draft.recipients.filter((r) => members.has(r));
+      const members = this.getMembers(room);
+      const recipients = draft.recipients.filter((r) => members.some((m) => m.id === r));
       recipientsJson = JSON.stringify(recipients);
       for (const recipient of recipients)
         this.#sql.exec('INSERT INTO mmb_deliveries (room, agent, id) VALUES (?, ?, ?)', room, recipient, id);
     } else {
       audience = this.#currentAudience(room, head);
+      head = { ...head, audience, audienceValid: true };
       excluded = draft.audience === 'members' ? null : draft.sender;
     }
     this.#sql.exec(
@@ -320,7 +331,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       requested: draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
       idem: draft.idempotencyKey ?? null,
     });
-    return { message, duplicate: false };
+    return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
 
   /** The audience number for a broadcast now: the current one, or a new snapshot after a join or leave. */
@@ -387,14 +398,18 @@ export class DurableObjectStorageBackend implements StorageBackend {
   }
 
   #head(room: string): RoomHead | undefined {
+    const cached = this.#shared.heads.get(room);
+    if (cached) return cached;
     const row = this.#rows('SELECT last_id, oldest_id, audience, audience_valid FROM mmb_rooms WHERE room = ?', room)[0];
     if (!row) return undefined;
-    return {
+    const head: RoomHead = {
       lastId: row.last_id as number,
       oldestId: row.oldest_id as number,
       audience: row.audience as number,
       audienceValid: row.audience_valid === 1,
     };
+    this.#shared.heads.set(room, head);
+    return head;
   }
 
   #ensureRoom(room: string): RoomHead {
@@ -432,6 +447,8 @@ interface SharedState {
   watchers: Map<string, Set<(message: StoredMessage) => void>>;
   members: Map<string, readonly MemberRecord[]>;
   audiences: Map<string, readonly string[]>;
+  /** Room heads (ids, audience) as committed: only this isolate writes the object's database. */
+  heads: Map<string, RoomHead>;
 }
 
 const SHARED = new WeakMap<object, SharedState>();
