@@ -29,7 +29,9 @@ export interface RedisClientLike {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
   on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
-  destroy(): void;
+  /** node-redis 5 (closes at once); node-redis 4 has `disconnect` instead. */
+  destroy?(): void;
+  disconnect?(): Promise<unknown>;
 }
 
 /** Options of `RedisStorageBackend`: a `url` (the backend connects and reconnects itself) or a node-redis `client`. */
@@ -293,7 +295,10 @@ export class RedisStorageBackend implements StorageBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.#watches.clear();
-    for (const client of this.#created) client.destroy();
+    for (const client of this.#created) {
+      if (client.destroy) client.destroy();
+      else void client.disconnect?.().catch(() => {});
+    }
     this.#created.clear();
   }
 
