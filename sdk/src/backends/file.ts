@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { asStorageFailure, MessageBusError } from '../core/errors.js';
 import type { AppendResult, MemberRecord, MemberUpdate, MessageDraft, RoomSnapshot, StorageBackend, StoredMessage } from '../core/types.js';
+import { assertId } from '../core/validate.js';
 import { type FsyncMode, RoomStore, roomDir } from './file-room.js';
 
 const NAME = 'file';
@@ -175,6 +176,8 @@ export class FileStorageBackend implements StorageBackend {
   #store(room: string, create: boolean): RoomStore {
     let store = this.#rooms.get(room);
     if (store) return store;
+    // Room ids name directories: only the bus's id alphabet may reach the file system.
+    assertId(room, `[${NAME}] room`);
     const key = `${this.#directory}\u0000${room}`;
     store = openRooms.get(key);
     if (!store) {

@@ -10,7 +10,7 @@ import type {
   StorageBackend,
   StoredMessage,
 } from '../core/types.js';
-import { deepFreeze } from '../core/validate.js';
+import { assertId, deepFreeze } from '../core/validate.js';
 import { ACK, APPEND, FETCH, GET_MEMBERS, GET_ROOM, HISTORY, PUT_MEMBER, REMOVE_MEMBER } from './redis-scripts.js';
 
 const NAME = 'redis';
@@ -191,6 +191,7 @@ export class RedisStorageBackend implements StorageBackend {
   }
 
   async putMember(room: string, update: MemberUpdate): Promise<MemberRecord> {
+    assertId(room, `[${NAME}] room`);
     // The room list is a key of its own (outside the room's slot), so it is kept beside the script.
     const [, result] = await Promise.all([
       this.#command('putMember', ['SADD', `${this.#prefix}rooms`, room]),
@@ -274,6 +275,7 @@ export class RedisStorageBackend implements StorageBackend {
    */
   watch(room: string, listener: (message: StoredMessage) => void): () => void {
     this.#assertOpen();
+    assertId(room, `[${NAME}] room`);
     let entry = this.#watches.get(room);
     if (!entry) {
       entry = { listeners: new Set(), lastSeen: -1, chain: Promise.resolve(), active: false };
@@ -314,6 +316,8 @@ export class RedisStorageBackend implements StorageBackend {
 
   /** Runs a script on the room: EVALSHA, or EVAL when Redis does not know it (a restart flushed the cache). */
   async #script(operation: string, room: string, script: string, args: string[]): Promise<unknown> {
+    // Room ids are part of key names and their hash tag: only the bus's id alphabet (no braces) may get there.
+    assertId(room, `[${NAME}] room`);
     let sha = this.#shas.get(script);
     if (!sha) this.#shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
     const keys = ['1', this.#key(room, 'meta'), `${this.#prefix}{${room}}:`, ...args];

@@ -167,4 +167,14 @@ describe('FileStorageBackend on disk', () => {
       expect(() => new FileStorageBackend(options as never)).toThrow(MessageBusError);
     }
   });
+
+  it('refuses a room id that could name another path, creating nothing', async () => {
+    const directory = freshDir();
+    const storage = new FileStorageBackend({ directory });
+    for (const room of ['../escape', 'a/b', '']) {
+      await expect(storage.putMember(room, { id: 'a', online: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(() => readdirSync(directory)).toThrow(); // not even the base directory was created
+    await storage.close();
+  });
 });

@@ -65,4 +65,15 @@ describe('RedisStorageBackend keys', () => {
     expect(again.id).toBe(52);
     await bus.close();
   });
+
+  it('refuses a room id that is not a bus id (it would break the hash tag) and writes nothing', async () => {
+    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'bad:' });
+    for (const room of ['a{b}', 'x y', '']) {
+      await expect(storage.putMember(room, { id: 'a', online: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(storage.getRoom(room)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(() => storage.watch(room, () => {})).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+    expect(await client.keys('bad:*')).toEqual([]);
+    await storage.close();
+  });
 });
