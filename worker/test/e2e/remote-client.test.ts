@@ -123,7 +123,9 @@ describe('RemoteMessageBus against wrangler dev', () => {
         if (i >= 60 && !sending) break;
       }
     })();
-    await waitFor(() => acknowledged.length >= 20, '20 acknowledged sends');
+    await waitFor(() => acknowledged.length >= 20 && seen.length >= 10, '20 acknowledged sends');
+    // bob acknowledges what it has seen so far: the cursor must survive the restart too.
+    const ackedUpTo = await bob.ackMessages('bob', seen.length);
     await dev.restart();
     sending = false;
     await sender;
@@ -135,6 +137,8 @@ describe('RemoteMessageBus against wrangler dev', () => {
     const admin = client(dev.url, room, await tokenFor(dev.secret, 'admin', '*', 'admin'));
     const history = await admin.history(0, { limit: 1000 });
     expect(history.map((m) => m.content)).toEqual(acknowledged);
+    const pending = await bob.fetchMessages('bob', undefined, { limit: 1000 });
+    expect(pending.map((m) => m.id)).toEqual(acknowledged.slice(ackedUpTo));
     stop();
   });
 });
