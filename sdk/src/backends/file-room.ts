@@ -120,6 +120,8 @@ export class RoomStore {
   #bcIds = new NumberList();
   #bcEpochs = new NumberList();
   #bcSenders = new NumberList();
+  /** Per sender number: ids of its broadcasts that exclude it, so a fetch can jump over a run of them. */
+  #ownBroadcasts = new Map<number, NumberList>();
   /** `sender \0 key` → id, and back, for retained messages. */
   readonly #idempotency = new Map<string, number>();
   readonly #keyById = new Map<number, string>();
@@ -330,7 +332,9 @@ export class RoomStore {
     const out: StoredMessage[] = [];
     while (out.length < limit) {
       // Skip broadcasts this agent was not part of (its own, or an audience without it).
-      while (b < this.#bcIds.length && !this.#inBroadcast(b, member)) b++;
+      while (b < this.#bcIds.length && !this.#inBroadcast(b, member)) {
+        b = this.#bcSenders.get(b) === member.no ? this.#pastOwn(b, member.no, 1) : b + 1;
+      }
       const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
       const nextBroadcast = b < this.#bcIds.length ? this.#bcIds.get(b) : Number.POSITIVE_INFINITY;
       if (nextDirect === Number.POSITIVE_INFINITY && nextBroadcast === Number.POSITIVE_INFINITY) break;
@@ -433,6 +437,7 @@ export class RoomStore {
           this.#bcIds.push(id);
           this.#bcEpochs.push(index.readUInt32LE(at + 29));
           this.#bcSenders.push(kind === KIND_EXCEPT_SENDER ? senderNo : -1);
+          if (kind === KIND_EXCEPT_SENDER) this.#ownList(senderNo).push(id);
         }
         if (keyBytes > 0) {
           const keyAt = at + INDEX_FIXED_BYTES + recipients * 4;
@@ -522,6 +527,7 @@ export class RoomStore {
       this.#bcIds.push(e.id);
       this.#bcEpochs.push(e.epoch);
       this.#bcSenders.push(e.kind === KIND_EXCEPT_SENDER ? e.senderNo : -1);
+      if (e.kind === KIND_EXCEPT_SENDER) this.#ownList(e.senderNo).push(e.id);
     }
     const sender = this.#agents[e.senderNo] as string;
     if (e.key !== undefined) {
@@ -860,6 +866,7 @@ export class RoomStore {
     this.#bcIds = this.#bcIds.sliceFrom(b);
     this.#bcEpochs = this.#bcEpochs.sliceFrom(b);
     this.#bcSenders = this.#bcSenders.sliceFrom(b);
+    for (const [no, ids] of this.#ownBroadcasts) this.#ownBroadcasts.set(no, ids.sliceFrom(ids.firstAbove(firstId - 1)));
     for (const [agent, ids] of this.#direct) this.#direct.set(agent, ids.slice(firstAbove(ids, firstId - 1)));
     // Everything written so far is on disk now.
     this.#synced = this.#writes;
@@ -991,15 +998,58 @@ export class RoomStore {
   #lastRoutedId(member: Member): number {
     const direct = this.#direct.get(member.id);
     let last = direct && direct.length > 0 ? (direct[direct.length - 1] as number) : 0;
-    for (let i = this.#bcIds.length - 1; i >= 0; i--) {
+    for (let i = this.#bcIds.length - 1; i >= 0; ) {
       const id = this.#bcIds.get(i);
       if (id <= last || id <= member.joinedAfter) break;
       if (this.#inBroadcast(i, member)) {
         last = id;
         break;
       }
+      i = this.#bcSenders.get(i) === member.no ? this.#pastOwn(i, member.no, -1) : i - 1;
     }
     return last >= this.#oldestId ? last : 0;
+  }
+
+  #ownList(senderNo: number): NumberList {
+    let list = this.#ownBroadcasts.get(senderNo);
+    if (!list) this.#ownBroadcasts.set(senderNo, (list = new NumberList(64)));
+    return list;
+  }
+
+  /**
+   * From position `b` of the broadcast list, which holds a broadcast of `no` that excludes it, the first
+   * position in `direction` (1 forwards, -1 backwards) holding anyone else's broadcast (or past the end).
+   * A binary search comparing positions in the broadcast list with positions in the sender's own list:
+   * an agent that sent a million broadcasts in a row is jumped over in O(log² n), not scanned.
+   */
+  #pastOwn(b: number, no: number, direction: 1 | -1): number {
+    const own = this.#ownList(no);
+    const r = own.firstAbove(this.#bcIds.get(b)) - 1; // position of bc[b] in the own list
+    // All of bc[b..q] (or bc[q..b]) are own when they are as many as the own entries between the same ids.
+    const allOwn = (q: number) => {
+      const ownAt = own.firstAbove(this.#bcIds.get(q)) - 1;
+      return direction === 1
+        ? ownAt - r === q - b && own.get(ownAt) === this.#bcIds.get(q)
+        : r - ownAt === b - q && own.get(ownAt) === this.#bcIds.get(q);
+    };
+    let lo = direction === 1 ? b : 0;
+    let hi = direction === 1 ? this.#bcIds.length - 1 : b;
+    if (direction === 1) {
+      // Largest q with bc[b..q] all own; the answer is q + 1.
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (allOwn(mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo + 1;
+    }
+    // Smallest q with bc[q..b] all own; the answer is q - 1.
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (allOwn(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo - 1;
   }
 
   #closeFds(): void {

@@ -14,7 +14,8 @@
  *   for a list audience, `M<epoch>` for every member, `X<epoch>` for every
  *   member but the sender; body is the client's JSON (t, s, p, q, k, c).
  * - `dl:<agent>` sorted set: ids of list-audience messages routed to the agent (score = id).
- * - `bc` sorted set: one entry `<id>:<epoch>:<excluded sender or empty>` per broadcast (score = id).
+ * - `bc` sorted set: one entry `<id>:<epoch>:<excluded sender or empty>` per broadcast (score = id), and
+ *   `bs:<agent>` the ids of the agent's own broadcasts that exclude it (so fetch jumps over runs of them).
  * - `ep:<n>` set and `epl:<n>` string: the members of audience epoch n, stored once.
  * - `idem` hash `sender \0 key` → id, and `ik` hash id → that field, for retention.
  * Appends are published on the `live` channel as `<id>\n<head>\n<body>`, membership
@@ -73,6 +74,7 @@ else
   else
     head = 'X' .. ep
     redis.call('ZADD', p .. 'bc', id, id .. ':' .. ep .. ':' .. sender)
+    redis.call('ZADD', p .. 'bs:' .. sender, id, id)
   end
 end
 local value = head .. '\\n' .. ARGV[7]
@@ -93,6 +95,10 @@ if max > 0 then
       local nl = string.find(v, '\\n', 1, true)
       for r in string.gmatch(string.sub(v, 2, nl - 1), '[^,]+') do redis.call('ZREM', p .. 'dl:' .. r, oldest) end
     elseif v then
+      if string.sub(v, 1, 1) == 'X' then
+        local entry = redis.call('ZRANGEBYSCORE', p .. 'bc', oldest, oldest)[1]
+        if entry then redis.call('ZREM', p .. 'bs:' .. string.match(entry, '^%d+:%d+:(.*)$'), oldest) end
+      end
       redis.call('ZREMRANGEBYSCORE', p .. 'bc', '-inf', oldest)
     end
     redis.call('HDEL', p .. 'msg', oldest)
@@ -129,7 +135,7 @@ if not member(a) then
   redis.call('HSET', p .. 'cur', a, 0)
   redis.call('HSET', p .. 'sent', a, 0)
   redis.call('HDEL', p .. 'lastAt', a)
-  redis.call('DEL', p .. 'dl:' .. a)
+  redis.call('DEL', p .. 'dl:' .. a, p .. 'bs:' .. a)
   redis.call('HDEL', KEYS[1], 'ep')
 elseif ARGV[4] ~= '' then
   redis.call('HSET', p .. 'grp', a, ARGV[4])
@@ -145,7 +151,7 @@ export const REMOVE_MEMBER = `${COMMON}
 local a = ARGV[2]
 if not member(a) then return 0 end
 for _, h in ipairs({'join', 'on', 'grp', 'cur', 'sent', 'lastAt'}) do redis.call('HDEL', p .. h, a) end
-redis.call('DEL', p .. 'dl:' .. a)
+redis.call('DEL', p .. 'dl:' .. a, p .. 'bs:' .. a)
 redis.call('HDEL', KEYS[1], 'ep')
 redis.call('HINCRBY', KEYS[1], 'mver', 1)
 redis.call('PUBLISH', p .. 'live', 'members')
@@ -176,6 +182,33 @@ local function broadcastFor(entry, a)
   if snd ~= a and redis.call('SISMEMBER', p .. 'ep:' .. ep, a) == 1 then return tonumber(id) end
   return nil
 end
+local function isOwn(entry, a)
+  return string.match(entry, '^%d+:%d+:(.*)$') == a
+end
+-- A run of the agent's own broadcasts (which exclude it) is jumped over by binary search on counts:
+-- (i, t] holds someone else's broadcast when it holds more broadcasts than own ones. O(log^2 n), no scan.
+local function nextOther(a, i, last)
+  local own = p .. 'bs:' .. a
+  local function others(lo, hi) return redis.call('ZCOUNT', p .. 'bc', lo, hi) > redis.call('ZCOUNT', own, lo, hi) end
+  if i >= last or not others('(' .. i, last) then return nil end
+  local lo, hi = i + 1, last
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if others('(' .. i, mid) then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+local function prevOther(a, i, floor)
+  local own = p .. 'bs:' .. a
+  local function others(lo, hi) return redis.call('ZCOUNT', p .. 'bc', lo, hi) > redis.call('ZCOUNT', own, lo, hi) end
+  if i <= floor + 1 or not others('(' .. floor, '(' .. i) then return nil end
+  local lo, hi = floor + 1, i - 1
+  while lo < hi do
+    local mid = math.floor((lo + hi + 1) / 2)
+    if others(mid, '(' .. i) then lo = mid else hi = mid - 1 end
+  end
+  return lo
+end
 local function lastRouted(a, join, oldest)
   local last = 0
   local d = redis.call('ZRANGE', p .. 'dl:' .. a, -1, -1)[1]
@@ -186,15 +219,24 @@ local function lastRouted(a, join, oldest)
     local batch = redis.call('ZREVRANGEBYSCORE', p .. 'bc', top, '(' .. floor, 'LIMIT', 0, 100)
     if #batch == 0 then break end
     local found = nil
+    local jump = nil
+    local streak = 0
     for _, entry in ipairs(batch) do
       found = broadcastFor(entry, a)
       if found then break end
+      if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
+      if streak >= 8 then
+        jump = prevOther(a, tonumber(string.match(entry, '^(%d+):')), floor)
+        if not jump then jump = false end
+        break
+      end
     end
     if found then
       last = found
       break
     end
-    top = '(' .. string.match(batch[#batch], '^(%d+):')
+    if jump == false then break end
+    if jump then top = jump else top = '(' .. string.match(batch[#batch], '^(%d+):') end
   end
   if last < oldest then return 0 end
   return last
@@ -237,17 +279,30 @@ local bound = '+inf'
 if #d == limit then bound = d[#d] end
 local b = {}
 local low = '(' .. start
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 while #b < limit do
   local batch = redis.call('ZRANGEBYSCORE', p .. 'bc', low, bound, 'LIMIT', 0, 200)
+  local streak = 0
+  local jump = nil
   for _, entry in ipairs(batch) do
     local id = broadcastFor(entry, a)
     if id then
       b[#b + 1] = id
       if #b >= limit then break end
     end
+    if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
+    if streak >= 8 then
+      jump = nextOther(a, tonumber(string.match(entry, '^(%d+):')), last) or false
+      break
+    end
   end
-  if #batch < 200 then break end
-  low = '(' .. string.match(batch[#batch], '^(%d+):')
+  if jump == false or #b >= limit then break end
+  if jump then
+    low = jump
+  else
+    if #batch < 200 then break end
+    low = '(' .. string.match(batch[#batch], '^(%d+):')
+  end
 end
 local ids = {}
 local i, j = 1, 1

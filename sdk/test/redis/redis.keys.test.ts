@@ -76,4 +76,38 @@ describe('RedisStorageBackend keys', () => {
     expect(await client.keys('bad:*')).toEqual([]);
     await storage.close();
   });
+
+  it("fetch jumps over a long run of the agent's own broadcasts instead of scanning them", async () => {
+    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'run:' });
+    await storage.putMember('r', { id: 'a', online: true });
+    await storage.putMember('r', { id: 'b', online: true });
+    const draft = (sender: string, i: number) => ({
+      timestamp: i,
+      sender,
+      content: i,
+      contentJson: String(i),
+      recipients: [],
+      audience: 'members-except-sender' as const,
+      routing: { policy: 'broadcast', requested: null },
+    });
+    const run = async (from: number) => {
+      for (let i = from; i < from + 5000; i += 100)
+        await Promise.all(Array.from({ length: 100 }, (_, j) => storage.append('r', draft('a', i + j))));
+    };
+    await run(0); // ids 1..5000: a's own
+    await storage.append('r', draft('b', 5000)); // id 5001
+    await run(5001); // ids 5002..10001: a's own again
+    const calls = async (command: string) => {
+      const stats = (await client.sendCommand(['INFO', 'commandstats'])) as string;
+      return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    };
+    const forward = await calls('zrangebyscore');
+    expect((await storage.fetch('r', 'a', 0, 10)).map((m) => m.id)).toEqual([5001]);
+    // A scan would read 10,000 own broadcasts 200 at a time (50 range reads); the jumps need a handful.
+    expect((await calls('zrangebyscore')) - forward).toBeLessThan(8);
+    const backward = await calls('zrevrangebyscore');
+    expect((await storage.getRoom('r')).members.find((m) => m.id === 'a')?.lastRoutedId).toBe(5001);
+    expect((await calls('zrevrangebyscore')) - backward).toBeLessThan(8);
+    await storage.close();
+  });
 });
