@@ -413,6 +413,7 @@ export class RedisStorageBackend implements StorageBackend {
     const channel = this.#key(room, 'live');
     try {
       this.#subscriber ??= this.#connected().then(async (client) => {
+        this.#assertOpen();
         const sub = client.duplicate();
         this.#created.add(sub);
         const lost = () => {
@@ -429,8 +430,16 @@ export class RedisStorageBackend implements StorageBackend {
           for (const [r, e] of this.#watches) if (e.active) this.#catchUp(r, e);
         });
         await sub.connect();
+        // Closed while connecting: close() ran before this client existed.
+        if (this.#closed) sub.destroy?.();
+        this.#assertOpen();
         this.#live = true;
         return sub;
+      });
+      // A failed connection is not kept: the retry below (or the next watch) starts a new one.
+      const pending = this.#subscriber;
+      pending.catch(() => {
+        if (this.#subscriber === pending) this.#subscriber = undefined;
       });
       const sub = await this.#subscriber;
       const last = Number((await this.#command('watch', ['HGET', this.#key(room, 'meta'), 'last'])) ?? 0);

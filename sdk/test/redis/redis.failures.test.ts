@@ -142,4 +142,37 @@ describe('RedisStorageBackend when Redis fails', () => {
     expect(await client.ping()).toBe('PONG');
     await client.close();
   });
+
+  it('a watch started while Redis is down begins delivering once Redis is up', async () => {
+    const server = await startRedis();
+    servers.push(server);
+    await server.stop();
+    const watcher = new RedisStorageBackend({ url: server.url, commandTimeoutMs: 300 });
+    closers.push(() => watcher.close());
+    const seen: number[] = [];
+    watcher.watch('late', (m) => void seen.push(m.id));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await server.start();
+    const writer = new RedisStorageBackend({ url: server.url });
+    closers.push(() => writer.close());
+    await writer.putMember('late', { id: 'a', online: true });
+    let lastId = 0;
+    await eventually(async () => {
+      lastId = (
+        await writer.append('late', {
+          timestamp: 1,
+          sender: 'a',
+          content: 'hi',
+          contentJson: '"hi"',
+          recipients: [],
+          audience: 'members',
+          routing: { policy: 'test', requested: null },
+        })
+      ).message.id;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (!seen.includes(lastId)) throw new Error('not delivered yet');
+    });
+    // Live from when the subscription came up (what was appended before it is the bus's fetch to find).
+    expect(seen.at(-1)).toBe(lastId);
+  }, 30_000);
 });
