@@ -153,7 +153,8 @@ export class RoomStore {
   /** Opens (creating it if needed) the room under `base`: takes the lock, replays the journal, loads the index, repairs a torn tail. */
   static open(base: string, room: string, options: RoomOptions): RoomStore {
     const dir = roomDir(base, room);
-    fs.mkdirSync(dir, { recursive: true });
+    // A new directory entry survives a power loss only once its parent is fsynced.
+    if (fs.mkdirSync(dir, { recursive: true }) !== undefined) fsyncDir(base);
     const lock = RoomLock.acquire(dir, `room "${room}"`);
     let store: RoomStore;
     for (let limit = Number.POSITIVE_INFINITY; ; ) {
@@ -573,6 +574,7 @@ export class RoomStore {
       fs.ftruncateSync(this.#metaFd, 0);
       fs.writeSync(this.#metaFd, header, 0);
       fs.fsyncSync(this.#metaFd);
+      fsyncDir(this.dir);
       this.#metaSize = Buffer.byteLength(header);
       this.#metaLines = 1;
       return;
@@ -709,8 +711,9 @@ export class RoomStore {
     const logPath = this.#logPath();
     if (!fs.existsSync(logPath)) {
       // A fresh room, or a compaction that died before its snapshot named the new generation: start this generation empty.
-      fs.writeFileSync(logPath, fileHeader(LOG_MAGIC, firstId));
-      fs.writeFileSync(this.#indexPath(), fileHeader(INDEX_MAGIC, firstId));
+      writeFileSynced(logPath, [fileHeader(LOG_MAGIC, firstId)]);
+      writeFileSynced(this.#indexPath(), [fileHeader(INDEX_MAGIC, firstId)]);
+      fsyncDir(this.dir);
     }
     this.#logFd = fs.openSync(logPath, 'r+');
     const header = Buffer.alloc(HEADER_BYTES);
