@@ -21,13 +21,34 @@ export function tokenOf(request: Request): string | undefined {
   return new URL(request.url).searchParams.get('token') ?? undefined;
 }
 
+/**
+ * Tokens this isolate already verified, with their expiry: agents send many
+ * requests with one token, and an HMAC check per request is the worker's
+ * largest fixed cost. Keyed by secret and token, so a rotated secret misses.
+ */
+const verified = new Map<string, { principal: Principal; exp: number }>();
+const VERIFIED_MAX = 1000;
+
 /** Verifies an HS256 token and its claims; the error says what is wrong with it. */
 export async function authenticate(token: string | undefined, secret: string): Promise<Principal | ErrorBody> {
-  if (!token)
+  if (!token) {
     return fail(
       'UNAUTHORIZED',
       'missing bearer token: send "Authorization: Bearer <jwt>" (or ?token= on a WebSocket); `npm run token` makes a dev token',
     );
+  }
+  const key = `${secret}\u0000${token}`;
+  const hit = verified.get(key);
+  if (hit && hit.exp * 1000 > Date.now()) return hit.principal;
+  verified.delete(key);
+  const result = await verifyToken(token, secret);
+  if ('code' in result) return result;
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+  verified.set(key, result);
+  return result.principal;
+}
+
+async function verifyToken(token: string, secret: string): Promise<{ principal: Principal; exp: number } | ErrorBody> {
   let claims: Record<string, unknown>;
   try {
     claims = (await verify(token, secret, 'HS256')) as Record<string, unknown>;
@@ -39,7 +60,7 @@ export async function authenticate(token: string | undefined, secret: string): P
   if (typeof sub !== 'string' || typeof room !== 'string' || (role !== 'agent' && role !== 'admin') || typeof exp !== 'number') {
     return fail('UNAUTHORIZED', 'the token needs the claims sub (string), room (room id or "*"), role ("agent" or "admin") and exp');
   }
-  return { sub, room, role };
+  return { principal: { sub, room, role }, exp };
 }
 
 /** `true` when `principal` may act in `room` at all. */

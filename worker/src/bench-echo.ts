@@ -32,6 +32,11 @@ export class BenchEcho extends DurableObject<Env> {
     return Response.json({ id }, { status: 201 });
   }
 
+  /** The HTTP baseline's path: the worker reads the body and calls this over RPC, as the real worker does. */
+  insert(body: string): number {
+    return this.#insert(body);
+  }
+
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
     const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
     const id = this.#insert(text);
@@ -53,7 +58,9 @@ export default {
     const url = new URL(request.url);
     if (url.pathname.startsWith('/bench-echo/')) {
       const name = url.pathname.slice('/bench-echo/'.length).split('/')[0] || 'default';
-      return env.BENCH_ECHO.get(env.BENCH_ECHO.idFromName(name)).fetch(request);
+      const stub = env.BENCH_ECHO.get(env.BENCH_ECHO.idFromName(name));
+      if (request.headers.get('upgrade') === 'websocket') return stub.fetch(request);
+      return request.text().then(async (body) => Response.json({ id: await stub.insert(body) }, { status: 201 }));
     }
     return app.fetch(request, env, ctx);
   },
