@@ -24,7 +24,9 @@ describe('limits', () => {
     const { alice } = await join(room, 'alice', 'bob');
     const res = await api('POST', `/v1/rooms/${room}/messages`, { token: alice, body: { content: 'x', pad: 'y'.repeat(5000) } });
     expect(res).toMatchObject({ status: 413, json: { error: { code: 'CONTENT_TOO_LARGE' } } });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The worker counts it in the room object after answering (waitUntil): poll for it.
+    const deadline = Date.now() + 5000;
+    while ((await limitCount(room, 'body')) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await limitCount(room, 'body')).toBe(1);
   });
 
