@@ -278,7 +278,7 @@ export class RedisStorageBackend implements StorageBackend {
     assertId(room, `[${NAME}] room`);
     let entry = this.#watches.get(room);
     if (!entry) {
-      entry = { listeners: new Set(), lastSeen: -1, chain: Promise.resolve(), active: false };
+      entry = { listeners: new Set(), lastSeen: -1, chain: Promise.resolve(), queued: 0, active: false };
       this.#watches.set(room, entry);
       void this.#subscribe(room, entry);
     }
@@ -466,13 +466,30 @@ export class RedisStorageBackend implements StorageBackend {
     const tokenEnd = raw.indexOf('\n', newline + 1);
     if (raw.slice(newline + 1, tokenEnd) === this.#token) {
       // Our own append: its watchers were called by append itself. Only move the catch-up mark past it.
-      this.#deliver(room, entry, async () => {
-        entry.lastSeen = Math.max(entry.lastSeen, id);
-        return [];
-      });
+      if (entry.queued === 0) entry.lastSeen = Math.max(entry.lastSeen, id);
+      else {
+        this.#deliver(room, entry, async () => {
+          entry.lastSeen = Math.max(entry.lastSeen, id);
+          return [];
+        });
+      }
       return;
     }
-    this.#deliver(room, entry, () => this.#decode(room, id, raw.slice(tokenEnd + 1)).then((m) => [m]));
+    const value = raw.slice(tokenEnd + 1);
+    // Nothing queued before it and its audience known: deliver now, without a promise per message.
+    if (entry.queued === 0) {
+      let message: StoredMessage | undefined;
+      try {
+        message = this.#parse(room, id, value);
+      } catch {
+        return; // unreadable: the bus's fetch reports it
+      }
+      if (message) {
+        this.#emit(room, entry, [message]);
+        return;
+      }
+    }
+    this.#deliver(room, entry, () => this.#decode(room, id, value).then((m) => [m]));
   }
 
   /** Delivers what was appended after the last id seen (up to 1000; the bus fetches the rest). */
@@ -482,16 +499,22 @@ export class RedisStorageBackend implements StorageBackend {
 
   /** Calls the listeners in id order: deliveries of one room run one after another. */
   #deliver(room: string, entry: RoomWatch, load: () => Promise<StoredMessage[]>): void {
+    entry.queued++;
     entry.chain = entry.chain
       .then(load)
-      .then((messages) => {
-        for (const message of messages) {
-          if (message.id <= entry.lastSeen || this.#watches.get(room) !== entry) continue;
-          entry.lastSeen = message.id;
-          for (const listener of entry.listeners) listener(message);
-        }
-      })
-      .catch(() => {});
+      .then((messages) => this.#emit(room, entry, messages))
+      .catch(() => {})
+      .finally(() => {
+        entry.queued--;
+      });
+  }
+
+  #emit(room: string, entry: RoomWatch, messages: StoredMessage[]): void {
+    for (const message of messages) {
+      if (message.id <= entry.lastSeen || this.#watches.get(room) !== entry) continue;
+      entry.lastSeen = message.id;
+      for (const listener of entry.listeners) listener(message);
+    }
   }
 
   #forget(): void {
@@ -526,33 +549,43 @@ export class RedisStorageBackend implements StorageBackend {
   /** Turns a stored `<head>\n<body>` into a `StoredMessage`; a value that does not parse is `STORAGE_FAILURE`. */
   async #decode(room: string, id: number, value: string): Promise<StoredMessage> {
     try {
-      return await this.#parse(room, id, value);
+      const message = this.#parse(room, id, value);
+      if (message) return message;
+      // A broadcast whose audience this process has not seen yet: read it (once; audiences never change).
+      await this.#epoch(room, value.slice(1, value.indexOf('\n')));
+      return this.#parse(room, id, value) as StoredMessage;
     } catch (error) {
       throw asStorageFailure(NAME, `reading message ${id} of room "${room}"`, error);
     }
   }
 
-  async #parse(room: string, id: number, value: string): Promise<StoredMessage> {
+  /** The message, or `undefined` when it is a broadcast to an audience not in the cache. */
+  #parse(room: string, id: number, value: string): StoredMessage | undefined {
     const newline = value.indexOf('\n');
     const head = value.slice(0, newline);
-    const body = JSON.parse(value.slice(newline + 1)) as { t: number; s: string; p: string; q: string[] | null; k?: string; c: unknown };
     let recipients: readonly string[];
+    let sender: string | undefined;
+    let body: { t: number; s: string; p: string; q: string[] | null; k?: string; c: unknown } | undefined;
     if (head[0] === 'L') recipients = Object.freeze(head.length === 1 ? [] : head.slice(1).split(','));
     else {
       const epoch = head.slice(1);
-      const all = await this.#epoch(room, epoch);
+      const all = this.#epochs.get(`${room}\u0000${epoch}`);
+      if (!all) return undefined;
       if (head[0] === 'M') recipients = all;
       else {
-        const key = `${room}\u0000${epoch}\u0000${body.s}`;
+        body = JSON.parse(value.slice(newline + 1));
+        sender = (body as { s: string }).s;
+        const key = `${room}\u0000${epoch}\u0000${sender}`;
         let list = this.#exceptSender.get(key);
         if (!list) {
-          list = Object.freeze(all.filter((a) => a !== body.s));
+          list = Object.freeze(all.filter((a) => a !== sender));
           this.#exceptSender.set(key, list);
           if (this.#exceptSender.size > 10_000) this.#exceptSender.delete(this.#exceptSender.keys().next().value as string);
         }
         recipients = list;
       }
     }
+    body ??= JSON.parse(value.slice(newline + 1)) as { t: number; s: string; p: string; q: string[] | null; k?: string; c: unknown };
     return Object.freeze({
       id,
       room,
@@ -584,6 +617,8 @@ interface RoomWatch {
   /** Highest id delivered to the listeners. */
   lastSeen: number;
   chain: Promise<void>;
+  /** Deliveries waiting in `chain`; while any is, new ones queue behind it to keep id order. */
+  queued: number;
   active: boolean;
 }
 
