@@ -4,12 +4,13 @@
  * right. State that several panels share (selected room, message, filter,
  * replay position) lives here; panels get it through props.
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { AgentsPanel } from './agents/AgentsPanel.js';
 import type { ApiClient } from './api/client.js';
 import { ApiError } from './api/errors.js';
 import { Composer } from './composer/Composer.js';
 import { FlowGraph } from './flow-graph/FlowGraph.js';
+import { useMembership } from './hooks/useMembership.js';
 import { useMetrics } from './hooks/useMetrics.js';
 import { useRoomDetail } from './hooks/useRoomDetail.js';
 import { useRoomFeed } from './hooks/useRoomFeed.js';
@@ -72,15 +73,15 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
 
   const total = feed.store.messages.length;
   const limit = replay === null ? total : Math.min(replay, total);
+  const membership = useMembership(detail.data?.members ?? null);
+  // Moving the range input's max repaints far more than the bar itself (with the graph beside it, a frame per
+  // update): while live the scrubber follows the feed twice a second.
+  const scrubberTotal = Math.min(useThrottled(total, 500), total);
   // Throttled, and clamped: right after a room switch the throttled value may still be the old room's.
-  const graphLimit = Math.min(useThrottled(limit, 250), total);
-  const members = detail.data?.members ?? [];
-  const groups = useMemo(() => {
-    const map = new Map<string, string[]>();
-    for (const m of members) for (const g of m.groups) map.set(g, [...(map.get(g) ?? []), m.id]);
-    return map;
-  }, [members]);
-  const memberIds = useMemo(() => members.map((m) => m.id), [members]);
+  // A large room's graph costs a full layout per update: it follows the feed once a second, a small one four times.
+  const graphLimit = Math.min(useThrottled(limit, membership.ids.length > 60 ? 1000 : 250), total);
+  const filterByAgent = useCallback((agent: string) => setFilter((f) => ({ ...f, agent })), []);
+  const selectSent = useCallback((m: { id: number }) => setSelectedId(m.id), []);
   const selected = selectedId === null ? null : (feed.store.get(selectedId) ?? null);
 
   useEffect(() => {
@@ -146,7 +147,7 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
               client={client}
               room={room}
               members={detail.data?.members ?? null}
-              onFilterAgent={(agent) => setFilter((f) => ({ ...f, agent }))}
+              onFilterAgent={filterByAgent}
               onChanged={refreshRoom}
             />
           )}
@@ -163,17 +164,22 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
                 key={room}
                 messages={feed.store.messages}
                 limit={graphLimit}
-                members={members}
-                onSelectAgent={(agent) => setFilter((f) => ({ ...f, agent }))}
+                membership={membership}
+                onSelectAgent={filterByAgent}
               />
-              <ReplayScrubber messages={feed.store.messages} total={total} position={replay} onChange={setReplay} />
+              <ReplayScrubber
+                messages={feed.store.messages}
+                total={replay === null ? scrubberTotal : total}
+                position={replay}
+                onChange={setReplay}
+              />
               <Timeline
                 messages={feed.store.messages}
                 limit={limit}
                 version={feed.version}
                 filter={filter}
-                agents={memberIds}
-                groups={groups}
+                agents={membership.ids}
+                groups={membership.groups}
                 selectedId={selectedId}
                 onFilterChange={setFilter}
                 onSelect={setSelectedId}
@@ -184,14 +190,8 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
         <div className="column right">
           {room && !roomMissing && (
             <>
-              <Inspector message={selected} memberIds={memberIds} />
-              <Composer
-                client={client}
-                room={room}
-                members={members}
-                groups={[...groups.keys()].sort()}
-                onSent={(m) => setSelectedId(m.id)}
-              />
+              <Inspector message={selected} memberIds={membership.ids} />
+              <Composer client={client} room={room} membership={membership} onSent={selectSent} />
             </>
           )}
           <MetricsPanel metrics={metrics} room={room} />

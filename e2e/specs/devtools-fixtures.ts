@@ -49,15 +49,37 @@ export class AdminApi {
     readonly token = adminToken(),
   ) {}
 
+  /**
+   * `wrangler dev` reloads the worker when files it bundles change (other work in the same checkout) and answers
+   * requests cut off by the reload with 503 "restarted mid-request" (or refuses the connection for a moment). Those
+   * are retried when repeating is safe:
+   * every admin route but a send without an idempotency key.
+   */
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${this.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
+    const repeatable =
+      method !== 'POST' || !path.endsWith('/messages') || typeof (body as { idempotencyKey?: unknown })?.idempotencyKey === 'string';
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${this.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        // The same reload can refuse the connection for a moment.
+        if (!repeatable || attempt >= 5) throw error;
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+        continue;
+      }
+      const text = await response.text();
+      if (response.status === 503 && text.includes('restarted mid-request') && repeatable && attempt < 5) {
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+        continue;
+      }
+      if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${text}`);
+      return text ? JSON.parse(text) : null;
+    }
   }
 
   connect(room: string, agent: string, groups?: string[]) {
@@ -85,7 +107,7 @@ export class AdminApi {
 export type DevWorker = WranglerServer;
 
 /** `wrangler dev` with the built dashboard (build it first with `ensureDevtoolsBuilt`). */
-export function startDevWorker(options: { vars?: Record<string, string> } = {}): Promise<DevWorker> {
+export function startDevWorker(options: { vars?: Record<string, string>; persistTo?: string; port?: number } = {}): Promise<DevWorker> {
   return startWrangler(options);
 }
 

@@ -1,4 +1,5 @@
 /** The selected room's members: online state, groups, acked cursor, lag and when each last sent. */
+import { memo } from 'react';
 import type { ApiClient } from '../api/client.js';
 import type { AgentState } from '../api/types.js';
 import { useNow } from '../hooks/useNow.js';
@@ -14,7 +15,7 @@ export interface AgentsPanelProps {
   onChanged(): void;
 }
 
-export function AgentsPanel({ client, room, members, onFilterAgent, onChanged }: AgentsPanelProps) {
+export const AgentsPanel = memo(function AgentsPanel({ client, room, members, onFilterAgent, onChanged }: AgentsPanelProps) {
   const now = useNow(2000);
   const online = members?.filter((m) => m.online).length ?? 0;
   return (
@@ -64,4 +65,4 @@ export function AgentsPanel({ client, room, members, onFilterAgent, onChanged }:
       <ConnectAgentForm client={client} room={room} onConnected={onChanged} />
     </Panel>
   );
-}
+});

@@ -3,31 +3,32 @@
  * groups (empty = the policy's default audience), write content (JSON or text).
  * The result — the stored message's id and audience, or the refusal — is shown.
  */
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, memo, useState } from 'react';
 import type { ApiClient } from '../api/client.js';
 import { ApiError } from '../api/errors.js';
-import type { AgentState, StoredMessage } from '../api/types.js';
+import type { StoredMessage } from '../api/types.js';
+import type { Membership } from '../hooks/useMembership.js';
 import { Panel } from '../ui/Panel.js';
 import { buildSendRequest } from './parse.js';
 
 export interface ComposerProps {
   client: ApiClient;
   room: string;
-  members: AgentState[];
-  groups: readonly string[];
+  membership: Membership;
   onSent(message: StoredMessage): void;
 }
 
 type Outcome = { ok: true; message: StoredMessage } | { ok: false; code: string; text: string } | null;
 
-export function Composer({ client, room, members, groups, onSent }: ComposerProps) {
+export const Composer = memo(function Composer({ client, room, membership, onSent }: ComposerProps) {
+  const { ids, online, groupNames: groups } = membership;
   const [sender, setSender] = useState('');
   const [recipients, setRecipients] = useState('');
   const [content, setContent] = useState('');
   const [idempotencyKey, setIdempotencyKey] = useState('');
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome>(null);
-  const from = sender || members[0]?.id || '';
+  const from = sender || ids[0] || '';
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -55,10 +56,10 @@ export function Composer({ client, room, members, groups, onSent }: ComposerProp
         <label>
           As
           <select aria-label="Sender" data-testid="composer-sender" value={from} onChange={(e) => setSender(e.target.value)}>
-            {members.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.id}
-                {m.online ? '' : ' (offline)'}
+            {ids.map((id) => (
+              <option key={id} value={id}>
+                {id}
+                {online.get(id) ? '' : ' (offline)'}
               </option>
             ))}
           </select>
@@ -77,8 +78,8 @@ export function Composer({ client, room, members, groups, onSent }: ComposerProp
             {groups.map((g) => (
               <option key={`g:${g}`} value={g} />
             ))}
-            {members.map((m) => (
-              <option key={m.id} value={m.id} />
+            {ids.map((id) => (
+              <option key={id} value={id} />
             ))}
           </datalist>
         </label>
@@ -121,8 +122,8 @@ export function Composer({ client, room, members, groups, onSent }: ComposerProp
             {outcome.code}: {outcome.text}
           </p>
         )}
-        {members.length === 0 && <p className="muted">Connect an agent first (Agents panel): only members can send.</p>}
+        {ids.length === 0 && <p className="muted">Connect an agent first (Agents panel): only members can send.</p>}
       </form>
     </Panel>
   );
-}
+});

@@ -4,10 +4,21 @@
  * The latest messages' edges are animated, so routing is seen as it happens
  * (and, during replay, up to the chosen message).
  */
-import { Background, type Edge, MarkerType, type Node, ReactFlow, ReactFlowProvider, useReactFlow } from '@xyflow/react';
+import {
+  Background,
+  type Edge,
+  Panel as FlowOverlay,
+  MarkerType,
+  type Node,
+  ReactFlow,
+  ReactFlowProvider,
+  useNodesInitialized,
+  useReactFlow,
+} from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { useEffect, useMemo, useRef } from 'react';
-import type { AgentState, StoredMessage } from '../api/types.js';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
+import type { StoredMessage } from '../api/types.js';
+import type { Membership } from '../hooks/useMembership.js';
 import { Panel } from '../ui/Panel.js';
 import { KNOWN_POLICIES, policyColor } from '../ui/policy.js';
 import { agentNode, EVERYONE, FlowAggregate, groupNode } from './graph-model.js';
@@ -17,7 +28,7 @@ export interface FlowGraphProps {
   messages: readonly StoredMessage[];
   /** How many of `messages` to draw (all when live, a prefix during replay). */
   limit: number;
-  members: AgentState[];
+  membership: Membership;
   onSelectAgent(agent: string): void;
 }
 
@@ -25,28 +36,34 @@ export interface FlowGraphProps {
 const RECENT = 5;
 /** Count labels on edges only while the graph stays readable. */
 const LABEL_LIMIT = 80;
+/**
+ * At most this many sender → target edges are drawn, the most recently used
+ * first: 200 agents × 10 groups could make 2,000, which no one can read and
+ * which would cost every frame; the panel says how many are hidden.
+ */
+export const EDGE_LIMIT = 200;
 
-function Graph({ messages, limit, members, onSelectAgent }: FlowGraphProps) {
+function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
   const aggregate = useRef(new FlowAggregate()).current;
-  const groups = useMemo(() => {
-    const map = new Map<string, string[]>();
-    for (const m of members) for (const g of m.groups) map.set(g, [...(map.get(g) ?? []), m.id]);
-    return map;
-  }, [members]);
-  const shape = useMemo(() => ({ memberIds: new Set(members.map((m) => m.id)), groupNames: new Set(groups.keys()) }), [members, groups]);
+  const { groups } = membership;
+  const shape = useMemo(() => ({ memberIds: new Set(membership.ids), groupNames: new Set(membership.groupNames) }), [membership]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `messages` is the store's growing array; `limit` says how much of it to read.
   const stats = useMemo(() => {
     aggregate.update(messages, limit, shape);
-    return { edges: [...aggregate.edges.values()], agents: [...aggregate.agents], latestId: messages[limit - 1]?.id ?? 0 };
+    const all = [...aggregate.edges.values()];
+    const edges = all.length > EDGE_LIMIT ? all.sort((a, b) => b.lastId - a.lastId).slice(0, EDGE_LIMIT) : all;
+    return { edges, total: all.length, agentCount: aggregate.agents.size, latestId: messages[limit - 1]?.id ?? 0 };
   }, [limit, shape]);
 
-  const agentIds = useMemo(() => [...new Set([...members.map((m) => m.id), ...stats.agents])].sort(), [members, stats.agents]);
+  // Agents who left still have a node while their messages are drawn; the list only changes when someone new appears.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `agentCount` tracks the aggregate's growing agent set.
+  const agentIds = useMemo(() => [...new Set([...membership.ids, ...aggregate.agents])].sort(), [membership, stats.agentCount]);
   const hasEveryone = stats.edges.some((e) => e.target === EVERYONE);
 
   const nodes = useMemo<Node[]>(() => {
     const positions = layout(agentIds, groups);
-    const online = new Map(members.map((m) => [m.id, m.online]));
+    const online = membership.online;
     const list: Node[] = agentIds.map((id) => ({
       id: agentNode(id),
       position: positions.get(agentNode(id)) ?? { x: 0, y: 0 },
@@ -66,12 +83,12 @@ function Graph({ messages, limit, members, onSelectAgent }: FlowGraphProps) {
     if (hasEveryone)
       list.push({ id: EVERYONE, position: { x: 0, y: 0 }, data: { label: 'everyone' }, className: 'flow-node everyone', draggable: false });
     return list;
-  }, [agentIds, groups, members, hasEveryone]);
+  }, [agentIds, groups, membership, hasEveryone]);
 
-  const edges = useMemo<Edge[]>(() => {
+  const membershipEdges = useMemo<Edge[]>(() => {
     const list: Edge[] = [];
     for (const [group, ids] of groups) {
-      for (const id of ids)
+      for (const id of ids) {
         list.push({
           id: `m:${group}->${id}`,
           source: groupNode(group),
@@ -80,31 +97,52 @@ function Graph({ messages, limit, members, onSelectAgent }: FlowGraphProps) {
           selectable: false,
           focusable: false,
         });
+      }
     }
-    const labels = stats.edges.length <= LABEL_LIMIT;
+    return list;
+  }, [groups]);
+
+  // Edge objects are reused while their count, policy and recency are unchanged, so React Flow redraws only the
+  // few edges a burst of messages touched, not all of them.
+  const edgeCache = useRef(new Map<string, { key: string; edge: Edge }>()).current;
+  const edges = useMemo<Edge[]>(() => {
+    const list = membershipEdges.slice();
+    const small = stats.edges.length <= LABEL_LIMIT;
     for (const e of stats.edges) {
+      const recent = e.lastId > stats.latestId - RECENT;
+      const key = `${e.count}|${e.policy}|${recent}|${small}`;
+      const cached = edgeCache.get(e.id);
+      if (cached?.key === key) {
+        list.push(cached.edge);
+        continue;
+      }
       const color = policyColor(e.policy);
-      list.push({
+      const edge: Edge = {
         id: e.id,
         source: e.source,
         target: e.target,
-        animated: e.lastId > stats.latestId - RECENT,
+        // Dash animation repaints the whole graph layer every frame: only for small graphs; large ones mark recent edges by opacity.
+        animated: small && recent,
+        className: recent ? 'flow-edge recent' : 'flow-edge',
         style: { stroke: color, strokeWidth: 1 + Math.log2(e.count) * 1.5 },
         markerEnd: { type: MarkerType.ArrowClosed, color },
         ariaLabel: `${e.source} to ${e.target}: ${e.count} messages (${e.policy})`,
         data: { count: e.count, policy: e.policy },
-        ...(labels ? { label: String(e.count) } : {}),
-      });
+        ...(small ? { label: String(e.count) } : {}),
+      };
+      edgeCache.set(e.id, { key, edge });
+      list.push(edge);
     }
     return list;
-  }, [groups, stats]);
+  }, [membershipEdges, stats, edgeCache]);
 
   const flow = useReactFlow();
+  const measured = useNodesInitialized();
   const nodeCount = nodes.length;
   useEffect(() => {
-    // Re-frame when nodes come or go, not on every message.
-    if (nodeCount > 0) requestAnimationFrame(() => void flow.fitView({ padding: 0.1 }));
-  }, [nodeCount, flow]);
+    // Re-frame when nodes come or go (once React Flow has measured them), not on every message.
+    if (measured && nodeCount > 0) void flow.fitView({ padding: 0.1 });
+  }, [measured, nodeCount, flow]);
 
   return (
     <ReactFlow
@@ -121,16 +159,23 @@ function Graph({ messages, limit, members, onSelectAgent }: FlowGraphProps) {
       proOptions={{ hideAttribution: true }}
     >
       <Background gap={24} />
+      {stats.total > stats.edges.length && (
+        <FlowOverlay position="top-left" className="flow-note" data-testid="flow-hidden-edges">
+          showing the {stats.edges.length} most recent of {stats.total} paths
+        </FlowOverlay>
+      )}
     </ReactFlow>
   );
 }
 
-export function FlowGraph(props: FlowGraphProps) {
+export const FlowGraph = memo(function FlowGraph(props: FlowGraphProps) {
+  // A very busy room may be easier to follow (and cheaper to draw) from the timeline alone.
+  const [shown, setShown] = useState(true);
   return (
     <Panel
       title="Flow"
       testId="flow-graph"
-      className="flow-panel"
+      className={shown ? 'flow-panel' : 'flow-panel collapsed'}
       actions={
         <span className="legend">
           {KNOWN_POLICIES.map((p) => (
@@ -138,14 +183,19 @@ export function FlowGraph(props: FlowGraphProps) {
               ━ {p}
             </span>
           ))}
+          <button type="button" className="secondary small" onClick={() => setShown(!shown)} data-testid="flow-toggle">
+            {shown ? 'Hide' : 'Show'}
+          </button>
         </span>
       }
     >
-      <div className="flow-canvas">
-        <ReactFlowProvider>
-          <Graph {...props} />
-        </ReactFlowProvider>
-      </div>
+      {shown && (
+        <div className="flow-canvas">
+          <ReactFlowProvider>
+            <Graph {...props} />
+          </ReactFlowProvider>
+        </div>
+      )}
     </Panel>
   );
-}
+});

@@ -1,4 +1,5 @@
 /** The routing decision of one message: policy, what the sender asked for, who it resolved to, idempotency key and timestamps. */
+import { memo } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import { Panel } from '../ui/Panel.js';
 import { policyColor } from '../ui/policy.js';
@@ -9,7 +10,7 @@ export interface InspectorProps {
   memberIds: readonly string[];
 }
 
-export function Inspector({ message, memberIds }: InspectorProps) {
+export const Inspector = memo(function Inspector({ message, memberIds }: InspectorProps) {
   if (!message) {
     return (
       <Panel title="Inspector" testId="inspector">
@@ -65,4 +66,4 @@ export function Inspector({ message, memberIds }: InspectorProps) {
       </pre>
     </Panel>
   );
-}
+});

@@ -1,4 +1,5 @@
 /** Messages/s, deliveries/s, rejections by code and send latency for the selected room, scraped from `/metrics`. */
+import { memo } from 'react';
 import type { MetricsState } from '../hooks/useMetrics.js';
 import { Panel } from '../ui/Panel.js';
 import { LineChart } from './LineChart.js';
@@ -10,7 +11,7 @@ export interface MetricsPanelProps {
 
 const CODE_COLORS = ['#dc2626', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f'];
 
-export function MetricsPanel({ metrics, room }: MetricsPanelProps) {
+export const MetricsPanel = memo(function MetricsPanel({ metrics, room }: MetricsPanelProps) {
   const { points, rejectionTotals, error } = metrics;
   const codes = [...new Set([...Object.keys(rejectionTotals), ...points.flatMap((p) => Object.keys(p.rejections))])].sort();
   return (
@@ -64,4 +65,4 @@ export function MetricsPanel({ metrics, room }: MetricsPanelProps) {
       </ul>
     </Panel>
   );
-}
+});

@@ -1,4 +1,5 @@
 /** Every room of the deployment with its policy, members, online count, last id and message rate; click one to inspect it. */
+import { memo } from 'react';
 import type { RoomRow } from '../hooks/useRooms.js';
 import { Panel } from '../ui/Panel.js';
 import { policyColor } from '../ui/policy.js';
@@ -9,7 +10,7 @@ export interface RoomsPanelProps {
   onSelect(room: string): void;
 }
 
-export function RoomsPanel({ rooms, selected, onSelect }: RoomsPanelProps) {
+export const RoomsPanel = memo(function RoomsPanel({ rooms, selected, onSelect }: RoomsPanelProps) {
   return (
     <Panel title="Rooms" testId="rooms-panel">
       {rooms === null ? (
@@ -58,4 +59,4 @@ export function RoomsPanel({ rooms, selected, onSelect }: RoomsPanelProps) {
       )}
     </Panel>
   );
-}
+});

@@ -1,5 +1,5 @@
 /** Shows and changes the selected room's routing policy (admin `PUT /v1/rooms/:room`). */
-import { useState } from 'react';
+import { memo, useState } from 'react';
 import type { ApiClient } from '../api/client.js';
 import { ApiError } from '../api/errors.js';
 import { ROUTING_POLICIES, type RoutingPolicyName } from '../api/types.js';
@@ -12,7 +12,7 @@ export interface RoutingControlProps {
   onChanged(): void;
 }
 
-export function RoutingControl({ client, room, policy, onChanged }: RoutingControlProps) {
+export const RoutingControl = memo(function RoutingControl({ client, room, policy, onChanged }: RoutingControlProps) {
   const [error, setError] = useState<string | null>(null);
   const change = async (next: RoutingPolicyName) => {
     setError(null);
@@ -45,4 +45,4 @@ export function RoutingControl({ client, room, policy, onChanged }: RoutingContr
       {error && <span className="error-text">{error}</span>}
     </div>
   );
-}
+});

@@ -4,7 +4,7 @@
  * "follow" is on, the view sticks to the newest message.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import { Panel } from '../ui/Panel.js';
 import { FilterCache, type TimelineFilter } from './filter.js';
@@ -41,16 +41,36 @@ export function Timeline({ messages, limit, version, filter, agents, groups, sel
     overscan: 12,
   });
 
-  useEffect(() => {
-    if (follow && indexes.length > 0) virtualizer.scrollToIndex(indexes.length - 1, { align: 'end' });
-  }, [follow, indexes, virtualizer]);
+  // Following: jump straight to the bottom after each render. One scrollTop write instead of the virtualizer's
+  // scrollToIndex, which measures and re-checks the position over several frames (costly at 100 messages/s).
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (follow && el && indexes.length > 0) el.scrollTop = indexes.length * ROW_HEIGHT;
+  }, [follow, indexes]);
 
-  // Scrolling up by hand stops following; scrolling back to the bottom resumes it.
+  // ...and after the panel changes size (the graph hidden or shown, the window resized).
+  const followRef = useRef(follow);
+  followRef.current = follow;
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => {
+      if (followRef.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  // Scrolling up by hand stops following; scrolling back to the bottom resumes it. A layout change (the graph
+  // hidden, the window resized) moves no scroll position up, so it never turns following off.
+  const lastTop = useRef(0);
   const onScroll = useCallback(() => {
     const el = scroller.current;
     if (!el) return;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < ROW_HEIGHT * 1.5;
-    setFollow(atBottom);
+    if (atBottom) setFollow(true);
+    else if (el.scrollTop < lastTop.current) setFollow(false);
+    lastTop.current = el.scrollTop;
   }, []);
 
   return (

@@ -1,9 +1,13 @@
 /** Small formatting helpers shared by the panels. */
 import type { JsonValue } from '../api/types.js';
 
+const two = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/** `hh:mm:ss.mmm` in local time. Plain getters, not `toLocaleTimeString`: this runs for every row drawn at 100 messages/s. */
 export function formatTime(timestamp: number): string {
   const date = new Date(timestamp);
-  return `${date.toLocaleTimeString(undefined, { hour12: false })}.${String(date.getMilliseconds()).padStart(3, '0')}`;
+  const ms = date.getMilliseconds();
+  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}`;
 }
 
 export function formatAgo(timestamp: number | null, now: number): string {
