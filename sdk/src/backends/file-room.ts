@@ -928,7 +928,8 @@ export class RoomStore {
   /** Reads `length` bytes of the log (or of `fd`) at `offset` into a shared buffer (or a fresh one when `own`). */
   #readAt(offset: number, length: number, own = false, fd = this.#logFd): Buffer {
     let buf: Buffer;
-    if (own) buf = Buffer.allocUnsafe(length);
+    // Large reads (a long history page of big messages) get their own buffer rather than growing the shared one for good.
+    if (own || length > 1024 * 1024) buf = Buffer.allocUnsafe(length);
     else {
       if (this.#readBuf.length < length) this.#readBuf = Buffer.alloc(Math.max(length, this.#readBuf.length * 2));
       buf = this.#readBuf.subarray(0, length);
