@@ -13,7 +13,7 @@ import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const N = quick ? 5_000 : 20_000;
+const N = quick ? 4_000 : 12_000;
 const WINDOW = 64;
 const AGENTS = 10;
 const BODY = JSON.stringify({
