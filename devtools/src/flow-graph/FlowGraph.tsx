@@ -125,7 +125,8 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
         animated: small && recent,
         className: recent ? 'flow-edge recent' : 'flow-edge',
         style: { stroke: color, strokeWidth: 1 + Math.log2(e.count) * 1.5 },
-        markerEnd: { type: MarkerType.ArrowClosed, color },
+        // Sized in user space: by default markers scale with the stroke, and heavy edges would get huge arrowheads.
+        markerEnd: { type: MarkerType.ArrowClosed, color, width: 14, height: 14, markerUnits: 'userSpaceOnUse' },
         ariaLabel: `${e.source} to ${e.target}: ${e.count} messages (${e.policy})`,
         data: { count: e.count, policy: e.policy },
         ...(small ? { label: String(e.count) } : {}),

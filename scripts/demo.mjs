@@ -1,0 +1,312 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole system on this machine, no account and no network.
+ *
+ * 1. builds the devtools (the SDK is built by `npm run build` before this runs),
+ * 2. starts `wrangler dev` (workerd) serving the worker and the dashboard,
+ * 3. brings in a small team of simulated agents — a planner, two researchers
+ *    in a `research` subgroup, a coder and a critic in `build` — each with its
+ *    own agent token and its own `RemoteMessageBus` (the SDK's remote client),
+ *    talking in three rooms: `standup` (broadcast), `lab` (subgroup) and `dm`
+ *    (individual: direct messages). A room has one routing policy, so each way
+ *    of talking gets its room,
+ * 4. prints the dashboard URL with an admin token filled in.
+ *
+ * Ctrl-C stops the agents, the dev server and removes the demo's state.
+ *
+ * Options: --port <n> (default 8787, or a free one), --rate <messages/s> (default 3),
+ * --duration <s> (stop by itself, for smoke tests), --no-build.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const log = (line) => console.log(`[demo] ${line}`);
+
+const { values: options } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    rate: { type: 'string', default: '3' },
+    duration: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+
+if (!existsSync(join(ROOT, 'node_modules/wrangler'))) {
+  console.error('[demo] dependencies are missing: run `npm install` first, then `npm start`.');
+  process.exit(1);
+}
+if (!existsSync(join(ROOT, 'sdk/dist/client/index.js'))) {
+  log('building the SDK…');
+  execFileSync('npm', ['run', 'build', '-w', 'modular-message-bus-library'], { cwd: ROOT, stdio: 'inherit' });
+}
+if (!options['no-build']) {
+  log('building the devtools…');
+  execFileSync('npm', ['run', 'build', '-w', 'modular-message-bus-devtools'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const { Message } = await import('modular-message-bus-library');
+const { RemoteMessageBus } = await import('modular-message-bus-library/client');
+const { sign } = await import('hono/jwt');
+// Node 20 has no global WebSocket; undici's is the one Node 22 exposes (it comes with wrangler).
+const WebSocketImpl = globalThis.WebSocket ?? (await import('undici')).WebSocket;
+
+const secret = process.env.BUS_SECRET ?? devVar('BUS_SECRET');
+if (!secret) {
+  console.error('[demo] no BUS_SECRET: .dev.vars should hold the local dev secret (BUS_SECRET=...).');
+  process.exit(1);
+}
+
+// --- the dev server ---
+
+const port = options.port ? Number(options.port) : (await isFree(8787)) ? 8787 : await freePort();
+const url = `http://127.0.0.1:${port}`;
+const state = mkdtempSync(join(tmpdir(), 'mmb-demo-'));
+let output = '';
+const wrangler = spawn(
+  process.execPath,
+  [
+    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persist-to',
+    state,
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'warn',
+  ],
+  { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' } },
+);
+wrangler.stdout.on('data', (chunk) => (output += chunk));
+wrangler.stderr.on('data', (chunk) => (output += chunk));
+wrangler.once('exit', (code) => {
+  if (!stopping) {
+    console.error(`[demo] wrangler dev exited (${code}):\n${output.slice(-3000)}`);
+    void stop(1);
+  }
+});
+
+let stopping = false;
+const timers = new Set();
+const buses = [];
+
+async function stop(code = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const timer of timers) clearTimeout(timer);
+  await Promise.race([Promise.allSettled(buses.map((bus) => bus.close())), sleep(2000)]);
+  if (wrangler.exitCode === null && wrangler.pid !== undefined) {
+    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
+    try {
+      // wrangler leads its own process group (it starts workerd): signal the group by its pid.
+      process.kill(-wrangler.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, sleep(5000)]);
+  }
+  rmSync(state, { recursive: true, force: true });
+  log('stopped.');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+log(`starting wrangler dev on ${url}…`);
+const ready = Date.now() + 90_000;
+while (
+  !(await fetch(`${url}/metrics`).then(
+    () => true,
+    () => false,
+  ))
+) {
+  if (stopping) await new Promise(() => {});
+  if (Date.now() > ready) {
+    console.error(`[demo] wrangler dev did not answer within 90 s:\n${output.slice(-3000)}`);
+    await stop(1);
+  }
+  await sleep(250);
+}
+
+// --- the team ---
+
+const token = (claims) => sign({ ...claims, exp: Math.floor(Date.now() / 1000) + 7 * 86400 }, secret, 'HS256');
+const adminToken = await token({ sub: 'demo-admin', room: '*', role: 'admin' });
+
+const TEAM = {
+  planner: ['leads'],
+  'researcher-1': ['research'],
+  'researcher-2': ['research'],
+  coder: ['build'],
+  critic: ['build'],
+};
+const ROOMS = { standup: 'broadcast', lab: 'subgroup', dm: 'individual' };
+
+for (const [room, routing] of Object.entries(ROOMS)) {
+  const response = await fetch(`${url}/v1/rooms/${room}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ routing }),
+  });
+  if (!response.ok) {
+    console.error(`[demo] could not configure room ${room}: ${response.status} ${await response.text()}`);
+    await stop(1);
+  }
+}
+
+/** One agent in one room: its own token, its own remote bus, a live subscription and a cursor it acknowledges. */
+const seats = new Map();
+for (const room of Object.keys(ROOMS)) {
+  for (const [agent, groups] of Object.entries(TEAM)) {
+    const bus = new RemoteMessageBus({ url, room, token: await token({ sub: agent, room, role: 'agent' }), WebSocket: WebSocketImpl });
+    buses.push(bus);
+    await bus.connectAgent(agent, room === 'lab' ? { groups } : {});
+    const seat = { bus, agent, room, unread: 0, stop: null };
+    seat.stop = bus.subscribe(agent, (message) => react(seat, message), { onError: () => {} });
+    seats.set(`${room}/${agent}`, seat);
+  }
+}
+
+const pick = (list) => list[Math.floor(Math.random() * list.length)];
+const TOPICS = [
+  'vector search',
+  'rate limiting',
+  'the retry policy',
+  'cold starts',
+  'the parser',
+  'fan-out latency',
+  'the schema migration',
+];
+
+async function say(room, agent, content, recipients) {
+  if (stopping) return;
+  const seat = seats.get(`${room}/${agent}`);
+  try {
+    await seat.bus.sendMessage(new Message(agent, content, recipients));
+  } catch (error) {
+    // Refusals are part of the show (they feed the rejections chart); anything else is worth a line.
+    if (!['UNKNOWN_GROUP', 'UNKNOWN_RECIPIENT', 'AGENT_OFFLINE', 'RATE_LIMITED'].includes(error.code))
+      log(`${agent}@${room}: ${error.message}`);
+  }
+}
+
+function later(ms, fn) {
+  if (stopping) return;
+  const timer = setTimeout(() => {
+    timers.delete(timer);
+    void fn();
+  }, ms);
+  timers.add(timer);
+}
+
+/** Replies that make the flow graph look like a team at work; acknowledgements move each agent's cursor. */
+function react(seat, message) {
+  seat.unread++;
+  if (seat.unread >= 3 || Math.random() < 0.3) {
+    seat.unread = 0;
+    seat.bus.ackMessages(seat.agent, message.id).catch(() => {});
+  }
+  const text = typeof message.content === 'object' && message.content ? message.content : {};
+  if (seat.room === 'lab' && text.task && seat.agent.startsWith('researcher') && Math.random() < 0.6) {
+    later(800 + Math.random() * 2000, () =>
+      say('lab', seat.agent, { finding: `${Math.ceil(Math.random() * 5)} sources on ${text.task}` }, ['leads']),
+    );
+  }
+  if (seat.room === 'lab' && text.pr && seat.agent === 'critic' && Math.random() < 0.7) {
+    later(1000 + Math.random() * 2000, () =>
+      say('dm', 'critic', { review: `PR #${text.pr}: ${pick(['looks good', 'needs tests', 'rename that flag'])}` }, ['coder']),
+    );
+  }
+  if (seat.room === 'dm' && text.review && seat.agent === 'coder' && Math.random() < 0.5) {
+    later(800 + Math.random() * 1500, () => say('dm', 'coder', `fixed: ${text.review}`, ['critic']));
+  }
+}
+
+/** What each agent starts on its own. */
+const ACTIONS = [
+  () => say('standup', pick(Object.keys(TEAM)), `standup: working on ${pick(TOPICS)}`),
+  () => say('lab', 'planner', { task: pick(TOPICS) }, ['research']),
+  () => say('lab', 'planner', { plan: `next: ${pick(TOPICS)}` }, ['research', 'build']),
+  () => say('lab', 'coder', { pr: 100 + Math.floor(Math.random() * 900), about: pick(TOPICS) }, ['build']),
+  () => say('lab', pick(['researcher-1', 'researcher-2']), { question: `is ${pick(TOPICS)} in scope?` }, ['leads']),
+  () => say('dm', 'planner', `can you look into ${pick(TOPICS)}?`, [pick(['researcher-1', 'researcher-2', 'coder'])]),
+  () => say('dm', pick(['researcher-1', 'researcher-2']), `notes on ${pick(TOPICS)} attached`, ['planner']),
+  // A group nobody is in: refused with UNKNOWN_GROUP, which the metrics panel counts.
+  () => (Math.random() < 0.3 ? say('lab', 'planner', 'anyone from design?', ['design']) : undefined),
+];
+
+const interval = 1000 / Math.max(0.1, Number(options.rate));
+const tick = () =>
+  later(interval * (0.5 + Math.random()), async () => {
+    await pick(ACTIONS)();
+    tick();
+  });
+tick();
+
+// Presence: the critic steps away for a while now and then (its socket closes, the agents panel shows it offline).
+const breaks = () =>
+  later(25_000 + Math.random() * 20_000, async () => {
+    const seat = seats.get('lab/critic');
+    seat.stop();
+    await seat.bus.disconnectAgent('critic').catch(() => {});
+    later(8000, async () => {
+      await seat.bus.connectAgent('critic', { groups: TEAM.critic }).catch(() => {});
+      seat.stop = seat.bus.subscribe('critic', (message) => react(seat, message), { onError: () => {} });
+      breaks();
+    });
+  });
+breaks();
+
+const dashboard = `${url}/devtools/?room=lab&token=${adminToken}`;
+console.log(`
+  Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup) and dm (individual).
+
+  Dashboard:  ${dashboard}
+
+  Worker API: ${url}   (admin token: the token= above; \`npm run -s token -- --admin\` prints another)
+  Ctrl-C stops everything.
+`);
+
+if (options.duration) later(Number(options.duration) * 1000, () => stop(0));
+
+// --- helpers ---
+
+function devVar(name) {
+  const file = join(ROOT, '.dev.vars');
+  if (!existsSync(file)) return undefined;
+  const line = readFileSync(file, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1).trim();
+}
+
+function isFree(candidate) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address();
+      server.close(() => resolve(free));
+    });
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
