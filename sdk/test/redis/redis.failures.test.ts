@@ -175,4 +175,32 @@ describe('RedisStorageBackend when Redis fails', () => {
     // Live from when the subscription came up (what was appended before it is the bus's fetch to find).
     expect(seen.at(-1)).toBe(lastId);
   }, 30_000);
+
+  it('dropped connections (CLIENT KILL): operations and live delivery resume without a restart of the process', async () => {
+    const { server, bus } = await setup();
+    const other = new MessageBus(new RedisStorageBackend({ url: server.url }), new BroadcastRoutingPolicy(), {
+      room: 'r',
+      logLevel: 'silent',
+    });
+    closers.push(() => other.close());
+    const seen: unknown[] = [];
+    other.subscribe('b', (m) => void seen.push(m.content), { after: 0 });
+    await bus.sendMessage(new Message('a', 'before'));
+    await eventually(async () => {
+      if (!seen.includes('before')) throw new Error('not yet');
+    });
+    const { createClient } = await import('redis');
+    const admin = createClient({ url: server.url });
+    admin.on('error', () => {});
+    await admin.connect();
+    // Every other connection: both backends' command and pub/sub connections.
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
+    await admin.close();
+    await eventually(() => bus.sendMessage(new Message('a', 'after', undefined, { idempotencyKey: 'after-drop' })));
+    await eventually(async () => {
+      if (!seen.includes('after')) throw new Error('not yet');
+    });
+    expect(seen).toEqual(['before', 'after']);
+  }, 30_000);
 });
