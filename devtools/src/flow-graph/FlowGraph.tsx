@@ -42,6 +42,8 @@ const LABEL_LIMIT = 80;
  * which would cost every frame; the panel says how many are hidden.
  */
 export const EDGE_LIMIT = 200;
+/** Rooms with more members than this get the lighter drawing. */
+const LARGE_ROOM = 60;
 
 function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
   const aggregate = useRef(new FlowAggregate()).current;
@@ -85,8 +87,12 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
     return list;
   }, [agentIds, groups, membership, hasEveryone]);
 
+  // Dotted group → member edges show who a group reaches; in a large room the group nodes already sit among their
+  // members and 200 more edges would only slow each update, so they are left out there.
+  const large = membership.ids.length > LARGE_ROOM;
   const membershipEdges = useMemo<Edge[]>(() => {
     const list: Edge[] = [];
+    if (large) return list;
     for (const [group, ids] of groups) {
       for (const id of ids) {
         list.push({
@@ -100,7 +106,7 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
       }
     }
     return list;
-  }, [groups]);
+  }, [groups, large]);
 
   // Edge objects are reused while their count, policy and recency are unchanged, so React Flow redraws only the
   // few edges a burst of messages touched, not all of them.
@@ -152,7 +158,6 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
       nodesDraggable={false}
       nodesConnectable={false}
       elementsSelectable={false}
-      onlyRenderVisibleElements={agentIds.length > 60}
       onNodeClick={(_, node) => node.id.startsWith('agent:') && onSelectAgent(node.id.slice('agent:'.length))}
       defaultEdgeOptions={{ type: 'straight' }}
       fitView
