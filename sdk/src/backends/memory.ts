@@ -63,7 +63,7 @@ export class InMemoryStorageBackend implements StorageBackend {
     const members: MemberState[] = [...data.members.values()].sort(byId).map((m) => ({
       ...toRecord(m),
       cursor: m.cursor,
-      lastRoutedId: lastRoutedId(data, m.id),
+      lastRoutedId: lastRoutedId(data, m),
       sentCount: m.sentCount,
       lastSentAt: m.lastSentAt,
     }));
@@ -324,12 +324,15 @@ function currentAudience(data: RoomData): Audience {
   return data.audience;
 }
 
-function lastRoutedId(data: RoomData, agentId: string): number {
+function lastRoutedId(data: RoomData, member: MemberData): number {
+  const agentId = member.id;
   const direct = data.direct.get(agentId);
   let last = direct && direct.length > 0 ? (direct[direct.length - 1] as number) : 0;
+  // Only this membership's broadcasts count: an earlier membership's audience may still name the agent.
+  const floor = Math.max(last, member.joinedAfter);
   for (let i = data.broadcast.length - 1; i >= 0; i--) {
     const entry = data.broadcast[i] as BroadcastEntry;
-    if (entry.id <= last) break;
+    if (entry.id <= floor) break;
     if (entry.sender !== agentId && entry.audience.members.has(agentId)) {
       last = entry.id;
       break;

@@ -183,6 +183,12 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
       await bus.removeAgent('b');
       await bus.sendMessage(new Message('a', 'after leaving'));
       await bus.connectAgent('b');
+      const rejoined = (await bus.agents()).find((m) => m.id === 'b');
+      assertEqual(
+        { lastRoutedId: rejoined?.lastRoutedId, cursor: rejoined?.cursor },
+        { lastRoutedId: 0, cursor: 0 },
+        'a fresh membership has nothing routed yet',
+      );
       await bus.sendMessage(new Message('a', 'after re-joining'));
       assertEqual(
         (await bus.fetchMessages('b', 0)).map((m) => m.content),

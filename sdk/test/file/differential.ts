@@ -74,15 +74,7 @@ async function observe(
   agents: string[],
   random: () => number,
 ): Promise<void> {
-  // lastRoutedId of a re-joined agent: the reference reports a broadcast of its previous membership, these
-  // backends only its current membership's (whose cursor starts at 0). Compared from the current membership on.
-  await both('getRoom', async (s) => {
-    const snapshot = await s.getRoom(room);
-    return {
-      ...snapshot,
-      members: snapshot.members.map((m) => ({ ...m, lastRoutedId: m.lastRoutedId > m.joinedAfter ? m.lastRoutedId : 0 })),
-    };
-  });
+  await both('getRoom', (s) => s.getRoom(room));
   await both('history', (s) => s.history(room, 0, 1000));
   for (const agent of agents) {
     for (const after of [null, 0, Math.floor(random() * 300)]) {
