@@ -53,6 +53,8 @@ test.afterAll(async () => {
 async function openLab(page: Page): Promise<void> {
   await openDashboard(page, worker.url, { room: 'lab' });
   await expect(page.getByTestId('feed-status')).toHaveAttribute('data-status', 'live');
+  // Membership loaded too: the graph needs the groups to draw group edges.
+  await expect(page.getByTestId('agent-row-planner')).toBeVisible();
 }
 
 test('rooms list shows each room with policy, members, online count and last id, and picks one', async ({ page }) => {
@@ -189,6 +191,8 @@ test('replay scrubs the history into the timeline and the graph, then returns to
   await openLab(page);
   const rows = page.getByTestId('timeline').getByTestId('timeline-row');
   await expect(rows).toHaveCount(seeded.length);
+  // While live the scrubber's range follows the feed twice a second: wait until it spans the whole history.
+  await expect(page.getByTestId('replay-label')).toContainText(`live · ${seeded.length} messages`);
   const slider = page.getByTestId('replay-slider');
   await slider.fill('1');
   await expect(page.getByTestId('replay-label')).toContainText(`replay 1/${seeded.length}`);
