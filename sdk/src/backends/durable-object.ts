@@ -12,6 +12,7 @@ import type {
 } from '../core/types.js';
 import { deepFreeze } from '../core/validate.js';
 import { SCHEMA, type SqlRow, type SqlStorageLike } from './durable-object-schema.js';
+import { cursorExpired, unknownAgent } from './shared.js';
 
 export type { SqlCursorLike, SqlStorageLike } from './durable-object-schema.js';
 
@@ -180,7 +181,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     this.#assertOpen();
     // The membership cache is exact (every member change in this isolate clears it) and nothing can interleave with
     // synchronous SQL, so checking before the transaction is as atomic as checking inside it.
-    if (!this.getMembers(room).some((m) => m.id === draft.sender)) throw unknownAgent(room, draft.sender);
+    if (!this.getMembers(room).some((m) => m.id === draft.sender)) throw unknownAgent(NAME, draft.sender, room);
     let result: AppendResult & { head?: RoomHead };
     try {
       result = this.#transaction(() => this.#appendSync(room, draft));
@@ -200,10 +201,10 @@ export class DurableObjectStorageBackend implements StorageBackend {
     this.#assertOpen();
     const head = this.#head(room);
     const member = head && this.#rows('SELECT acked, joined_after FROM mmb_members WHERE room = ? AND agent = ?', room, agentId)[0];
-    if (!head || !member) throw unknownAgent(room, agentId);
+    if (!head || !member) throw unknownAgent(NAME, agentId, room);
     const from = after ?? (member.acked as number);
     const joinedAfter = member.joined_after as number;
-    if (Math.max(from, joinedAfter) + 1 < head.oldestId) throw cursorExpired(room, from, head.oldestId);
+    if (Math.max(from, joinedAfter) + 1 < head.oldestId) throw cursorExpired(NAME, room, from, head.oldestId);
     const start = Math.max(from, head.oldestId - 1, joinedAfter);
     // Both index walks are in id order (audience numbers grow with ids), so each stops after `limit` rows.
     const rows = this.#rows(
@@ -240,7 +241,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       room,
       agentId,
     )[0];
-    if (!row) throw unknownAgent(room, agentId);
+    if (!row) throw unknownAgent(NAME, agentId, room);
     return row.acked as number;
   }
 
@@ -460,16 +461,4 @@ function toRecord(row: SqlRow): MemberRecord {
     groups: JSON.parse(row.group_names as string) as string[],
     joinedAfter: row.joined_after as number,
   };
-}
-
-function unknownAgent(room: string, agentId: string): MessageBusError {
-  return new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
-}
-
-function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
-  return new MessageBusError(
-    'CURSOR_EXPIRED',
-    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
-    { details: { oldestId } },
-  );
 }

@@ -33,6 +33,7 @@ import {
 } from './file-format.js';
 import { NumberList } from './file-lists.js';
 import { RoomLock } from './file-lock.js';
+import { Audience, byId, cursorExpired, unknownAgent } from './shared.js';
 
 /** When `append` resolves relative to fsync. */
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -58,25 +59,6 @@ interface Member {
   cursor: number;
   sentCount: number;
   lastSentAt: number | null;
-}
-
-/** The room's membership when a broadcast was stored: kept once, shared by every broadcast until membership changes. */
-class Audience {
-  readonly members: ReadonlySet<string>;
-  readonly all: readonly string[];
-  readonly #exceptSender = new Map<string, readonly string[]>();
-
-  constructor(ids: string[]) {
-    this.all = Object.freeze([...ids].sort());
-    this.members = new Set(ids);
-  }
-
-  recipients(sender: string | null): readonly string[] {
-    if (sender === null) return this.all;
-    let list = this.#exceptSender.get(sender);
-    if (!list) this.#exceptSender.set(sender, (list = Object.freeze(this.all.filter((id) => id !== sender))));
-    return list;
-  }
 }
 
 export class RoomStore {
@@ -236,7 +218,7 @@ export class RoomStore {
   async ack(agentId: string, upTo: number): Promise<number> {
     this.#assertUsable();
     const member = this.#members.get(agentId);
-    if (!member) throw unknownAgent(agentId, this.room);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
     if (upTo > member.cursor) {
       this.#journal({ t: 'ack', id: agentId, c: upTo });
       member.cursor = upTo;
@@ -249,7 +231,7 @@ export class RoomStore {
   async append(draft: MessageDraft, maxMessages: number | undefined): Promise<AppendResult> {
     this.#assertUsable();
     const sender = this.#members.get(draft.sender);
-    if (!sender) throw unknownAgent(draft.sender, this.room);
+    if (!sender) throw unknownAgent(NAME, draft.sender, this.room);
     const composite = draft.idempotencyKey === undefined ? undefined : `${draft.sender}\u0000${draft.idempotencyKey}`;
     if (composite !== undefined) {
       const earlier = this.#idempotency.get(composite);
@@ -323,9 +305,9 @@ export class RoomStore {
   fetch(agentId: string, after: number | null, limit: number): StoredMessage[] {
     this.#assertUsable();
     const member = this.#members.get(agentId);
-    if (!member) throw unknownAgent(agentId, this.room);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
     const from = after ?? member.cursor;
-    if (Math.max(from, member.joinedAfter) + 1 < this.#oldestId) throw cursorExpired(this.room, from, this.#oldestId);
+    if (Math.max(from, member.joinedAfter) + 1 < this.#oldestId) throw cursorExpired(NAME, this.room, from, this.#oldestId);
     const direct = this.#direct.get(agentId) ?? [];
     const start = Math.max(from, this.#oldestId - 1, member.joinedAfter);
     let d = firstAbove(direct, start);
@@ -1144,20 +1126,4 @@ function firstAbove(list: readonly number[], value: number): number {
 
 function toRecord(member: Member): MemberRecord {
   return { id: member.id, online: member.online, groups: [...member.groups], joinedAfter: member.joinedAfter };
-}
-
-function byId(a: { id: string }, b: { id: string }): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function unknownAgent(agentId: string, room: string): MessageBusError {
-  return new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
-}
-
-function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
-  return new MessageBusError(
-    'CURSOR_EXPIRED',
-    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
-    { details: { oldestId } },
-  );
 }

@@ -4,6 +4,7 @@ import { MessageBusError } from '../core/errors.js';
 import type { JsonValue, StoredMessage } from '../core/types.js';
 import { deepFreeze } from '../core/validate.js';
 import { type BusTransaction, type MessageRow, NAME } from './indexeddb-schema.js';
+import { unknownAgent as sharedUnknownAgent } from './shared.js';
 
 const MAX_CACHED_AUDIENCES = 512;
 
@@ -94,7 +95,7 @@ export function idsAbove(room: string, after: number, agent?: string): IDBKeyRan
 }
 
 export function unknownAgent(agentId: string, room: string): MessageBusError {
-  return new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+  return sharedUnknownAgent(NAME, agentId, room);
 }
 
 // --- internal helpers ---

@@ -24,6 +24,7 @@ import {
   type RoomRow,
   type StoreName,
 } from './indexeddb-schema.js';
+import { cursorExpired } from './shared.js';
 
 /** Options of `IndexedDBStorageBackend`. */
 export interface IndexedDBStorageOptions {
@@ -219,7 +220,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
       if (!roomRow || !member) throw unknownAgent(agentId, room);
       const from = after ?? member.cursor;
       // Ids in (from, oldestId) are gone; if this membership could have received any of them, say so rather than skip them.
-      if (Math.max(from, member.joinedAfter) + 1 < roomRow.oldestId) throw cursorExpired(room, from, roomRow.oldestId);
+      if (Math.max(from, member.joinedAfter) + 1 < roomRow.oldestId) throw cursorExpired(NAME, room, from, roomRow.oldestId);
       // A membership sees only ids after it began. Every broadcast after that includes the agent (joins and
       // leaves are serialised with appends), so only its own members-except-sender broadcasts are skipped.
       const start = Math.max(from, roomRow.oldestId - 1, member.joinedAfter);
@@ -500,12 +501,4 @@ async function lastRoutedId(tx: BusTransaction<'readonly'>, room: string, roomRo
     cursor = await cursor.continue();
   }
   return last >= roomRow.oldestId ? last : 0;
-}
-
-function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
-  return new MessageBusError(
-    'CURSOR_EXPIRED',
-    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
-    { details: { oldestId } },
-  );
 }

@@ -10,6 +10,7 @@ import type {
   StoredMessage,
 } from '../core/types.js';
 import { deepFreeze } from '../core/validate.js';
+import { Audience, byId, cursorExpired, unknownAgent } from './shared.js';
 import { firstAbove } from './sorted.js';
 
 const NAME = 'memory';
@@ -110,7 +111,7 @@ export class InMemoryStorageBackend implements StorageBackend {
   append(room: string, draft: MessageDraft): AppendResult {
     const data = this.#room(room, true);
     const sender = data.members.get(draft.sender);
-    if (!sender) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${draft.sender}" is not a member of room "${room}"`);
+    if (!sender) throw unknownAgent(NAME, draft.sender, room);
     const idempotencyKey = draft.idempotencyKey === undefined ? undefined : `${draft.sender}\u0000${draft.idempotencyKey}`;
     if (idempotencyKey !== undefined) {
       const earlier = data.idempotency.get(idempotencyKey);
@@ -170,11 +171,11 @@ export class InMemoryStorageBackend implements StorageBackend {
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
     const data = this.#room(room, false);
     const member = data?.members.get(agentId);
-    if (!data || !member) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+    if (!data || !member) throw unknownAgent(NAME, agentId, room);
     const from = after ?? member.cursor;
     // Ids in (from, oldestId) are gone; if this membership could have received any of them, say so rather than skip them.
     if (Math.max(from, member.joinedAfter) + 1 < data.oldestId) {
-      throw cursorExpired(room, from, data.oldestId);
+      throw cursorExpired(NAME, room, from, data.oldestId);
     }
     const direct = data.direct.get(agentId) ?? EMPTY_IDS;
     // A membership sees only ids after it began (a re-joined agent does not get its old membership's mail).
@@ -209,7 +210,7 @@ export class InMemoryStorageBackend implements StorageBackend {
 
   async ack(room: string, agentId: string, upTo: number): Promise<number> {
     const member = this.#room(room, false)?.members.get(agentId);
-    if (!member) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+    if (!member) throw unknownAgent(NAME, agentId, room);
     member.cursor = Math.max(member.cursor, upTo);
     return member.cursor;
   }
@@ -264,26 +265,6 @@ interface MemberData {
   lastSentAt: number | null;
 }
 
-/** The membership of the room between two joins/leaves: shared by every broadcast stored meanwhile. */
-class Audience {
-  readonly members: ReadonlySet<string>;
-  readonly #all: readonly string[];
-  readonly #exceptSender = new Map<string, readonly string[]>();
-
-  constructor(ids: string[]) {
-    this.#all = Object.freeze(ids.sort());
-    this.members = new Set(ids);
-  }
-
-  /** The recipient list, shared between messages: everyone, or everyone but `sender`. */
-  recipients(sender: string | null): readonly string[] {
-    if (sender === null) return this.#all;
-    let list = this.#exceptSender.get(sender);
-    if (!list) this.#exceptSender.set(sender, (list = Object.freeze(this.#all.filter((id) => id !== sender))));
-    return list;
-  }
-}
-
 interface BroadcastEntry {
   id: number;
   audience: Audience;
@@ -313,10 +294,6 @@ const EMPTY_IDS: readonly number[] = Object.freeze([]);
 
 function toRecord(member: MemberData): MemberRecord {
   return { id: member.id, online: member.online, groups: [...member.groups], joinedAfter: member.joinedAfter };
-}
-
-function byId(a: { id: string }, b: { id: string }): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function currentAudience(data: RoomData): Audience {
@@ -358,12 +335,4 @@ function trim(data: RoomData, max: number): void {
     data.broadcast = data.broadcast.slice(firstAbove(data.broadcast, keep - 1, (e) => e.id));
     for (const [agent, ids] of data.direct) data.direct.set(agent, ids.slice(firstAbove(ids, keep - 1, (id) => id)));
   }
-}
-
-function cursorExpired(room: string, from: number, oldestId: number): MessageBusError {
-  return new MessageBusError(
-    'CURSOR_EXPIRED',
-    `[${NAME}] messages after ${from} in room "${room}" were trimmed by retention; the oldest still available is ${oldestId}: fetch from ${oldestId - 1} to continue`,
-    { details: { oldestId } },
-  );
 }

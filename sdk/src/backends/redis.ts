@@ -12,6 +12,7 @@ import type {
 } from '../core/types.js';
 import { assertId, deepFreeze } from '../core/validate.js';
 import { ACK, APPEND, FETCH, GET_MEMBERS, GET_ROOM, HISTORY, PUT_MEMBER, REMOVE_MEMBER } from './redis-scripts.js';
+import { byId, unknownAgent } from './shared.js';
 
 const NAME = 'redis';
 
@@ -229,7 +230,7 @@ export class RedisStorageBackend implements StorageBackend {
       this.#token,
     ];
     const reply = (await this.#script('append', room, APPEND, args)) as [number, number?, string?, string?];
-    if (reply[0] === -1) throw unknownAgent(draft.sender, room);
+    if (reply[0] === -1) throw unknownAgent(NAME, draft.sender, room);
     const [status, id, value, epochList] = reply as [number, number, string, string | null];
     if (typeof epochList === 'string') this.#learnEpoch(room, value, epochList);
     const message = await this.#decode(room, id, value);
@@ -240,7 +241,7 @@ export class RedisStorageBackend implements StorageBackend {
 
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
     const reply = (await this.#script('fetch', room, FETCH, [agentId, after === null ? '' : String(after), String(limit)])) as unknown[];
-    if (reply[0] === -1) throw unknownAgent(agentId, room);
+    if (reply[0] === -1) throw unknownAgent(NAME, agentId, room);
     if (reply[0] === -2) {
       const [, oldestId, from] = reply as [number, number, number];
       throw new MessageBusError(
@@ -264,7 +265,7 @@ export class RedisStorageBackend implements StorageBackend {
 
   async ack(room: string, agentId: string, upTo: number): Promise<number> {
     const cursor = (await this.#script('ack', room, ACK, [agentId, String(upTo)])) as number;
-    if (cursor === -1) throw unknownAgent(agentId, room);
+    if (cursor === -1) throw unknownAgent(NAME, agentId, room);
     return cursor;
   }
 
@@ -626,12 +627,4 @@ function pairs(flat: string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
   return map;
-}
-
-function byId(a: { id: string }, b: { id: string }): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function unknownAgent(agentId: string, room: string): MessageBusError {
-  return new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
 }
