@@ -1,5 +1,5 @@
 import react from '@vitejs/plugin-react';
-import { defineConfig, type PluginOption } from 'vite';
+import { defineConfig } from 'vite';
 
 /**
  * The worker serves the built dashboard at `/devtools/`, so every asset URL is
@@ -11,9 +11,7 @@ const workerUrl = process.env.WORKER_URL ?? 'http://127.0.0.1:8787';
 
 export default defineConfig({
   base: '/devtools/',
-  // The plugin is hoisted to the root node_modules and typed against the root's newer vite (pulled in by vitest);
-  // it supports this workspace's vite 7 at runtime, only the declaration files differ.
-  plugins: [react() as unknown as PluginOption],
+  plugins: [react()],
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1024 },
   server: {
     proxy: {

@@ -162,7 +162,6 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
       defaultEdgeOptions={{ type: 'straight' }}
       fitView
       minZoom={0.05}
-      proOptions={{ hideAttribution: true }}
     >
       <Background gap={24} />
       {stats.total > stats.edges.length && (
