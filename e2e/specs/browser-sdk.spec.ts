@@ -1,3 +1,5 @@
+// README example "IndexedDB (browsers)": the page in e2e/fixtures/browser-sdk builds a MessageBus on
+// IndexedDBStorageBackend({ dbName, maxMessages }) with subscribe and sendMessage, as the README shows; this spec runs it.
 /**
  * The SDK in real Chromium on IndexedDB: the storage conformance suite run in
  * the page, persistence across a reload and a browser restart, two tabs on one

@@ -2,11 +2,13 @@
 // example must match a line the example logged. Examples that need another runtime name the test that runs them
 // in their fence (```ts test=path/to/file), and that file must exist and mention the README.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { startRedis } from './redis/server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -56,15 +58,25 @@ describe('README examples', () => {
         expect(output).not.toMatch(/failed/);
         return;
       }
+      // A Redis example gets a real redis-server of its own, on a free port instead of 6379.
+      const redis = /\bredis\b/.test(block.info) ? await startRedis() : undefined;
+      const code = redis ? block.code.replaceAll('redis://127.0.0.1:6379', redis.url) : block.code;
       const file = join(work, `example-${block.index}.ts`);
-      writeFileSync(file, `${block.code}\nexport {};\n`);
+      writeFileSync(file, `${code}\nexport {};\n`);
+      // Examples that write files (the file backend's ./data) write them into a scratch directory.
+      const scratch = mkdtempSync(join(tmpdir(), 'mmb-readme-'));
+      const cwd = process.cwd();
       const logged: string[] = [];
       const original = console.log;
       console.log = (...args: unknown[]) => void logged.push(format(...args));
       try {
+        process.chdir(scratch);
         await import(`${pathToFileURL(file).href}?t=${Date.now()}`);
       } finally {
         console.log = original;
+        process.chdir(cwd);
+        rmSync(scratch, { recursive: true, force: true });
+        await redis?.dispose();
       }
       for (const line of expected) expect(logged).toContain(line);
     }, 60_000);

@@ -1,3 +1,5 @@
+// README example "Durable Objects": new DurableObjectStorageBackend(ctx.storage, { maxMessages }) inside a real
+// SQLite-backed Durable Object, checked by the whole storage conformance suite.
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';

@@ -1,3 +1,5 @@
+// README example "Your own worker, with your own routing policy": test/workerd/entry.ts builds a room class with
+// createChatRoom({ routing: { 'round-robin': ... } }) exactly as the README does; these tests drive it.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { ChatRoomBase } from '../../src/chat-room.js';
