@@ -11,13 +11,16 @@ import { describe, expect, it } from 'vitest';
 import { startRedis } from './redis/server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/^```(ts|typescript)([^\n]*)\n([\s\S]*?)^```$/gm)].map((m, index) => ({
-  index,
-  info: (m[2] ?? '').trim(),
-  code: m[3] ?? '',
-  line: readme.slice(0, m.index).split('\n').length,
-}));
+// The repository's README and the package's own (what npm shows).
+const blocks = ['README.md', 'sdk/README.md'].flatMap((name) => {
+  const text = readFileSync(join(root, name), 'utf8');
+  return [...text.matchAll(/^```(ts|typescript)([^\n]*)\n([\s\S]*?)^```$/gm)].map((m, index) => ({
+    index: `${name.replace(/\W/g, '-')}-${index}`,
+    info: (m[2] ?? '').trim(),
+    code: m[3] ?? '',
+    line: `${name}:${text.slice(0, m.index).split('\n').length}`,
+  }));
+});
 const work = join(root, '.tmp', 'readme');
 
 describe('README examples', () => {
@@ -28,14 +31,14 @@ describe('README examples', () => {
   for (const block of blocks) {
     const elsewhere = /test=(\S+)/.exec(block.info)?.[1];
     if (elsewhere) {
-      it(`example at README.md:${block.line} is run by ${elsewhere}`, () => {
+      it(`example at ${block.line} is run by ${elsewhere}`, () => {
         const file = join(root, elsewhere);
         expect(existsSync(file), `${elsewhere} exists`).toBe(true);
         expect(readFileSync(file, 'utf8')).toContain('README');
       });
       continue;
     }
-    it(`example at README.md:${block.line} runs and prints what it says`, async () => {
+    it(`example at ${block.line} runs and prints what it says`, async () => {
       mkdirSync(work, { recursive: true });
       const expected = [...block.code.matchAll(/^\s*\/\/ prints: (.*)$/gm)].map((m) => m[1]);
       if (block.code.includes("from 'vitest'")) {
