@@ -103,6 +103,8 @@ export class InMemoryStorageBackend implements StorageBackend {
     const data = this.#room(room, false);
     if (!data?.members.delete(agentId)) return false;
     data.direct.delete(agentId);
+    // Its earlier broadcasts lie before any later membership's joinedAfter, so no fetch needs to jump them again.
+    data.own.delete(agentId);
     data.membersCache = undefined;
     data.audience = undefined;
     return true;
@@ -135,7 +137,13 @@ export class InMemoryStorageBackend implements StorageBackend {
     } else {
       audience = currentAudience(data);
       recipients = audience.recipients(draft.audience === 'members' ? null : draft.sender);
-      data.broadcast.push({ id, audience, sender: draft.audience === 'members' ? null : draft.sender });
+      const entry: BroadcastEntry = { id, audience, sender: draft.audience === 'members' ? null : draft.sender, seq: data.broadcastSeq++ };
+      data.broadcast.push(entry);
+      if (entry.sender !== null) {
+        let own = data.own.get(entry.sender);
+        if (!own) data.own.set(entry.sender, (own = []));
+        own.push(entry);
+      }
     }
     // Strings are immutable; anything else is copied so the caller's object cannot change the stored one.
     const content = typeof draft.content === 'object' && draft.content !== null ? deepFreeze(JSON.parse(draft.contentJson)) : draft.content;
@@ -184,11 +192,13 @@ export class InMemoryStorageBackend implements StorageBackend {
     let b = firstAbove(data.broadcast, start, (entry) => entry.id);
     const out: StoredMessage[] = [];
     while (out.length < limit) {
-      // Skip broadcasts this agent was not part of (its own, or from before it joined).
+      // Skip broadcasts this agent is not part of: its own (a run of them in one jump) or, defensively, any whose
+      // audience lacks it (none after `joinedAfter`).
       while (b < data.broadcast.length) {
         const entry = data.broadcast[b] as BroadcastEntry;
-        if (entry.sender !== agentId && entry.audience.members.has(agentId)) break;
-        b++;
+        if (entry.sender === agentId) b = afterOwnRun(data, b);
+        else if (!entry.audience.members.has(agentId)) b++;
+        else break;
       }
       const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
       const nextBroadcast = b < data.broadcast.length ? (data.broadcast[b] as BroadcastEntry).id : Number.POSITIVE_INFINITY;
@@ -242,6 +252,8 @@ export class InMemoryStorageBackend implements StorageBackend {
         members: new Map(),
         direct: new Map(),
         broadcast: [],
+        broadcastSeq: 0,
+        own: new Map(),
         idempotency: new Map(),
         watchers: new Set(),
       };
@@ -270,6 +282,8 @@ interface BroadcastEntry {
   audience: Audience;
   /** `null` when the sender is among the recipients. */
   sender: string | null;
+  /** See `RoomData.broadcastSeq`: consecutive entries have consecutive `seq`. */
+  seq: number;
 }
 
 interface RoomData {
@@ -284,6 +298,10 @@ interface RoomData {
   /** Per recipient: ids of list-audience messages, ascending. */
   direct: Map<string, number[]>;
   broadcast: BroadcastEntry[];
+  /** Ordinal of the next broadcast (never reused, unlike positions in `broadcast`, which trimming shifts). */
+  broadcastSeq: number;
+  /** Per sender: its broadcasts that exclude it, ascending; lets a fetch jump over a run of them. */
+  own: Map<string, BroadcastEntry[]>;
   /** `sender \0 key` → id. */
   idempotency: Map<string, number>;
   watchers: Set<(message: StoredMessage) => void>;
@@ -307,15 +325,51 @@ function lastRoutedId(data: RoomData, member: MemberData): number {
   let last = direct && direct.length > 0 ? (direct[direct.length - 1] as number) : 0;
   // Only this membership's broadcasts count: an earlier membership's audience may still name the agent.
   const floor = Math.max(last, member.joinedAfter);
-  for (let i = data.broadcast.length - 1; i >= 0; i--) {
+  for (let i = data.broadcast.length - 1; i >= 0; ) {
     const entry = data.broadcast[i] as BroadcastEntry;
     if (entry.id <= floor) break;
-    if (entry.sender !== agentId && entry.audience.members.has(agentId)) {
+    if (entry.sender === agentId) i = beforeOwnRun(data, i);
+    else if (!entry.audience.members.has(agentId)) i--;
+    else {
       last = entry.id;
       break;
     }
   }
   return last >= data.oldestId ? last : 0;
+}
+
+/**
+ * Position just after the run of consecutive broadcasts by the sender of `data.broadcast[position]` (which must
+ * exclude their sender). Broadcasts `i` and `i + k` of a sender's own list are adjacent in the room's list exactly
+ * when their `seq` differ by `k`, so the run's end is found by binary search: O(log n), not a scan.
+ */
+function afterOwnRun(data: RoomData, position: number): number {
+  const entry = data.broadcast[position] as BroadcastEntry;
+  const own = data.own.get(entry.sender as string) ?? [];
+  const j = firstAbove(own, entry.id - 1, (e) => e.id);
+  let low = 0;
+  let high = own.length - 1 - j;
+  while (low < high) {
+    const mid = (low + high + 1) >>> 1;
+    if ((own[j + mid] as BroadcastEntry).seq - entry.seq === mid) low = mid;
+    else high = mid - 1;
+  }
+  return position + low + 1;
+}
+
+/** Position just before the run of consecutive own broadcasts that ends at `position` (see `afterOwnRun`). */
+function beforeOwnRun(data: RoomData, position: number): number {
+  const entry = data.broadcast[position] as BroadcastEntry;
+  const own = data.own.get(entry.sender as string) ?? [];
+  const j = firstAbove(own, entry.id - 1, (e) => e.id);
+  let low = 0;
+  let high = j;
+  while (low < high) {
+    const mid = (low + high + 1) >>> 1;
+    if (entry.seq - (own[j - mid] as BroadcastEntry).seq === mid) low = mid;
+    else high = mid - 1;
+  }
+  return position - low - 1;
 }
 
 /** Drops the oldest messages beyond `max`; index lists are compacted once the dead prefix is large. */
@@ -333,6 +387,7 @@ function trim(data: RoomData, max: number): void {
     data.offset = data.oldestId;
     const keep = data.oldestId;
     data.broadcast = data.broadcast.slice(firstAbove(data.broadcast, keep - 1, (e) => e.id));
+    for (const [agent, own] of data.own) data.own.set(agent, own.slice(firstAbove(own, keep - 1, (e) => e.id)));
     for (const [agent, ids] of data.direct) data.direct.set(agent, ids.slice(firstAbove(ids, keep - 1, (id) => id)));
   }
 }
