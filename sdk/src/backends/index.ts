@@ -5,8 +5,14 @@
  */
 
 export type { StorageBackend } from '../core/types.js';
-export { DurableObjectStorageBackend } from './durable-object.js';
-export { FileStorageBackend } from './file.js';
+export {
+  DurableObjectStorageBackend,
+  type DurableObjectStorageLike,
+  type DurableObjectStorageOptions,
+  type SqlCursorLike,
+  type SqlStorageLike,
+} from './durable-object.js';
+export { FileStorageBackend, type FileStorageOptions } from './file.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
-export { RedisStorageBackend } from './redis.js';
+export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';
