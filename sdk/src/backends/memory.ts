@@ -9,7 +9,6 @@ import type {
   StorageBackend,
   StoredMessage,
 } from '../core/types.js';
-import { deepFreeze } from '../core/validate.js';
 import { Audience, byId, cursorExpired, unknownAgent } from './shared.js';
 import { firstAbove } from './sorted.js';
 
@@ -145,8 +144,8 @@ export class InMemoryStorageBackend implements StorageBackend {
         own.push(entry);
       }
     }
-    // Strings are immutable; anything else is copied so the caller's object cannot change the stored one.
-    const content = typeof draft.content === 'object' && draft.content !== null ? deepFreeze(JSON.parse(draft.contentJson)) : draft.content;
+    // The bus hands over a deep-frozen copy, so the caller's object cannot change the stored one.
+    const content = draft.content;
     const requested = draft.routing.requested;
     const routing = Object.freeze({
       policy: draft.routing.policy,

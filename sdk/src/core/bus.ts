@@ -6,9 +6,10 @@ import { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
 import { roomViewOf } from './room-view.js';
 import { routeMessage } from './route.js';
+import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
-import type { MemberState, MessageDraft, RoomView, RoutingPolicy, StorageBackend, StoredMessage } from './types.js';
-import { assertCursor, assertId, isValidId, resolveLimit, serialiseContent, utf8Length } from './validate.js';
+import type { JsonValue, MemberState, MessageDraft, RoomView, RoutingPolicy, StorageBackend, StoredMessage } from './types.js';
+import { assertCursor, assertId, copyContent, isValidId, resolveLimit, utf8Length } from './validate.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;
@@ -84,7 +85,7 @@ export class MessageBus {
   readonly #events = new Emitter<MessageBusEvents>();
   readonly #subscriptions = new Set<Subscription>();
   /** Ids already emitted: a watching backend echoes this bus's own sends too. */
-  readonly #emitted = new Set<number>();
+  readonly #emitted = new SeenIds();
   #stopWatching: (() => void) | undefined;
   #closed = false;
 
@@ -282,7 +283,7 @@ export class MessageBus {
 
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const { sender, recipients, idempotencyKey, contentJson } = this.#checkMessage(message);
+    const { sender, recipients, idempotencyKey, content, contentJson } = this.#checkMessage(message);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
     const members = this.storage.getMembers(this.room);
     const view = roomViewOf(this.room, members instanceof Promise ? await members : members);
@@ -294,12 +295,12 @@ export class MessageBus {
         `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
       );
     }
-    let routed = routeMessage(this.policy, { sender, content: message.content, recipients }, view);
+    let routed = routeMessage(this.policy, { sender, content, recipients }, view);
     if (routed instanceof Promise) routed = await routed;
     const draft: MessageDraft = {
       timestamp: this.#now(),
       sender,
-      content: message.content,
+      content,
       recipients: routed.recipients,
       audience: routed.audience,
       routing: { policy: this.policy.name, requested: recipients === undefined ? null : [...recipients] },
@@ -322,6 +323,7 @@ export class MessageBus {
     sender: string;
     recipients: readonly string[] | undefined;
     idempotencyKey: string | undefined;
+    content: JsonValue;
     contentJson: string;
   } {
     if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
@@ -347,7 +349,7 @@ export class MessageBus {
       throw new MessageBusError('INVALID_MESSAGE', `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters`);
     }
     if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    const contentJson = serialiseContent(content);
+    const { copy, json: contentJson } = copyContent(content);
     // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
     if (contentJson.length * 3 > this.#maxContentBytes) {
       const bytes = utf8Length(contentJson);
@@ -357,17 +359,13 @@ export class MessageBus {
         });
       }
     }
-    return { sender, recipients, idempotencyKey, contentJson };
+    return { sender, recipients, idempotencyKey, content: copy, contentJson };
   }
 
   /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
   #onStored(message: StoredMessage): void {
     if (this.#closed) return;
-    if (!this.#emitted.has(message.id)) {
-      this.#emitted.add(message.id);
-      if (this.#emitted.size > 4096) this.#emitted.delete(this.#emitted.values().next().value as number);
-      this.#emit('message', [message]);
-    }
+    if (this.#emitted.add(message.id)) this.#emit('message', [message]);
     for (const subscription of this.#subscriptions) subscription.notify(message);
   }
 

@@ -45,6 +45,7 @@ export interface StoredMessage {
 export interface MessageDraft {
   timestamp: number;
   sender: string;
+  /** A deep-frozen copy made by the bus: a backend may keep it as it is. */
   content: JsonValue;
   /**
    * Resolved recipients, sorted and unique. For a `members*` audience this is the

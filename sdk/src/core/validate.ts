@@ -32,16 +32,22 @@ export function resolveLimit(value: unknown, fallback: number, max: number): num
   return value;
 }
 
+/** Deeper than this is refused (and is how a circular structure shows itself without tracking every object). */
+const MAX_DEPTH = 1000;
+
 /**
- * Serialises message content, refusing anything `JSON.parse(JSON.stringify(x))`
- * would not give back unchanged (undefined, functions, NaN, Infinity, class
- * instances, cycles). Returns the JSON text, whose UTF-8 size the caller limits.
+ * Checks message content in one walk and returns a frozen deep copy of it with
+ * its JSON text. Anything `JSON.parse(JSON.stringify(x))` would not give back
+ * unchanged is refused (undefined, functions, NaN, Infinity, class instances,
+ * cycles), so what is stored is exactly what every backend would read back.
+ * The copy means a caller who changes its object after sending cannot change
+ * stored history.
  */
-export function serialiseContent(content: unknown): string {
-  if (typeof content === 'string') return JSON.stringify(content);
-  const problem = findNonJson(content, '$', new Set());
-  if (problem) throw new MessageBusError('INVALID_MESSAGE', `content must be a JSON value: ${problem}`);
-  return JSON.stringify(content);
+export function copyContent(content: unknown): { copy: JsonValue; json: string } {
+  // Strings are immutable: the common case costs one JSON.stringify.
+  if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
+  const copy = copyJson(content, '$', 0);
+  return { copy, json: JSON.stringify(copy) };
 }
 
 /** UTF-8 byte length of a string, without allocating an encoder per call. */
@@ -59,39 +65,36 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-function findNonJson(value: unknown, path: string, seen: Set<object>): string | undefined {
+function copyJson(value: unknown, path: string, depth: number): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return undefined;
+      return value;
     case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is ${value}`;
+      if (Number.isFinite(value)) return value;
+      throw invalidContent(`${path} is ${value}`);
     case 'object': {
-      if (value === null) return undefined;
-      if (seen.has(value)) return `${path} is a circular reference`;
-      seen.add(value);
-      try {
-        if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            const problem = findNonJson(value[i], `${path}[${i}]`, seen);
-            if (problem) return problem;
-          }
-          return undefined;
-        }
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) return `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`;
-        for (const key of Object.keys(value)) {
-          const problem = findNonJson((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
-          if (problem) return problem;
-        }
-        return undefined;
-      } finally {
-        seen.delete(value);
+      if (value === null) return null;
+      if (depth >= MAX_DEPTH) throw invalidContent(`${path} is circular or nested deeper than ${MAX_DEPTH} levels`);
+      if (Array.isArray(value)) {
+        const out: JsonValue[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1);
+        return Object.freeze(out) as JsonValue[];
       }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null)
+        throw invalidContent(`${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+      const out: { [key: string]: JsonValue } = {};
+      for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+      return Object.freeze(out);
     }
     default:
-      return `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`;
+      throw invalidContent(`${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
+}
+
+function invalidContent(problem: string): MessageBusError {
+  return new MessageBusError('INVALID_MESSAGE', `content must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */
