@@ -14,12 +14,14 @@ describe('stored content', () => {
     content.tags.push('y');
     content.nested.n = 2;
     const [fetched] = await bus.fetchMessages('b');
-    expect(fetched?.content).toEqual({ text: 'original', tags: ['x'], nested: { n: 1 } });
-    expect(sent.content).toEqual(fetched?.content);
+    if (!fetched) throw new Error('nothing fetched');
+    const stored = fetched.content as { text: string; tags: string[] };
+    expect(stored).toEqual({ text: 'original', tags: ['x'], nested: { n: 1 } });
+    expect(sent.content).toEqual(stored);
     expect(Object.isFrozen(fetched)).toBe(true);
-    expect(Object.isFrozen((fetched?.content as { tags: string[] }).tags)).toBe(true);
+    expect(Object.isFrozen(stored.tags)).toBe(true);
     expect(() => {
-      (fetched?.content as { text: string }).text = 'mutated';
+      stored.text = 'mutated';
     }).toThrow(TypeError);
   });
 
