@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ORIGIN = 'http://localhost:9'; // never contacted: every request is answered by page.route below
@@ -161,19 +162,7 @@ export async function run() {
   });
   const script = bundle.outputFiles[0].text;
   const html = '<!doctype html><meta charset="utf-8"><script type="module" src="/bench.js"></script>';
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
   try {
     const context = await browser.newContext();
     await context.route(`${ORIGIN}/**`, (route) => {
