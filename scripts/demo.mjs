@@ -18,12 +18,13 @@
  * --duration <s> (stop by itself, for smoke tests), --no-build.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { devVar } from './dev-vars.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line) => console.log(`[demo] ${line}`);
@@ -278,15 +279,6 @@ console.log(`
 if (options.duration) later(Number(options.duration) * 1000, () => stop(0));
 
 // --- helpers ---
-
-function devVar(name) {
-  const file = join(ROOT, '.dev.vars');
-  if (!existsSync(file)) return undefined;
-  const line = readFileSync(file, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).trim();
-}
 
 function isFree(candidate) {
   return new Promise((resolve) => {

@@ -9,13 +9,10 @@
  * Options: --ttl <seconds> (default 86400). The secret is BUS_SECRET from the
  * environment, else from .dev.vars (the local dev secret).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sign } from 'hono/jwt';
+import { devVar } from './dev-vars.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const usage = 'usage: npm run -s token -- --agent <id> --room <room> | --admin [--room <room>] [--ttl <seconds>]';
 
 let values;
@@ -33,7 +30,7 @@ try {
   process.exit(2);
 }
 
-const secret = process.env.BUS_SECRET ?? readDevVar('BUS_SECRET');
+const secret = process.env.BUS_SECRET ?? devVar('BUS_SECRET');
 if (!secret) {
   console.error('no BUS_SECRET: set it in the environment or in .dev.vars (BUS_SECRET=...)');
   process.exit(1);
@@ -54,12 +51,3 @@ if (values.admin) {
 }
 const exp = Math.floor(Date.now() / 1000) + ttl;
 process.stdout.write(`${await sign({ ...claims, exp }, secret, 'HS256')}\n`);
-
-function readDevVar(name) {
-  const file = join(root, '.dev.vars');
-  if (!existsSync(file)) return undefined;
-  const line = readFileSync(file, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).trim();
-}

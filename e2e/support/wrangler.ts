@@ -29,6 +29,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devVar } from '../../scripts/dev-vars.mjs';
 
 /** The repository root (this file lives in e2e/support). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -172,15 +173,6 @@ function usableConfig(path: string): string {
   const devVars = join(dirname(path), '.dev.vars');
   if (existsSync(devVars)) writeFileSync(join(dir, '.dev.vars'), readFileSync(devVars));
   return copy;
-}
-
-function devVar(name: string): string | undefined {
-  const file = join(ROOT, '.dev.vars');
-  if (!existsSync(file)) return undefined;
-  const line = readFileSync(file, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).trim();
 }
 
 /** A free loopback port (the OS picks it). */
