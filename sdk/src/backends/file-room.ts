@@ -33,7 +33,7 @@ import {
 } from './file-format.js';
 import { NumberList } from './file-lists.js';
 import { RoomLock } from './file-lock.js';
-import { Audience, byId, cursorExpired, unknownAgent } from './shared.js';
+import { Audience, byId, cursorExpired, type StoredMember, unknownAgent } from './shared.js';
 
 /** When `append` resolves relative to fsync. */
 export type FsyncMode = 'always' | 'batch' | 'never';
@@ -50,15 +50,9 @@ const fsyncAsync = promisify(fs.fsync);
 const META_COMPACT_LINES = 10_000;
 const CACHE_SIZE = 4096;
 
-interface Member {
-  id: string;
+interface Member extends StoredMember {
+  /** The agent's number in the index file (agents are numbered in the order they first joined). */
   no: number;
-  online: boolean;
-  groups: string[];
-  joinedAfter: number;
-  cursor: number;
-  sentCount: number;
-  lastSentAt: number | null;
 }
 
 export class RoomStore {

@@ -7,6 +7,7 @@
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
 import { MessageBusError } from '../core/errors.js';
 import type { Audience, RoutingDecision } from '../core/types.js';
+import type { StoredMember } from './shared.js';
 
 export const NAME = 'indexeddb';
 /** Bump with a migration in `upgrade` when the layout below changes. */
@@ -24,15 +25,8 @@ export interface RoomRow {
   memberVersion: number;
 }
 
-export interface MemberRow {
-  id: string;
-  online: boolean;
-  groups: string[];
-  joinedAfter: number;
-  cursor: number;
-  sentCount: number;
-  lastSentAt: number | null;
-}
+/** A member as the `members` store keeps it. */
+export type MemberRow = StoredMember;
 
 export interface MessageRow {
   id: number;

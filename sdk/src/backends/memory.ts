@@ -9,7 +9,7 @@ import type {
   StorageBackend,
   StoredMessage,
 } from '../core/types.js';
-import { Audience, byId, cursorExpired, unknownAgent } from './shared.js';
+import { Audience, byId, cursorExpired, type StoredMember, unknownAgent } from './shared.js';
 import { firstAbove } from './sorted.js';
 
 const NAME = 'memory';
@@ -266,15 +266,7 @@ export class InMemoryStorageBackend implements StorageBackend {
   }
 }
 
-interface MemberData {
-  id: string;
-  online: boolean;
-  groups: string[];
-  joinedAfter: number;
-  cursor: number;
-  sentCount: number;
-  lastSentAt: number | null;
-}
+type MemberData = StoredMember;
 
 interface BroadcastEntry {
   id: number;

@@ -4,6 +4,7 @@
  * Runtime-agnostic, like the core.
  */
 import { MessageBusError } from '../core/errors.js';
+import type { MemberState } from '../core/types.js';
 
 /** `UNKNOWN_AGENT` as a backend reports it, prefixed with the backend's name. */
 export function unknownAgent(backend: string, agentId: string, room: string): MessageBusError {
@@ -18,6 +19,9 @@ export function cursorExpired(backend: string, room: string, from: number, oldes
     { details: { oldestId } },
   );
 }
+
+/** A member as backends keep it: `MemberState` without `lastRoutedId`, which is derived from the delivery index. */
+export type StoredMember = Omit<MemberState, 'lastRoutedId'>;
 
 /** Orders members (or anything with an `id`) the way `getMembers` and `getRoom` must return them. */
 export function byId(a: { id: string }, b: { id: string }): number {
