@@ -1,0 +1,270 @@
+// Edge peer benchmark: one `wrangler dev` (bench/edge/wrangler.toml) hosts this worker's real app and ChatRoom
+// beside a minimal PartyServer room doing the same store-and-broadcast (bench/edge/partyserver-room.ts).
+// Alternating rounds measure WebSocket ingest (one socket, 64 in flight) and fan-out to 100 sockets, and
+// report bus/peer ratios (median and range over the rounds). Beside each timing it reports the work per
+// message, which the machine's load cannot move: bytes per frame, JSON.stringify calls and SQL statements,
+// counted inside the isolate by the bench-only build (bench/edge/counters.ts).
+import { join } from 'node:path';
+import { sign } from 'hono/jwt';
+import { WebSocket } from 'undici';
+import { ROOT, startDev } from './edge/wrangler-dev.mjs';
+
+const quick = process.env.BENCH_QUICK === '1';
+const SECRET = 'bench-secret';
+const ROUNDS = quick ? 2 : 6;
+const DURATION_MS = quick ? 1000 : 2000;
+const WS_WINDOW = 64;
+const FANOUT_AGENTS = 100;
+const FANOUT_MESSAGES = quick ? 30 : 60;
+const PEER = 'PartyServer';
+
+export async function run() {
+  const dev = await startDev({
+    config: join(ROOT, 'bench/edge/wrangler.toml'),
+    vars: {
+      BUS_SECRET: SECRET,
+      RATE_LIMIT_PER_SECOND: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      MAX_SOCKETS_PER_ROOM: '10000',
+      MAX_MEMBERS_PER_ROOM: '10000',
+    },
+  });
+  try {
+    const base = dev.url;
+    const ws = base.replace('http', 'ws');
+    const tag = Date.now().toString(36);
+    const counters = () => readCounters(base);
+
+    // --- ingest: the bus room has the sender and one offline reader, the peer room only the sending socket ---
+    const ingestRoom = `peers-ingest-${tag}`;
+    const sender = await joinRoom(base, ingestRoom, 'sender');
+    await joinRoom(base, ingestRoom, 'reader');
+    const ingest = {
+      bus: () => socketThroughput(`${ws}/v1/rooms/${ingestRoom}/ws?agent=sender&token=${sender}`, counters),
+      peer: () => socketThroughput(`${ws}/parties/peer-room/ingest-${tag}`, counters),
+    };
+
+    // --- fan-out: 100 listening sockets and one sender per room, open for every round ---
+    const fanRoom = `peers-fan-${tag}`;
+    const fanSender = await joinRoom(base, fanRoom, 'sender');
+    const busListeners = [];
+    for (let i = 0; i < FANOUT_AGENTS; i++) {
+      const agent = `agent-${i}`;
+      busListeners.push(`${ws}/v1/rooms/${fanRoom}/ws?agent=${agent}&token=${await joinRoom(base, fanRoom, agent)}`);
+    }
+    const peerUrl = `${ws}/parties/peer-room/fan-${tag}`;
+    const fan = {
+      bus: await openFanOut(`${ws}/v1/rooms/${fanRoom}/ws?agent=sender&token=${fanSender}`, busListeners, (f) => f.message?.content?.seq),
+      peer: await openFanOut(
+        peerUrl,
+        Array.from({ length: FANOUT_AGENTS }, () => peerUrl),
+        (f) => f.content?.seq,
+      ),
+    };
+
+    const rounds = [];
+    let seq = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate who goes first: a warming or cooling machine then favours neither.
+      const order = round % 2 === 0 ? ['bus', 'peer'] : ['peer', 'bus'];
+      const result = { ingest: {}, fan: {} };
+      for (const who of order) result.ingest[who] = await ingest[who]();
+      for (const who of order) {
+        result.fan[who] = await fan[who].measure(seq, FANOUT_MESSAGES, counters);
+        seq += FANOUT_MESSAGES;
+      }
+      rounds.push(result);
+    }
+    for (const f of Object.values(fan)) f.close();
+    return report(rounds);
+  } finally {
+    await dev.stop();
+  }
+}
+
+// --- the table ---
+
+function report(rounds) {
+  const ratios = (pick) => rounds.map((r) => pick(r, 'bus') / pick(r, 'peer'));
+  const timing = (measure, pick, unit) => {
+    const bus = median(rounds.map((r) => pick(r, 'bus')));
+    const peer = median(rounds.map((r) => pick(r, 'peer')));
+    const rs = ratios(pick);
+    return {
+      measure,
+      bus: unit(bus),
+      [PEER]: unit(peer),
+      [`bus/${PEER}`]: +median(rs).toFixed(2),
+      [`range (${rounds.length} rounds)`]: `${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}`,
+    };
+  };
+  // Work counts: totals over every round divided by the messages, so one slow round changes nothing.
+  const work = (measure, key, phase, digits = 1) => {
+    const per = (who) => {
+      const total = rounds.reduce((sum, r) => sum + r[phase][who][key], 0);
+      const messages = rounds.reduce((sum, r) => sum + r[phase][who].messages, 0);
+      return total / messages;
+    };
+    const bus = per('bus');
+    const peer = per('peer');
+    return {
+      measure,
+      bus: +bus.toFixed(digits),
+      [PEER]: +peer.toFixed(digits),
+      [`bus/${PEER}`]: +(bus / peer).toFixed(2),
+      [`range (${rounds.length} rounds)`]: 'work count',
+    };
+  };
+  const rows = [
+    timing(`WebSocket ingest, one socket, ${WS_WINDOW} in flight (msgs/s)`, (r, w) => r.ingest[w].rate, Math.round),
+    timing(`fan-out to ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.fan[w].p50, ms),
+    timing(`fan-out to ${FANOUT_AGENTS} sockets p99 (ms)`, (r, w) => r.fan[w].p99, ms),
+    work('bytes per delivered frame (fan-out)', 'frameBytes', 'fan', 0),
+    work('bytes per ok reply (ingest)', 'okBytes', 'ingest', 0),
+    work('JSON.stringify calls per fan-out message', 'stringify', 'fan'),
+    work('JSON.stringify calls per ingested message', 'stringify', 'ingest'),
+    work('SQL statements per append (ingest)', 'sql', 'ingest', 2),
+  ];
+  const [ingest, p50, p99] = rows;
+  const [frame, , fanStringify] = rows.slice(3);
+  const notes = [
+    `${rounds.length} alternating rounds (who goes first alternates), each: ${DURATION_MS / 1000}s WebSocket ingest per side, then ${FANOUT_MESSAGES} fan-out messages one at a time per side. Ratios are bus/${PEER} per round; the median and the range are over the rounds. Local \`wrangler dev\` on a shared 2-core machine: the Node client shares the cores with workerd, and both sides pay the same client cost.`,
+    `bus = this worker (JWT check at upgrade, Hono routing, the ChatRoom object with MessageBus routing, DurableObjectStorageBackend append, per-socket delivery). ${PEER} = bench/edge/partyserver-room.ts: \`INSERT … RETURNING id\` into SQLite, \`ok\` with the id to the sender, one \`broadcast\` of a once-stringified frame to the others.`,
+    `What ${PEER} does not guarantee here, and the bus does: no member ids (connections are anonymous ids), no auth, no history or per-agent fetch, no replay after a dropped socket (no cursor; a frame sent while a socket is down is lost to it), no idempotency keys, no routing (direct or subgroup), no rate or size limits. The timings are speed at unequal work; the work rows show how unequal.`,
+    'Work counts: frames and their bytes are counted by the client; JSON.stringify calls and sql.exec statements are counted inside the isolate (bench/edge/counters.ts, a bench-only wrap of the runtime functions, the room code unchanged), as a delta over a phase in which only one room works, divided by its messages.',
+    `Goals (issue 10): fan-out p50 bus/${PEER} ≤ 1.0 (${p50[`bus/${PEER}`]} now) and p99 ≤ 1.2 (${p99[`bus/${PEER}`]}); ingest ≥ 1.0 (${ingest[`bus/${PEER}`]}). In work: one JSON.stringify per fan-out, not one per socket (${fanStringify.bus} now, ${fanStringify[PEER]} for ${PEER}), and broadcast frames under 2x ${PEER}'s bytes for the same content (${frame[`bus/${PEER}`]}x now).`,
+  ];
+  return { title: `Edge peers (one wrangler dev): bus vs ${PEER}`, rows, notes, rounds };
+}
+
+// --- measurement helpers ---
+
+/** Keeps WS_WINDOW send frames in flight on one socket for DURATION_MS; returns ok/s, bytes per ok and the isolate's work. */
+async function socketThroughput(url, counters) {
+  const socket = await openSocket(url);
+  const before = await counters();
+  let sent = 0;
+  let ok = 0;
+  let failed = 0;
+  let okBytes = 0;
+  const end = Date.now() + DURATION_MS;
+  const started = performance.now();
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent - ok - failed < WS_WINDOW && Date.now() < end) {
+        socket.send(JSON.stringify({ type: 'send', ref: sent, content: { i: sent } }));
+        sent++;
+      }
+      if (Date.now() >= end && sent === ok + failed) resolve();
+    };
+    socket.onmessage = (event) => {
+      const text = String(event.data);
+      const frame = JSON.parse(text);
+      if (frame.type === 'ok') {
+        ok++;
+        okBytes += Buffer.byteLength(text);
+      } else if (frame.type === 'error') failed++;
+      else return;
+      pump();
+    };
+    pump();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const after = await counters();
+  socket.close();
+  if (failed > 0) throw new Error(`${failed} of ${sent} WebSocket sends failed`);
+  return { rate: ok / seconds, messages: ok, okBytes, stringify: after.stringify - before.stringify, sql: after.sql - before.sql };
+}
+
+/** Opens the listeners and the sender once; `measure` then sends messages one at a time (latency = send → last listener). */
+async function openFanOut(senderUrl, listenerUrls, seqOf) {
+  const listeners = [];
+  for (const url of listenerUrls) listeners.push(await openSocket(url));
+  const sender = await openSocket(senderUrl);
+  let current = { seq: -1, remaining: 0, ok: false, bytes: 0, done: () => {}, fail: () => {} };
+  const settle = () => {
+    if (current.remaining === 0 && current.ok) current.done();
+  };
+  for (const socket of listeners) {
+    socket.onmessage = (event) => {
+      const text = String(event.data);
+      if (seqOf(JSON.parse(text)) !== current.seq) return;
+      current.bytes += Buffer.byteLength(text);
+      if (--current.remaining === 0) current.last = performance.now();
+      settle();
+    };
+  }
+  sender.onmessage = (event) => {
+    const frame = JSON.parse(String(event.data));
+    if (frame.type === 'error') current.fail(new Error(`fan-out send failed: ${JSON.stringify(frame.error)}`));
+    if (frame.type === 'ok' && frame.ref === current.seq) {
+      current.ok = true;
+      settle();
+    }
+  };
+  return {
+    async measure(firstSeq, count, counters) {
+      const before = await counters();
+      const latencies = [];
+      let frames = 0;
+      let bytes = 0;
+      for (let seq = firstSeq; seq < firstSeq + count; seq++) {
+        const started = performance.now();
+        await new Promise((done, fail) => {
+          current = { seq, remaining: listeners.length, ok: false, bytes: 0, done, fail };
+          sender.send(JSON.stringify({ type: 'send', ref: seq, content: { seq } }));
+        });
+        latencies.push(current.last - started);
+        frames += listeners.length;
+        bytes += current.bytes;
+      }
+      const after = await counters();
+      latencies.sort((a, b) => a - b);
+      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+      return {
+        p50: at(0.5),
+        p99: at(0.99),
+        messages: count,
+        frameBytes: (bytes / frames) * count, // summed per message, so `work` divides by messages
+        stringify: after.stringify - before.stringify,
+        sql: after.sql - before.sql,
+      };
+    },
+    close() {
+      for (const socket of [...listeners, sender]) socket.close();
+    },
+  };
+}
+
+async function readCounters(base) {
+  const [stringify, sql] = (await (await fetch(`${base}/bench-counters`)).text()).split(' ').map(Number);
+  return { stringify, sql };
+}
+
+function openSocket(url) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.onopen = () => resolve(socket);
+    socket.onerror = () => reject(new Error(`could not open ${url.replace(/token=[^&]+/, 'token=…')}`));
+  });
+}
+
+/** Connects `agent` to `room` over HTTP and returns its token. */
+async function joinRoom(base, room, agent) {
+  const token = await sign({ sub: agent, room, role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
+  const response = await fetch(`${base}/v1/rooms/${room}/agents/${agent}/connect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: '{}',
+  });
+  if (!response.ok) throw new Error(`connect ${agent} to ${room}: ${response.status} ${await response.text()}`);
+  return token;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const ms = (n) => Number(n.toFixed(2));
