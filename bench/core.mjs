@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 import { InMemoryStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
+import { allocatedPerOp } from './heap-allocated.mjs';
+import { safeBusRoom } from './safe-bus-baseline.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 
@@ -32,13 +34,19 @@ function baselineOps(n) {
   });
 }
 
+/** The hand-written safe bus (bench/safe-bus-baseline.mjs): direct sends in a room of 10 live subscribers. */
+function safeBusOps(n) {
+  const bus = safeBusRoom(10);
+  return throughput(n, (i) => bus.send('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]));
+}
+
 async function room(agents, policy, groupsOf = () => []) {
   const bus = new MessageBus(new InMemoryStorageBackend(), policy, { room: 'bench', logLevel: 'silent' });
   for (let i = 0; i < agents; i++) await bus.connectAgent(`agent-${i}`, { groups: groupsOf(i) });
   return bus;
 }
 
-async function sendRates(baseline) {
+async function sendRates(baseline, safe) {
   const rows = [];
   for (const agents of [10, 100, 1000]) {
     const n = quick ? 5_000 : agents === 1000 ? 50_000 : 100_000;
@@ -64,10 +72,74 @@ async function sendRates(baseline) {
         'messages/s': Math.round(rate),
         'baseline msgs/s': Math.round(baseline),
         'ratio to baseline': +(rate / baseline).toFixed(3),
+        'ratio to safe bus': +(rate / safe).toFixed(3),
       });
     }
     await Promise.all([direct.close(), sub.close(), broadcast.close()]);
   }
+  return rows;
+}
+
+/** The bus's direct send in the safe bus's shape: 10 agents, each with a live subscriber. */
+async function liveSubscriberRate(baseline, safe) {
+  const n = quick ? 5_000 : 100_000;
+  const bus = await room(10, new IndividualRoutingPolicy());
+  for (let i = 0; i < 10; i++) bus.subscribe(`agent-${i}`, () => {});
+  const rate = await throughput(n, (i) => bus.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`])));
+  await bus.close();
+  return {
+    measure: 'send direct, live subscribers',
+    agents: 10,
+    'messages/s': Math.round(rate),
+    'baseline msgs/s': Math.round(baseline),
+    'ratio to baseline': +(rate / baseline).toFixed(3),
+    'ratio to safe bus': +(rate / safe).toFixed(3),
+  };
+}
+
+/** Heap bytes allocated per send (garbage included), each beside the two baselines: a count noise cannot move. */
+async function heapPerSend() {
+  const n = quick ? 20_000 : 100_000;
+  const emitter = new EventEmitter();
+  emitter.on('message', () => {});
+  let log = [];
+  const safe = safeBusRoom(10);
+  const direct = await room(10, new IndividualRoutingPolicy());
+  const live = await room(10, new IndividualRoutingPolicy());
+  for (let i = 0; i < 10; i++) live.subscribe(`agent-${i}`, () => {});
+  const broadcast = await room(10, new BroadcastRoutingPolicy());
+  const cases = [
+    [
+      'EventEmitter baseline',
+      (i) => {
+        const content = { text: 'hello', i };
+        emitter.emit('message', content);
+        log.push(content);
+        JSON.stringify(content);
+        if (log.length > 100_000) log = [];
+      },
+    ],
+    ['hand-written safe bus, direct', (i) => safe.send('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`])],
+    ['bus, direct', (i) => direct.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]))],
+    ['bus, direct, live subscribers', (i) => live.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]))],
+    ['bus, broadcast', (i) => broadcast.sendMessage(new Message('agent-0', { text: 'hello', i }))],
+  ];
+  const rows = [];
+  let emitterBytes;
+  let safeBytes;
+  for (const [what, body] of cases) {
+    const bytes = await allocatedPerOp(n, body);
+    emitterBytes ??= bytes;
+    if (what.startsWith('hand-written')) safeBytes = bytes;
+    rows.push({
+      measure: `heap bytes allocated per send: ${what}`,
+      agents: 10,
+      'bytes/send': Math.round(bytes),
+      'ratio to baseline': +(bytes / emitterBytes).toFixed(2),
+      ...(safeBytes === undefined ? {} : { 'ratio to safe bus': +(bytes / safeBytes).toFixed(2) }),
+    });
+  }
+  await Promise.all([direct.close(), live.close(), broadcast.close()]);
   return rows;
 }
 
@@ -130,16 +202,31 @@ async function broadcastBytes() {
 export async function run() {
   if (!global.gc) throw new Error('run with node --expose-gc (npm run bench does)');
   const baseline = await baselineOps(quick ? 50_000 : 300_000);
+  const safe = await safeBusOps(quick ? 20_000 : 200_000);
   const rows = [
     { measure: 'baseline: EventEmitter emit + array push + JSON.stringify', 'messages/s': Math.round(baseline) },
-    ...(await sendRates(baseline)),
+    {
+      measure: 'baseline: hand-written safe bus, direct (bench/safe-bus-baseline.mjs)',
+      agents: 10,
+      'messages/s': Math.round(safe),
+      'baseline msgs/s': Math.round(baseline),
+      'ratio to baseline': +(safe / baseline).toFixed(3),
+    },
+    ...(await sendRates(baseline, safe)),
+    await liveSubscriberRate(baseline, safe),
+    ...(await heapPerSend()),
     ...(await fetchLatencies()),
     ...(await broadcastBytes()),
   ];
   const direct = rows.filter((r) => r.measure === 'send direct');
   const fetches = rows.filter((r) => r.measure?.startsWith('fetch'));
   const bytes = rows.filter((r) => r.measure === 'bytes kept per broadcast');
+  const live = rows.find((r) => r.measure === 'send direct, live subscribers');
+  const heap = rows.filter((r) => r.measure.startsWith('heap bytes'));
   const notes = [
+    `safe bus = bench/safe-bus-baseline.mjs: id and membership checks, the 64 KiB limit, a JSON copy, a deep freeze, an id, a log append and delivery to live subscribers behind an async send; nothing else (no policies, metrics, idempotency or storage interface). It runs at ${rows[1]['ratio to baseline']} of the EventEmitter baseline.`,
+    `direct send with live subscribers (10 agents) / safe bus: ${live['ratio to safe bus']} (target >= 1), / EventEmitter baseline: ${live['ratio to baseline']} (target >= 0.333)`,
+    `heap bytes allocated per send (V8 GC profiler, garbage included, the caller's Message and content counted on every side): ${heap.map((r) => `${r.measure.slice('heap bytes allocated per send: '.length)} ${r['bytes/send']}`).join(', ')}`,
     `direct send / baseline: ${direct.map((r) => `${r.agents} agents ${r['ratio to baseline']}`).join(', ')} (target >= 0.333)`,
     `fetch p50 at ${fetches.at(-1)['room messages']} / at 10k: ${fetches.at(-1)['p50 ratio to 10k room']} (target <= 2)`,
     `bytes per broadcast at 1000 agents / at 10 agents: ${bytes.at(-1)['ratio to 10 agents']} (flat means the audience is stored once)`,
