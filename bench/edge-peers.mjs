@@ -95,7 +95,7 @@ function report(rounds) {
       bus: unit(bus),
       [PEER]: unit(peer),
       [`bus/${PEER}`]: +median(rs).toFixed(2),
-      [`range (${rounds.length} rounds)`]: `${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}`,
+      [`range (${rounds.length} rounds)`]: `${Math.min(...rs).toPrecision(2)}–${Math.max(...rs).toPrecision(2)}`,
     };
   };
   // Work counts: totals over every round divided by the messages, so one slow round changes nothing.
