@@ -15,7 +15,7 @@ const ROUNDS = quick ? 2 : 6;
 const DURATION_MS = quick ? 1000 : 2000;
 const WS_WINDOW = 64;
 const FANOUT_AGENTS = 100;
-const FANOUT_MESSAGES = quick ? 30 : 60;
+const FANOUT_MESSAGES = quick ? 30 : 100;
 const PEER = 'PartyServer';
 
 export async function run() {
@@ -95,7 +95,7 @@ function report(rounds) {
       bus: unit(bus),
       [PEER]: unit(peer),
       [`bus/${PEER}`]: +median(rs).toFixed(2),
-      [`range (${rounds.length} rounds)`]: `${Math.min(...rs).toPrecision(2)}–${Math.max(...rs).toPrecision(2)}`,
+      [`range (${rounds.length} rounds)`]: `${short(Math.min(...rs))}–${short(Math.max(...rs))}`,
     };
   };
   // Work counts: totals over every round divided by the messages, so one slow round changes nothing.
@@ -268,3 +268,5 @@ function median(values) {
 }
 
 const ms = (n) => Number(n.toFixed(2));
+/** Two significant digits, without exponents. */
+const short = (n) => (n >= 100 ? String(Math.round(n)) : String(Number(n.toPrecision(2))));

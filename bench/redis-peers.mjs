@@ -47,7 +47,7 @@ function report(rounds) {
   const med = (pick) => median(rounds.map(pick));
   const ratioRange = (a, b) => {
     const rs = rounds.map((r) => a(r) / b(r));
-    return { median: +median(rs).toFixed(2), range: `${Math.min(...rs).toPrecision(2)}–${Math.max(...rs).toPrecision(2)}` };
+    return { median: +median(rs).toFixed(2), range: `${short(Math.min(...rs))}–${short(Math.max(...rs))}` };
   };
   const timing = (measure, bus, sio, unit) => {
     const r = ratioRange(bus, sio);
@@ -171,13 +171,25 @@ async function runLoad(url, subscriber, senders, crossSender) {
   const sent = (await Promise.all(senders.map(async (s) => JSON.parse(await s.next())))).reduce((a, b) => a + b.sent, 0);
   subscriber.write({ expected: sent, start, crossSender: crossSender ?? null });
   const figures = JSON.parse(await subscriber.next());
-  const after = await redisWork(info);
+  const after = await quiet(info);
   await info.close();
   for (const p of [...senders, subscriber]) p.stop();
   await Promise.all([...senders, subscriber].map((p) => p.exited));
   const work = {};
   for (const key of Object.keys(after)) work[key] = after[key] - before[key];
   return { sent, ...figures, work };
+}
+
+/** Redis's counters once the processes stopped sending (a loaded server may still be publishing what it relayed). */
+async function quiet(client) {
+  let last = await redisWork(client);
+  for (let waited = 0; waited < 5_000; waited += 200) {
+    await sleep(200);
+    const now = await redisWork(client);
+    if (now.commands === last.commands) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** Redis's counters: every command (script-internal ones included, as Redis 7 counts them), scripts, PUBLISH, CPU. */
@@ -388,6 +400,8 @@ function median(values) {
 const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (n) => Number(n.toFixed(2));
+/** Two significant digits, without exponents. */
+const short = (n) => (n >= 100 ? String(Math.round(n)) : String(Number(n.toPrecision(2))));
 const say = (line) => process.stdout.write(`${line}\n`);
 
 let stdinLines;
