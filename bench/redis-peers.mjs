@@ -47,7 +47,7 @@ function report(rounds) {
   const med = (pick) => median(rounds.map(pick));
   const ratioRange = (a, b) => {
     const rs = rounds.map((r) => a(r) / b(r));
-    return { median: +median(rs).toFixed(2), range: `${short(Math.min(...rs))}–${short(Math.max(...rs))}` };
+    return { median: Number(short(median(rs))), range: `${short(Math.min(...rs))}–${short(Math.max(...rs))}` };
   };
   const timing = (measure, bus, sio, unit) => {
     const r = ratioRange(bus, sio);
