@@ -32,7 +32,7 @@ describe('/devtools headers', () => {
     expect(csp).toContain("frame-ancestors 'none'");
     const connect = csp.find((d) => d.startsWith('connect-src'))?.split(' ') ?? [];
     const ws = dev.url.replace('http', 'ws');
-    expect(connect).toEqual(["connect-src", "'self'", dev.url, ws, 'https://bus.example.com', 'wss://bus.example.com']);
+    expect(connect).toEqual(['connect-src', "'self'", dev.url, ws, 'https://bus.example.com', 'wss://bus.example.com']);
     // The malformed entry of DEVTOOLS_API_ORIGINS was dropped, not pasted into the policy.
     expect(csp.join(';')).not.toContain('script-src *');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
@@ -67,7 +67,14 @@ describe('/devtools headers', () => {
 
 describe('/devtools redirects', () => {
   it('never send the browser outside /devtools on this origin', async () => {
-    const paths = ['/devtools', '/devtools/index.html', '/devtools//x/', '/devtools//evil.example/', '/devtools///evil.example//a', '/devtools/./x/../index.html'];
+    const paths = [
+      '/devtools',
+      '/devtools/index.html',
+      '/devtools//x/',
+      '/devtools//evil.example/',
+      '/devtools///evil.example//a',
+      '/devtools/./x/../index.html',
+    ];
     const redirected: string[] = [];
     for (const path of paths) {
       const response = await get(path);
