@@ -286,6 +286,13 @@ export class RemoteMessageBus {
       };
       ws.onopen = () => {
         failures = 0;
+        // workerd ends the TCP connection of a hibernated socket that never sent a frame only ~10 s after
+        // closing it (docs/worker.md); one ping makes a server-side close (removal, refusal) end it at once.
+        try {
+          ws.send(JSON.stringify({ type: 'ping', ref: 'open' }));
+        } catch {
+          // Closing already; onclose follows.
+        }
       };
       ws.onclose = (event) => {
         if (socket !== ws) return;

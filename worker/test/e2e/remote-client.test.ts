@@ -35,7 +35,7 @@ describe('RemoteMessageBus against wrangler dev', () => {
   it('has the MessageBus API: connect, send, fetch, ack, subscribe, disconnect', async () => {
     const room = freshRoom();
     const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room));
-    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room));
+    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room, 'agent', { groups: ['team'] }));
     await alice.connectAgent('alice');
     const info = await bob.connectAgent('bob', { groups: ['team'] });
     expect(info).toMatchObject({ id: 'bob', online: true, groups: ['team'], cursor: 0 });
