@@ -405,6 +405,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       room,
       metrics: this.#registry,
       maxContentBytes: this.#limits.maxContentBytes,
+      maxContentDepth: this.#limits.maxContentDepth,
+      maxGroupsPerMember: this.#limits.maxGroupsPerMember,
       closeStorage: false,
       logLevel: 'warn',
     });

@@ -3,7 +3,8 @@
  * The namespaces are untyped on purpose: the classes bound to them import this file, and their
  * RPC is typed once, in contract.ts (see stubs.ts), so nothing here imports them back.
  */
-import { DEFAULT_MAX_CONTENT_DEPTH } from './content-depth.js';
+
+import { DEFAULT_MAX_CONTENT_DEPTH } from 'modular-message-bus-library';
 
 /** What the worker and its Durable Objects receive as `env`. */
 export interface Env {

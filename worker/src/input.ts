@@ -7,7 +7,7 @@
  * paths answer the same input with the same typed 400.
  */
 
-import { exceedsDepth } from './content-depth.js';
+import { exceedsContentDepth } from 'modular-message-bus-library';
 import type { ErrorBody, FrameRef, JsonValue, Outcome, SendInput } from './contract.js';
 import { fail } from './errors.js';
 import { refuseGroupCount } from './group-grant.js';
@@ -36,7 +36,7 @@ export function readUpTo(value: unknown): Outcome<number> {
 export function readSendInput(body: Record<string, unknown>, maxContentDepth: number): Outcome<SendInput> {
   const { content, recipients, idempotencyKey } = body;
   if (content === undefined) return refused(fail('INVALID_MESSAGE', 'a send needs "content": any JSON value'));
-  if (exceedsDepth(content, maxContentDepth)) {
+  if (exceedsContentDepth(content, maxContentDepth)) {
     return refused(fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`));
   }
   if (recipients !== undefined && !isStringArray(recipients)) {

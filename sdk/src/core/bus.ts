@@ -30,6 +30,8 @@ export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
 const MAX_RECIPIENTS = 1000;
+// Entries read from a connectAgent groups list before repeats are dropped: bounds the work of a hostile list.
+const MAX_GROUP_ENTRIES = 1000;
 const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
@@ -159,7 +161,7 @@ export class MessageBus {
     const groups =
       requested === undefined
         ? undefined
-        : sortedUnique(snapshotIds(requested, 'groups', this.#maxGroups, 'INVALID_ARGUMENT', 'maxGroupsPerMember'));
+        : this.#distinctGroups(agentId, snapshotIds(requested, 'groups', MAX_GROUP_ENTRIES, 'INVALID_ARGUMENT'));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: true, groups }));
     const member = await this.#member(agentId);
     this.#log.info('agent connected', { room: this.room, agent: agentId, groups: member.groups });
@@ -186,6 +188,19 @@ export class MessageBus {
     for (const subscription of this.#subscriptions) if (subscription.agentId === agentId) subscription.stop();
     this.#log.info('agent removed', { room: this.room, agent: agentId });
     this.#emit('disconnect', [{ agent: agentId, removed: true }]);
+  }
+
+  /** The distinct groups of a `connectAgent` list, refused when they are more than `maxGroupsPerMember` (repeats count once). */
+  #distinctGroups(agentId: string, requested: string[]): string[] {
+    const groups = sortedUnique(requested);
+    if (groups.length > this.#maxGroups) {
+      throw new MessageBusError(
+        'INVALID_ARGUMENT',
+        `agent "${agentId}" asked for ${groups.length} groups; maxGroupsPerMember is ${this.#maxGroups}`,
+        { details: { limit: this.#maxGroups } },
+      );
+    }
+    return groups;
   }
 
   /** Adds a member to a group (for `SubgroupRoutingPolicy`). A member already in `maxGroupsPerMember` groups gets `INVALID_ARGUMENT`. */
