@@ -15,4 +15,4 @@ export {
 export { FileStorageBackend, type FileStorageOptions } from './file.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
-export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';
+export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions, type RedisTlsOptions } from './redis/index.js';
