@@ -110,8 +110,10 @@ if #d == limit then bound = d[#d] end
 local b = {}
 local low = '(' .. start
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+-- Enough for the page plus the start of an own run (8 in a row trigger a jump), and no more.
+local size = math.min(200, limit + 8)
 while #b < limit do
-  local batch = redis.call('ZRANGEBYSCORE', p .. 'bc', low, bound, 'LIMIT', 0, 200)
+  local batch = redis.call('ZRANGEBYSCORE', p .. 'bc', low, bound, 'LIMIT', 0, size)
   local streak = 0
   local jump = nil
   for _, entry in ipairs(batch) do
@@ -130,7 +132,7 @@ while #b < limit do
   if jump then
     low = jump
   else
-    if #batch < 200 then break end
+    if #batch < size then break end
     low = '(' .. string.match(batch[#batch], '^(%d+):')
   end
 end
