@@ -367,7 +367,7 @@ function draw(
     }
     case 'mixed': {
       const route =
-        shape === 'run' ? 'others' : (['all', 'others', 'others', 'list', 'list', 'bogus', 'throw'] as const)[Math.floor(random() * 7)];
+        shape === 'run' ? 'others' : (['all', 'others', 'others', 'list', 'list', 'bogus', 'throw'][Math.floor(random() * 7)] as string);
       const to = [...someAgents(), ...someAgents()];
       return { content: route === 'list' ? { n, text, route, to } : { n, text, route }, recipients: undefined };
     }
