@@ -51,14 +51,21 @@ export function storedMessage(room: string, fields: MessageFields): StoredMessag
 /**
  * The message an append stores, from the bus's draft. The draft's content is
  * already a deep-frozen copy made by the bus; a backend that keeps objects
- * (memory) uses it as it is.
+ * (memory) uses it as it is, one that reads JSON text back passes `content`
+ * parsed from it (`parseContent`), so a fresh read and the append agree.
  */
-export function messageFromDraft(room: string, id: number, draft: MessageDraft, recipients: readonly string[]): StoredMessage {
+export function messageFromDraft(
+  room: string,
+  id: number,
+  draft: MessageDraft,
+  recipients: readonly string[],
+  content: JsonValue = draft.content,
+): StoredMessage {
   return storedMessage(room, {
     id,
     timestamp: draft.timestamp,
     sender: draft.sender,
-    content: draft.content,
+    content,
     recipients,
     policy: draft.routing.policy,
     requested: draft.routing.requested,
