@@ -105,7 +105,8 @@ describe('IndexedDBStorageBackend opens a version-1 database written by the libr
     const [openRun] = (upgraded.stores.runs as Rows)
       .filter(([key]) => (key as string[])[0] === 'lobby' && (key as string[])[1] === 'a')
       .slice(-1);
-    const { first } = openRun?.[1] as { first: number; last: number };
+    expect(openRun).toBeDefined();
+    const { first } = (openRun as Rows[number])[1] as { first: number; last: number };
     const sent = [];
     for (let i = 0; i < 3; i++) sent.push((await lobby.sendMessage(new Message('a', `after the upgrade ${i}`))).id);
     const after = await dump(factory, 'upgrade');
