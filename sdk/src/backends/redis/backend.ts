@@ -12,7 +12,7 @@ import type {
   StoredMessage,
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
-import { byId, cursorExpired, unknownAgent } from '../shared.js';
+import { byId, cursorExpired, toState, unknownAgent } from '../kit/index.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
@@ -139,16 +139,8 @@ export class RedisStorageBackend implements StorageBackend {
         string | null,
         number,
       ];
-      return {
-        id,
-        online: online === '1',
-        groups: JSON.parse(groups),
-        joinedAfter,
-        cursor,
-        lastRoutedId,
-        sentCount,
-        lastSentAt: lastAt === null ? null : Number(lastAt),
-      };
+      const lastSentAt = lastAt === null ? null : Number(lastAt);
+      return toState({ id, online: online === '1', groups: JSON.parse(groups), joinedAfter, cursor, sentCount, lastSentAt }, lastRoutedId);
     });
     members.sort(byId);
     return { room, lastId, oldestId, members };

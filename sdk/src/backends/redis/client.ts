@@ -1,4 +1,4 @@
-import { MessageBusError } from '../../core/errors.js';
+import { optionalDependency } from '../kit/index.js';
 import { NAME, type RedisTlsOptions } from './options.js';
 
 /**
@@ -21,19 +21,12 @@ export interface RedisClientLike {
   disconnect?(): Promise<unknown>;
 }
 
-type RedisModule = typeof import('redis');
-let redisModule: Promise<RedisModule> | undefined;
-
 /** node-redis is an optional peer dependency: imported on first use, with a clear error when it is missing. */
-export function loadRedis(): Promise<RedisModule> {
-  redisModule ??= import('redis').catch((error: unknown) => {
-    redisModule = undefined;
-    throw new MessageBusError('MISCONFIGURED', `[${NAME}] RedisStorageBackend needs the "redis" package (node-redis): npm install redis`, {
-      cause: error,
-    });
-  });
-  return redisModule;
-}
+export const loadRedis = optionalDependency(
+  NAME,
+  'RedisStorageBackend needs the "redis" package (node-redis): npm install redis',
+  () => import('redis'),
+);
 
 /** A node-redis client for `url`; connection failures reach `onError` (node-redis reports them as events). */
 export async function createRedisClient(

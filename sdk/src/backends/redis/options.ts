@@ -1,4 +1,5 @@
 import { MessageBusError } from '../../core/errors.js';
+import { checkMaxMessages } from '../kit/index.js';
 import type { RedisClientLike } from './client.js';
 
 export const NAME = 'redis';
@@ -73,9 +74,7 @@ export function resolveOptions(options: RedisStorageOptions): ResolvedOptions {
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) {
     throw invalid(`keyPrefix must be a string without braces (they are the room's hash tag)`);
   }
-  if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
-    throw invalid(`maxMessages must be a positive integer; got ${maxMessages}`);
-  }
+  checkMaxMessages(NAME, maxMessages);
   if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1) {
     throw invalid(`commandTimeoutMs must be a positive integer; got ${commandTimeoutMs}`);
   }
