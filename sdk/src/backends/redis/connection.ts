@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
 import { closedError } from '../kit/index.js';
-import { createRedisClient, describeConnectionError, loadRedis, type RedisClientLike } from './client.js';
-import { NAME, type ResolvedOptions } from './options.js';
+import { createRedisClient, describeConnectionError, loadRedis } from './client.js';
+import { NAME, type RedisClientLike, type ResolvedOptions } from './options.js';
 
 /**
  * The command connection of one backend: connects on first use, reconnects by itself, and bounds every
