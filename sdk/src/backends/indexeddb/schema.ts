@@ -29,9 +29,6 @@ export interface RoomRow {
   memberVersion: number;
 }
 
-/** A member as the `members` store keeps it. */
-export type MemberRow = StoredMember;
-
 export interface MessageRow {
   id: number;
   timestamp: number;
@@ -57,7 +54,7 @@ export interface BroadcastRow {
 
 export interface BusSchema extends DBSchema {
   rooms: { key: string; value: RoomRow };
-  members: { key: [string, string]; value: MemberRow };
+  members: { key: [string, string]; value: StoredMember };
   messages: { key: [string, number]; value: MessageRow };
   /** Per-recipient index of `list` messages: key [room, agent, id], value the id. */
   deliveries: { key: [string, string, number]; value: number };
