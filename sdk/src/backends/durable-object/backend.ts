@@ -285,6 +285,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
   #appendSync(room: string, draft: MessageDraft): AppendResult & { head?: RoomHead } {
     let head = this.#ensureRoom(room);
     if (draft.idempotencyKey !== undefined) {
+      // The kit's idempotencyField (sender \0 key) as two columns, unique per room (mmb_messages_idem), in this transaction.
       const earlier = this.#rows(
         'SELECT * FROM mmb_messages WHERE room = ? AND sender = ? AND idem = ?',
         room,

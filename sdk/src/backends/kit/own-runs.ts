@@ -48,6 +48,37 @@ export function extendsRun(latestRunOfSender: OwnRun | undefined, lastBroadcastI
   return latestRunOfSender !== undefined && lastBroadcastId !== undefined && latestRunOfSender.last === lastBroadcastId;
 }
 
+/**
+ * Rebuilds runs from broadcasts already stored (a medium that gains a run
+ * index): feed every broadcast in order (room, then id); each finished run is
+ * passed to `emit`. The same grouping `extendsRun` makes one append at a time.
+ */
+export class RunBuilder {
+  readonly #emit: (room: string, sender: string, run: OwnRun) => void;
+  #open: { room: string; sender: string; first: number; last: number } | undefined;
+
+  constructor(emit: (room: string, sender: string, run: OwnRun) => void) {
+    this.#emit = emit;
+  }
+
+  add(room: string, broadcast: BroadcastRef): void {
+    const open = this.#open;
+    if (open && open.room === room && open.sender === broadcast.excluded) {
+      open.last = broadcast.id;
+      return;
+    }
+    this.finish();
+    if (broadcast.excluded !== null) this.#open = { room, sender: broadcast.excluded, first: broadcast.id, last: broadcast.id };
+  }
+
+  /** Emits the run still open, if any. */
+  finish(): void {
+    const open = this.#open;
+    this.#open = undefined;
+    if (open) this.#emit(open.room, open.sender, { first: open.first, last: open.last });
+  }
+}
+
 /** What a walk asks of the medium. */
 export type WalkRequest =
   /** Reply `{ runs, page }`: `ownRuns(agent, after, runLimit)` and `broadcasts(agent, after, +∞, limit)` (may run in parallel). */
