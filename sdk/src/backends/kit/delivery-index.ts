@@ -88,6 +88,8 @@ export class DeliveryIndex implements BroadcastSource {
     const direct = this.#direct.get(agent)?.ids.between(start, Number.POSITIVE_INFINITY, limit) ?? [];
     // With a full page of direct ids, nothing above the last one can be in the answer.
     const ceiling = direct.length === limit ? (direct[limit - 1] as number) : Number.POSITIVE_INFINITY;
+    // No broadcast after `start` (a room of direct messages): nothing to walk.
+    if ((this.#broadcastIds.last() ?? 0) <= start) return direct;
     return mergeAscending(direct, walkSync(broadcastWalk(agent, start, limit, ceiling), this), limit);
   }
 
@@ -123,7 +125,7 @@ export class DeliveryIndex implements BroadcastSource {
     return out;
   }
 
-  broadcasts(after: number, before: number, limit: number): BroadcastRef[] {
+  broadcasts(_agent: string, after: number, before: number, limit: number): BroadcastRef[] {
     const out: BroadcastRef[] = [];
     for (let i = this.#broadcastIds.firstAbove(after); i < this.#broadcastIds.length && out.length < limit; i++) {
       const id = this.#broadcastIds.get(i);
@@ -133,7 +135,7 @@ export class DeliveryIndex implements BroadcastSource {
     return out;
   }
 
-  broadcastBefore(before: number): BroadcastRef | undefined {
+  broadcastBefore(_agent: string, before: number): BroadcastRef | undefined {
     const i = before === Number.POSITIVE_INFINITY ? this.#broadcastIds.length - 1 : this.#broadcastIds.firstAbove(before - 1) - 1;
     return i < 0 ? undefined : { id: this.#broadcastIds.get(i), excluded: this.#excluded[i] as string | null };
   }

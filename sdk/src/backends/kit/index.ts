@@ -23,6 +23,7 @@ export {
   lastBroadcastWalk,
   mergeAscending,
   type OwnRun,
+  RunBuilder,
   type WalkRequest,
   walkAsync,
   walkSync,

@@ -24,27 +24,17 @@ export interface MessageFields {
 export function storedMessage(room: string, fields: MessageFields): StoredMessage {
   const requested = fields.requested;
   const routing = Object.freeze({ policy: fields.policy, requested: requested === null ? null : Object.freeze(requested.slice()) });
-  const message: StoredMessage =
-    fields.idempotencyKey === undefined
-      ? {
-          id: fields.id,
-          room,
-          timestamp: fields.timestamp,
-          sender: fields.sender,
-          content: fields.content,
-          recipients: fields.recipients,
-          routing,
-        }
-      : {
-          id: fields.id,
-          room,
-          timestamp: fields.timestamp,
-          sender: fields.sender,
-          content: fields.content,
-          recipients: fields.recipients,
-          routing,
-          idempotencyKey: fields.idempotencyKey,
-        };
+  const message: { -readonly [K in keyof StoredMessage]: StoredMessage[K] } = {
+    id: fields.id,
+    room,
+    timestamp: fields.timestamp,
+    sender: fields.sender,
+    content: fields.content,
+    recipients: fields.recipients,
+    routing,
+  };
+  // Present only when set, so a message without a key has no `idempotencyKey` property at all.
+  if (fields.idempotencyKey !== undefined) message.idempotencyKey = fields.idempotencyKey;
   return Object.freeze(message);
 }
 
