@@ -25,19 +25,41 @@ interface SubscriptionParts {
 const PAGE_SIZE = 1000;
 /** Errors after which fetching again cannot help. */
 const FATAL = new Set(['UNKNOWN_AGENT', 'CURSOR_EXPIRED', 'CLOSED', 'INVALID_ARGUMENT']);
+/** Awaited first by a wake-up, so a handler never runs inside the notifying call (a backend's append). */
+const NEXT_TICK = Promise.resolve();
+/** Messages a slow handler may have waiting in the queue; beyond that the store holds them and a fetch reads them. */
+const MAX_QUEUED = PAGE_SIZE;
 
 /**
- * A live subscription. It never trusts notifications for content: each one only
- * wakes a pump that fetches from the last delivered id. One pump runs at a
- * time, so delivery is in order, the replay/live seam has no gap (the fetch
- * reads the store) and no duplicate (only ids above the last delivered pass).
+ * A live subscription: delivers in id order, with no gap and no duplicate.
+ *
+ * It keeps `#complete`, an id up to which every message routed to the agent
+ * has been delivered, is queued, or will come with the fetch that is due. A
+ * notification for the id just above it is the room's next message: if it is
+ * routed to the agent it is queued and delivered as it is; if not, only the
+ * mark moves and nothing wakes. Any other notification is a gap (a lost or
+ * reordered notice, another writer's id): the mark jumps to it and a fetch is
+ * due, which covers it because ids become visible in order (a backend stores
+ * id n before it assigns n + 1) and the fetch starts after the notice. The
+ * first delivery is such a fetch too (the replay).
+ *
+ * One pump runs at a time and fetches before it drains the queue: what a due
+ * fetch returns is older than anything queued after it. Each message passes
+ * only if its id is above the last delivered one, so a fetch and the queue may
+ * hold the same message without a duplicate.
  */
 export class Subscription {
   readonly agentId: string;
   readonly #parts: SubscriptionParts;
+  /** The last id handed to the handler (or `after`); `null` until then, meaning "after the acked cursor". */
   #delivered: number | null;
+  /** See the class comment; `null` until a notice or a fetch sets it. */
+  #complete: number | null = null;
+  /** Messages taken directly, in id order, from `#head` on. */
+  readonly #queue: StoredMessage[] = [];
+  #head = 0;
+  #fetchDue = true;
   #running = false;
-  #again = false;
   #stopped = false;
   #retryTimer: unknown;
   #failures = 0;
@@ -49,53 +71,109 @@ export class Subscription {
   }
 
   start(): void {
-    void this.#pump();
+    this.#wake();
   }
 
-  /** A message was stored in the room; fetch if it may be ours. */
+  /** A message was stored in the room: take it if it is the next id, fetch on a gap. */
   notify(message: StoredMessage): void {
     if (this.#stopped) return;
-    if (this.#delivered !== null && message.id <= this.#delivered) return;
-    void this.#pump();
+    const id = message.id;
+    const complete = this.#complete ?? this.#delivered;
+    if (complete !== null && id <= complete) return;
+    if (this.#complete !== null && id === this.#complete + 1) {
+      const routed = isRoutedTo(message, this.agentId);
+      if (routed === false) {
+        this.#complete = id;
+        return;
+      }
+      if (routed === true && this.#queue.length - this.#head < MAX_QUEUED) {
+        this.#complete = id;
+        this.#queue.push(message);
+        this.#wake();
+        return;
+      }
+    }
+    // A gap, unreadable recipients or a full queue: the store answers. A fetch due now covers every id up to this one.
+    this.#complete = id;
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#fetchDue = true;
+    this.#wake();
   }
 
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    this.#queue.length = 0;
     this.#parts.onStop();
   }
 
-  async #pump(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
+  #wake(): void {
+    if (this.#running || this.#stopped) return;
     this.#running = true;
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
     try {
-      do {
-        this.#again = false;
-        let page: StoredMessage[];
-        do {
-          page = await this.#parts.fetchPage(this.#delivered);
-          for (const message of page) {
-            if (this.#stopped) return;
-            if (this.#delivered !== null && message.id <= this.#delivered) continue;
-            this.#delivered = message.id;
-            try {
-              await this.#parts.handler(message);
-            } catch (error) {
-              this.#parts.onError(error instanceof Error ? error : new Error(String(error)), false);
-            }
+      await NEXT_TICK;
+      while (!this.#stopped) {
+        if (this.#fetchDue) {
+          this.#fetchDue = false;
+          await this.#catchUp();
+        } else if (this.#head < this.#queue.length) {
+          const message = this.#queue[this.#head++] as StoredMessage;
+          if (this.#head === this.#queue.length) {
+            this.#queue.length = 0;
+            this.#head = 0;
           }
-        } while (page.length >= PAGE_SIZE && !this.#stopped);
-      } while (this.#again && !this.#stopped);
+          const pending = this.#deliver(message);
+          if (pending) await pending;
+        } else break;
+      }
       this.#failures = 0;
     } catch (error) {
+      this.#fetchDue = true;
       this.#fail(error);
     } finally {
       this.#running = false;
     }
+  }
+
+  /** Fetches and delivers every page after the last delivered id. */
+  async #catchUp(): Promise<void> {
+    let page: StoredMessage[];
+    do {
+      page = await this.#parts.fetchPage(this.#delivered);
+      for (const message of page) {
+        if (this.#stopped) return;
+        const pending = this.#deliver(message);
+        if (pending) await pending;
+      }
+    } while (page.length >= PAGE_SIZE && !this.#stopped);
+    // What was delivered is proved too (with `after`, or when no notice came yet).
+    const delivered = this.#delivered;
+    if (delivered !== null && (this.#complete === null || delivered > this.#complete)) this.#complete = delivered;
+  }
+
+  /** Hands `message` to the handler unless it was delivered already; returns a promise only when the handler did. */
+  #deliver(message: StoredMessage): Promise<void> | undefined {
+    if (this.#delivered !== null && message.id <= this.#delivered) return undefined;
+    this.#delivered = message.id;
+    try {
+      const result = this.#parts.handler(message);
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        return Promise.resolve(result).then(undefined, (error: unknown) => this.#handlerFailed(error));
+      }
+    } catch (error) {
+      this.#handlerFailed(error);
+    }
+    return undefined;
+  }
+
+  #handlerFailed(error: unknown): void {
+    this.#parts.onError(error instanceof Error ? error : new Error(String(error)), false);
   }
 
   /** A fatal error ends the subscription; a storage failure retries with backoff (up to 5 s). */
@@ -110,6 +188,20 @@ export class Subscription {
     }
     this.#failures++;
     const delay = Math.min(5000, 50 * 2 ** this.#failures);
-    this.#retryTimer = setTimeout(() => void this.#pump(), delay);
+    this.#retryTimer = setTimeout(() => this.#wake(), delay);
   }
+}
+
+/** Long recipient lists (broadcasts) are shared between messages and subscriptions: one set per list, not a scan per subscription. */
+const recipientSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const SCAN_UP_TO = 8;
+
+/** Whether `message` is routed to `agentId`; `undefined` when its recipients cannot be read (then the store decides). */
+function isRoutedTo(message: StoredMessage, agentId: string): boolean | undefined {
+  const recipients = message.recipients;
+  if (!Array.isArray(recipients)) return undefined;
+  if (recipients.length <= SCAN_UP_TO) return recipients.includes(agentId);
+  let set = recipientSets.get(recipients);
+  if (!set) recipientSets.set(recipients, (set = new Set(recipients)));
+  return set.has(agentId);
 }
