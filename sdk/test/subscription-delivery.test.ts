@@ -227,6 +227,29 @@ describe('live delivery', () => {
     expect(errors.every((code) => code === 'STORAGE_FAILURE')).toBe(true);
   });
 
+  it('keeps delivering after a handler throws and its onError throws too', async () => {
+    const storage = new InMemoryStorageBackend();
+    const room = bus(observed(storage).backend);
+    for (const agent of ['a', 'b']) await room.connectAgent(agent);
+    const b = collector();
+    room.subscribe(
+      'b',
+      (message) => {
+        b.handler(message);
+        if (message.id % 3 === 0) throw new Error(`handler fails on ${message.id}`);
+      },
+      {
+        after: 0,
+        onError: () => {
+          throw new Error('onError fails too');
+        },
+      },
+    );
+    for (let i = 0; i < 12; i++) await room.sendMessage(new Message('a', i, ['b']));
+    await b.until(12);
+    expect(b.ids).toEqual(await routedTo(storage, 'b'));
+  });
+
   it('joins replay and live delivery without a gap or duplicate while sends keep coming', async () => {
     const storage = new InMemoryStorageBackend();
     const room = bus(observed(storage).backend);

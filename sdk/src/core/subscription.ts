@@ -25,7 +25,7 @@ interface SubscriptionParts {
 const PAGE_SIZE = 1000;
 /** Errors after which fetching again cannot help. */
 const FATAL = new Set(['UNKNOWN_AGENT', 'CURSOR_EXPIRED', 'CLOSED', 'INVALID_ARGUMENT']);
-/** Awaited first by a wake-up, so a handler never runs inside the notifying call (a backend's append). */
+/** A wake-up starts the pump from here, so a handler never runs inside the notifying call (a backend's append). */
 const NEXT_TICK = Promise.resolve();
 /** Messages a slow handler may have waiting in the queue; beyond that the store holds them and a fetch reads them. */
 const MAX_QUEUED = PAGE_SIZE;
@@ -112,34 +112,40 @@ export class Subscription {
   #wake(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    void this.#pump();
+    NEXT_TICK.then(this.#drain);
   }
 
-  async #pump(): Promise<void> {
-    try {
-      await NEXT_TICK;
-      while (!this.#stopped) {
-        if (this.#fetchDue) {
-          this.#fetchDue = false;
-          await this.#catchUp();
-        } else if (this.#head < this.#queue.length) {
-          const message = this.#queue[this.#head++] as StoredMessage;
-          if (this.#head === this.#queue.length) {
-            this.#queue.length = 0;
-            this.#head = 0;
-          }
-          const pending = this.#deliver(message);
-          if (pending) await pending;
-        } else break;
+  /**
+   * The pump: fetches when one is due, else hands over the queue, until neither is left. It runs synchronously while
+   * handlers do, and goes async only for a fetch or a handler's promise (then resumes itself): no promise per message.
+   */
+  readonly #drain = (): void => {
+    while (!this.#stopped) {
+      if (this.#fetchDue) {
+        this.#fetchDue = false;
+        this.#catchUp().then(this.#drain, this.#fetchFailed);
+        return;
       }
-      this.#failures = 0;
-    } catch (error) {
-      this.#fetchDue = true;
-      this.#fail(error);
-    } finally {
-      this.#running = false;
+      if (this.#head === this.#queue.length) break;
+      const message = this.#queue[this.#head++] as StoredMessage;
+      if (this.#head === this.#queue.length) {
+        this.#queue.length = 0;
+        this.#head = 0;
+      }
+      const pending = this.#deliver(message);
+      if (pending) {
+        pending.then(this.#drain);
+        return;
+      }
     }
-  }
+    this.#running = false;
+  };
+
+  readonly #fetchFailed = (error: unknown): void => {
+    this.#running = false;
+    this.#fetchDue = true;
+    this.#fail(error);
+  };
 
   /** Fetches and delivers every page after the last delivered id. */
   async #catchUp(): Promise<void> {
@@ -152,6 +158,7 @@ export class Subscription {
         if (pending) await pending;
       }
     } while (page.length >= PAGE_SIZE && !this.#stopped);
+    this.#failures = 0;
     // What was delivered is proved too (with `after`, or when no notice came yet).
     const delivered = this.#delivered;
     if (delivered !== null && (this.#complete === null || delivered > this.#complete)) this.#complete = delivered;
@@ -173,7 +180,16 @@ export class Subscription {
   }
 
   #handlerFailed(error: unknown): void {
-    this.#parts.onError(error instanceof Error ? error : new Error(String(error)), false);
+    this.#report(error instanceof Error ? error : new Error(String(error)), false);
+  }
+
+  /** Reports through `onError`; one that throws is the caller's bug and must not stall the pump. */
+  #report(error: MessageBusError | Error, fatal: boolean): void {
+    try {
+      this.#parts.onError(error, fatal);
+    } catch {
+      // ignored: the pump would stay marked as running, and every later message would wait forever
+    }
   }
 
   /** A fatal error ends the subscription; a storage failure retries with backoff (up to 5 s). */
@@ -181,7 +197,7 @@ export class Subscription {
     if (this.#stopped) return;
     const failure = error instanceof Error ? error : new Error(String(error));
     const fatal = !MessageBusError.is(failure) || FATAL.has(failure.code);
-    this.#parts.onError(failure, fatal);
+    this.#report(failure, fatal);
     if (fatal) {
       this.stop();
       return;
