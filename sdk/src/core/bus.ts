@@ -216,7 +216,7 @@ export class MessageBus {
     const started = performance.now();
     try {
       const stored = await this.#send(message);
-      this.#metrics.sendDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
       return stored;
     } catch (error) {
       const failure = asStorageFailure(this.storage.name, 'sendMessage', error);
