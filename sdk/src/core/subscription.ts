@@ -55,9 +55,10 @@ export class Subscription {
   #delivered: number | null;
   /** See the class comment; `null` until a notice or a fetch sets it. */
   #complete: number | null = null;
-  /** Messages taken directly, in id order, from `#head` on. */
-  readonly #queue: StoredMessage[] = [];
+  /** Messages taken directly, in id order: `#queue[#head]` up to `#tail`. Slots are reused, not reallocated per message. */
+  readonly #queue: (StoredMessage | undefined)[] = [];
   #head = 0;
+  #tail = 0;
   #fetchDue = true;
   #running = false;
   #stopped = false;
@@ -86,17 +87,16 @@ export class Subscription {
         this.#complete = id;
         return;
       }
-      if (routed === true && this.#queue.length - this.#head < MAX_QUEUED) {
+      if (routed === true && this.#tail - this.#head < MAX_QUEUED) {
         this.#complete = id;
-        this.#queue.push(message);
+        this.#enqueue(message);
         this.#wake();
         return;
       }
     }
     // A gap, unreadable recipients or a full queue: the store answers. A fetch due now covers every id up to this one.
     this.#complete = id;
-    this.#queue.length = 0;
-    this.#head = 0;
+    this.#clearQueue();
     this.#fetchDue = true;
     this.#wake();
   }
@@ -105,14 +105,30 @@ export class Subscription {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    this.#queue.length = 0;
+    this.#clearQueue();
     this.#parts.onStop();
+  }
+
+  #enqueue(message: StoredMessage): void {
+    // A queue that never empties (a handler always one behind) slides back to the front instead of growing.
+    if (this.#head > 0 && this.#tail >= MAX_QUEUED) {
+      this.#queue.copyWithin(0, this.#head, this.#tail);
+      this.#queue.fill(undefined, this.#tail - this.#head, this.#tail);
+      this.#tail -= this.#head;
+      this.#head = 0;
+    }
+    this.#queue[this.#tail++] = message;
+  }
+
+  #clearQueue(): void {
+    this.#queue.length = 0;
+    this.#head = this.#tail = 0;
   }
 
   #wake(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    NEXT_TICK.then(this.#drain);
+    wakeLater(this.#drain);
   }
 
   /**
@@ -126,12 +142,10 @@ export class Subscription {
         this.#catchUp().then(this.#drain, this.#fetchFailed);
         return;
       }
-      if (this.#head === this.#queue.length) break;
-      const message = this.#queue[this.#head++] as StoredMessage;
-      if (this.#head === this.#queue.length) {
-        this.#queue.length = 0;
-        this.#head = 0;
-      }
+      if (this.#head === this.#tail) break;
+      const message = this.#queue[this.#head] as StoredMessage;
+      this.#queue[this.#head++] = undefined;
+      if (this.#head === this.#tail) this.#head = this.#tail = 0;
       const pending = this.#deliver(message);
       if (pending) {
         pending.then(this.#drain);
@@ -206,6 +220,32 @@ export class Subscription {
     const delay = Math.min(5000, 50 * 2 ** this.#failures);
     this.#retryTimer = setTimeout(() => this.#wake(), delay);
   }
+}
+
+/**
+ * Pumps woken in one turn start together, in one microtask: a broadcast to n live subscribers costs one promise,
+ * not n. Each pump still runs on its own; this only batches their first step.
+ */
+const woken: (() => void)[] = [];
+let wokenCount = 0;
+const NOTHING = (): void => {};
+function wakeLater(drain: () => void): void {
+  woken[wokenCount++] = drain;
+  if (wokenCount === 1) NEXT_TICK.then(runWoken);
+}
+function runWoken(): void {
+  // A pump may wake another (its handler sends): that one joins this loop. Slots are reused, not reallocated.
+  for (let i = 0; i < wokenCount; i++) {
+    const drain = woken[i] as () => void;
+    woken[i] = NOTHING;
+    try {
+      drain();
+    } catch (error) {
+      // A pump does not throw (it reports through onError); if one ever did, the others must still run. Surface it.
+      void NEXT_TICK.then(() => Promise.reject(error));
+    }
+  }
+  wokenCount = 0;
 }
 
 /** Long recipient lists (broadcasts) are shared between messages and subscriptions: one set per list, not a scan per subscription. */
