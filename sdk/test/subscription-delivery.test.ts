@@ -4,7 +4,7 @@
 // direct delivery and gap fetches interleave.
 import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryStorageBackend } from '../src/backends/memory.js';
-import { Message, MessageBus, MessageBusError, type StorageBackend, type StoredMessage } from '../src/index.js';
+import { Message, MessageBus, MessageBusError, type RoutingPolicy, type StorageBackend, type StoredMessage } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../src/routing-policies/index.js';
 
 const ROOM = 'live';
@@ -86,7 +86,7 @@ async function routedTo(storage: InMemoryStorageBackend, agent: string): Promise
 }
 
 const buses: MessageBus[] = [];
-function bus(backend: StorageBackend, policy = new IndividualRoutingPolicy()): MessageBus {
+function bus(backend: StorageBackend, policy: RoutingPolicy = new IndividualRoutingPolicy()): MessageBus {
   const created = new MessageBus(backend, policy, { room: ROOM, logLevel: 'silent', closeStorage: false });
   buses.push(created);
   return created;
