@@ -46,6 +46,8 @@ describe('maxGroupsPerMember', () => {
     expect(await bus.leaveGroup('a', 'g0')).toEqual(['g1', 'g2']);
     expect(await bus.joinGroup('a', 'g3')).toEqual(['g1', 'g2', 'g3']);
     await expectRefused(() => bus.connectAgent('b', { groups: ['x', 'y', 'z', 'w'] }));
+    // Repeats count once, as on the worker (MAX_GROUPS_PER_MEMBER).
+    expect((await bus.connectAgent('c', { groups: ['x', 'y', 'x', 'z', 'y'] })).groups).toEqual(['x', 'y', 'z']);
   });
 
   it('must be a positive integer', () => {

@@ -1,4 +1,7 @@
 import { type ErrorCode, MessageBusError } from 'modular-message-bus-library';
+import type { ErrorBody } from './contract.js';
+
+export type { ErrorBody, Outcome } from './contract.js';
 
 /** HTTP status of each error code (the table in docs/worker.md). */
 export const STATUS: Record<ErrorCode, number> = {
@@ -20,12 +23,6 @@ export const STATUS: Record<ErrorCode, number> = {
   STORAGE_FAILURE: 503,
   CLOSED: 503,
 };
-
-/** The JSON body of an error: `{ code, message, ...details }`. */
-export type ErrorBody = { code: ErrorCode; message: string } & Record<string, unknown>;
-
-/** What a room's RPC methods return: errors travel as data, since thrown errors lose their class across RPC. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
 /** Turns anything thrown into an error body; unexpected errors become `STORAGE_FAILURE` and are logged. */
 export function toErrorBody(error: unknown): ErrorBody {
@@ -50,4 +47,10 @@ export function fail(code: ErrorCode, message: string, details: Record<string, u
 /** WebSocket close code for an error: 4000 + its HTTP status (4401 unauthorized, 4404 not a member, 4409 room full...). */
 export function closeCodeOf(code: ErrorCode): number {
   return 4000 + (STATUS[code] ?? 500);
+}
+
+/** The `MessageBusError` of an error body, to throw inside a room's RPC (`toErrorBody` turns it back). */
+export function errorOf(body: ErrorBody): MessageBusError {
+  const { code, message, ...details } = body;
+  return new MessageBusError(code, message, { details });
 }

@@ -2,20 +2,19 @@
 // createChatRoom({ routing: { 'round-robin': ... } }) exactly as the README does; these tests drive it.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { ChatRoomBase } from '../../src/chat-room.js';
+import type { RoomRpc } from '../../src/contract.js';
 import { STATUS } from '../../src/errors.js';
 import { adminToken, api, freshRoom, token } from './helpers.js';
 
-// Plain types for the RPC stub (the generated Rpc types are too deep for these checks).
-type Room = Pick<ChatRoomBase, 'configure' | 'connectAgent' | 'sendMessage'>;
-const roomStub = (room: string) => env.CUSTOM_ROOM.get(env.CUSTOM_ROOM.idFromName(room)) as unknown as Room;
+// The contract's plain RPC types for the stub (the generated Rpc types are too deep for these checks).
+const roomStub = (room: string) => env.CUSTOM_ROOM.get(env.CUSTOM_ROOM.idFromName(room)) as unknown as RoomRpc;
 
 describe('createChatRoom with custom policies', () => {
   it('routes with a custom policy chosen by PUT-style configuration', async () => {
     const room = freshRoom('custom');
     const stub = roomStub(room);
     expect(await stub.configure(room, 'round-robin')).toEqual({ ok: true, value: { room, routing: 'round-robin' } });
-    for (const agent of ['a', 'b', 'c']) expect((await stub.connectAgent(room, agent)).ok).toBe(true);
+    for (const agent of ['a', 'b', 'c']) expect((await stub.connectAgent(room, agent, undefined, '*')).ok).toBe(true);
     const sent = await stub.sendMessage(room, 'b', { content: 'your turn' });
     expect(sent).toMatchObject({ ok: true, value: { recipients: ['c'], routing: { policy: 'round-robin' } } });
     const unknown = await stub.configure(room, 'chaos');
@@ -26,7 +25,7 @@ describe('createChatRoom with custom policies', () => {
     const room = freshRoom('custom');
     const stub = roomStub(room);
     await stub.configure(room, 'broken');
-    await stub.connectAgent(room, 'a');
+    await stub.connectAgent(room, 'a', undefined, '*');
     const failed = await stub.sendMessage(room, 'a', { content: 'x' });
     expect(failed).toMatchObject({ ok: false, error: { code: 'ROUTING_FAILED' } });
     expect(STATUS.ROUTING_FAILED).toBe(422);
