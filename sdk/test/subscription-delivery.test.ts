@@ -3,7 +3,7 @@
 // both halves: no fetch (and no wake-up) where none is needed, and every message in order, exactly once, where
 // direct delivery and gap fetches interleave.
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, MessageBusError, type RoutingPolicy, type StorageBackend, type StoredMessage } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../src/routing-policies/index.js';
 
