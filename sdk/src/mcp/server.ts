@@ -46,6 +46,7 @@ export interface McpServerOptions {
  *
  * The server uses `server.server.onclose` to end the session (the agent goes
  * offline, its subscription stops); it keeps a handler that was set before.
+ * `close()` resolves once that is done, so close the bus only after it.
  *
  * @example
  * ```ts
@@ -66,7 +67,7 @@ export function createMcpServer(bus: McpBus, options: McpServerOptions): McpServ
   const onError = options.onError ?? ((error: Error) => console.error(`[modular-message-bus] mcp agent=${agent}: ${error.message}`));
   const inboxUri = `room://${bus.room}/inbox`;
 
-  const server = new McpServer(
+  const server = new RoomMcpServer(
     { name: options.name ?? 'modular-message-bus', version: MCP_SERVER_VERSION },
     {
       instructions: instructionsFor(bus.room, agent),
@@ -142,8 +143,18 @@ export function createMcpServer(bus: McpBus, options: McpServerOptions): McpServ
   server.server.onclose = () => {
     subscribed = false;
     inbox.stop();
-    void presence.close();
+    server.ended = presence.close();
     previous?.();
   };
   return server;
+}
+
+/** An `McpServer` whose `close()` resolves once the session has ended: the agent is offline, its subscription stopped. */
+class RoomMcpServer extends McpServer {
+  ended: Promise<void> = Promise.resolve();
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.ended;
+  }
 }
