@@ -8,6 +8,7 @@ import { InMemoryStorageBackend } from '../../src/backends/memory.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';
+import type { RoutingPolicy } from '../../src/core/types.js';
 import { createMcpServer, MCP_SERVER_VERSION, type McpServerOptions } from '../../src/mcp/index.js';
 import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../../src/routing-policies/individual.js';
@@ -18,7 +19,7 @@ afterEach(async () => {
   for (const item of open.splice(0).reverse()) await item.close();
 });
 
-function room(policy = new IndividualRoutingPolicy(), maxContentBytes?: number): MessageBus {
+function room(policy: RoutingPolicy = new IndividualRoutingPolicy(), maxContentBytes?: number): MessageBus {
   const bus = new MessageBus(new InMemoryStorageBackend(), policy, { room: 'lobby', ...(maxContentBytes ? { maxContentBytes } : {}) });
   open.push(bus);
   return bus;
