@@ -5,6 +5,7 @@ import { authenticate, type Principal, refuseAgent, refuseNonAdmin, tokenOf } fr
 import type { ErrorBody, LimitName, Outcome, SendInput } from './contract.js';
 import { type Env, limitsOf } from './env.js';
 import { closeCodeOf, errorResponse, fail } from './errors.js';
+import { mcpRoute } from './mcp/route.js';
 import { directoryOf, type RoomStub, roomOf as stubOf } from './stubs.js';
 
 type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
@@ -46,9 +47,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       .filter(Boolean);
     const middleware = cors({
       origin: (origin) => (allowed.includes('*') ? origin || '*' : allowed.includes(origin) ? origin : null),
-      allowHeaders: ['Authorization', 'Content-Type'],
+      // Mcp-* and Last-Event-ID: browser-based MCP clients of /v1/rooms/:room/mcp.
+      allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'],
       allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['Retry-After'],
+      exposeHeaders: ['Retry-After', 'Mcp-Session-Id'],
       maxAge: 600,
     });
     return middleware(c, next);
@@ -153,6 +155,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return refuseSocket(refused);
     return upgrade(c, room, 'agent', agent);
   });
+
+  app.on(['GET', 'POST', 'DELETE'], '/v1/rooms/:room/mcp', (c) =>
+    mcpRoute(c.req.raw, c.env, c.var.principal, c.req.param('room'), (work) => c.executionCtx.waitUntil(work)),
+  );
 
   // --- admin routes ---
 
