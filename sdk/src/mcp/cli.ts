@@ -103,8 +103,21 @@ async function openRemote(command: Extract<McpCommand, { mode: 'remote' }>): Pro
   const options: RemoteMessageBusOptions = { url: command.url, room: command.room, token: command.token };
   const WebSocketImpl = (globalThis as { WebSocket?: RemoteMessageBusOptions['WebSocket'] }).WebSocket ?? (await loadWs());
   if (WebSocketImpl) options.WebSocket = WebSocketImpl;
-  const bus = new RemoteMessageBus(options);
-  return { bus, agent, describe: `worker ${command.url}`, close: () => bus.close() };
+  const remote = new RemoteMessageBus(options);
+  const { remoteMembers } = await import('./remote-members.js');
+  const bus: McpBus = {
+    room: remote.room,
+    connectAgent: (id, connect) => remote.connectAgent(id, connect),
+    disconnectAgent: (id) => remote.disconnectAgent(id),
+    removeAgent: (id) => remote.removeAgent(id),
+    sendMessage: (message) => remote.sendMessage(message),
+    fetchMessages: (id, after, fetch) => remote.fetchMessages(id, after, fetch),
+    ackMessages: (id, upTo) => remote.ackMessages(id, upTo),
+    // RemoteMessageBus.agents() reads the admin-only room view; agents list members through the MCP endpoint.
+    agents: () => remoteMembers(command.url, command.room, command.token),
+    subscribe: (id, handler, subscribe) => remote.subscribe(id, handler, subscribe),
+  };
+  return { bus, agent, describe: `worker ${command.url}`, close: () => remote.close() };
 }
 
 async function policyNamed(name: RoutingName): Promise<RoutingPolicy> {
