@@ -13,7 +13,8 @@ import { call } from './support.js';
 
 const sdk = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const project = mkdtempSync(join(tmpdir(), 'mmb-bin-'));
-const run = (command: string, args: string[], cwd: string) => execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (command: string, args: string[], cwd: string) =>
+  execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 let redis: RedisServer;
 
 beforeAll(async () => {
