@@ -215,7 +215,7 @@ async function post(url, bearer, body) {
   return response.json();
 }
 
-function token(sub, room, role = 'agent') {
+export function token(sub, room, role = 'agent') {
   return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
 }
 
@@ -224,7 +224,7 @@ const ms = (n) => Number(n.toFixed(2));
 
 // --- wrangler dev (a plain-JS twin of e2e/support/wrangler.ts, which Node cannot import as TypeScript) ---
 
-async function startDev() {
+export async function startDev() {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), 'mmb-bench-'));
