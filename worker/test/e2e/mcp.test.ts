@@ -201,6 +201,40 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
     expect(limitCount(metrics, room, 'rate')).toBe(limited.length);
   });
 
+  it('hostile requests get a 4xx or an isError result, never a 5xx', async () => {
+    const room = await individualRoom();
+    const alice = await agent(room, 'alice');
+    await tool(alice, 'join_room');
+    const token = await tokenFor(dev.secret, 'alice', room);
+    const path = `/v1/rooms/${room}/mcp`;
+    const session = { ...mcpHeaders, 'mcp-session-id': sessionOf(alice), 'mcp-protocol-version': '2025-06-18' };
+    const answers = [
+      await api('POST', path, token, '{"jsonrpc":"2.0",', session),
+      await api('POST', path, token, 'not json at all', { ...session, 'content-type': 'text/plain' }),
+      await api('POST', path, token, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'content-type': 'application/json' }),
+      await api('GET', path, token, undefined, { accept: 'text/event-stream' }),
+      await api('DELETE', path, token),
+      await api('PUT', path, token, {}),
+      await api(
+        'POST',
+        path,
+        token,
+        Array.from({ length: 300 }, (_, id) => ({ jsonrpc: '2.0', id, method: 'ping' })),
+        session,
+      ),
+    ];
+    for (const answer of answers) expect(answer.status, answer.text).toBeGreaterThanOrEqual(400);
+    for (const answer of answers) expect(answer.status, answer.text).toBeLessThan(500);
+    let deep: unknown = 'x';
+    for (let i = 0; i < 1500; i++) deep = { d: deep };
+    const nested = await tool(alice, 'send_message', { content: deep as Record<string, unknown>, recipients: ['alice'] });
+    expect(nested.isError).toBe(true);
+    expect(textOf(nested)).toMatch(/^INVALID_MESSAGE: /);
+    const unknownTool = await alice.callTool({ name: 'drop_database', arguments: {} }).catch((error: Error) => error);
+    expect(unknownTool instanceof Error ? unknownTool.message : textOf(unknownTool as never)).toMatch(/drop_database not found/);
+    expect((await api('GET', `/v1/rooms/${room}/history`, admin)).json.messages).toEqual([]);
+  });
+
   it('CORS lets browser MCP clients send Mcp-Session-Id and Mcp-Protocol-Version and read Mcp-Session-Id', async () => {
     const room = freshRoom('mcp');
     const preflight = await fetch(`${dev.url}/v1/rooms/${room}/mcp`, {
