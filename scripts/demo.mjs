@@ -167,7 +167,8 @@ for (const [room, routing] of Object.entries(ROOMS)) {
 const seats = new Map();
 for (const room of Object.keys(ROOMS)) {
   for (const [agent, groups] of Object.entries(TEAM)) {
-    const bus = new RemoteMessageBus({ url, room, token: await token({ sub: agent, room, role: 'agent' }), WebSocket: WebSocketImpl });
+    const claims = { sub: agent, room, role: 'agent', ...(room === 'lab' ? { groups } : {}) };
+    const bus = new RemoteMessageBus({ url, room, token: await token(claims), WebSocket: WebSocketImpl });
     buses.push(bus);
     await bus.connectAgent(agent, room === 'lab' ? { groups } : {});
     const seat = { bus, agent, room, unread: 0, stop: null };

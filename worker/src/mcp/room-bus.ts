@@ -8,7 +8,8 @@ import {
   type SubscribeOptions,
 } from 'modular-message-bus-library';
 import type { McpBus, McpMember } from 'modular-message-bus-library/mcp';
-import type { AgentInfo, Outcome, RoomRpc } from '../contract.js';
+import type { AgentInfo, GroupGrant, Outcome, RoomRpc } from '../contract.js';
+import { readSendInput } from '../input.js';
 
 /** What the MCP sessions of a room object use: its RPC (so every limit, presence event and count applies) and its bus. */
 export interface RoomAccess {
@@ -19,6 +20,8 @@ export interface RoomAccess {
   viaOf(agent: string, sockets: number): string;
   /** A member's presence now belongs to an MCP session (`true`), or no longer does. */
   held(agent: string, online: boolean | null): void;
+  /** MAX_CONTENT_DEPTH: the HTTP API's shape rule (input.ts) applies to MCP sends too. */
+  maxContentDepth: number;
 }
 
 interface LiveSubscription {
@@ -30,24 +33,27 @@ interface LiveSubscription {
 }
 
 /**
- * The room object as an `McpBus`: every call goes through the object's own
- * RPC methods, so an MCP agent meets exactly the rules of the HTTP API
- * (membership limit, rate limit on sends, content limit, counted refusals,
- * presence on the events feed). Subscriptions follow the room's bus across a
- * routing change, resuming after the last id they delivered.
+ * The room object as an `McpBus` for one session: every call goes through
+ * the object's own RPC methods, so an MCP agent meets exactly the rules of the
+ * HTTP API (its token's groups grant, membership limit, rate limit on sends,
+ * content size and depth, counted refusals, presence on the events feed).
+ * Subscriptions follow the room's bus across a routing change, resuming after
+ * the last id they delivered.
  */
 export class RoomBus implements McpBus {
   readonly room: string;
   readonly #access: RoomAccess;
+  readonly #grant: GroupGrant;
   readonly #live = new Set<LiveSubscription>();
 
-  constructor(room: string, access: RoomAccess) {
+  constructor(room: string, access: RoomAccess, grant: GroupGrant) {
     this.room = room;
     this.#access = access;
+    this.#grant = grant;
   }
 
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<AgentInfo> {
-    const member = unwrap(await this.#access.rpc.connectAgent(this.room, agentId, options.groups));
+    const member = unwrap(await this.#access.rpc.connectAgent(this.room, agentId, options.groups, this.#grant));
     this.#access.held(agentId, true);
     return member;
   }
@@ -63,9 +69,8 @@ export class RoomBus implements McpBus {
   }
 
   async sendMessage(message: Message): Promise<StoredMessage> {
-    const input: Parameters<RoomRpc['sendMessage']>[2] = { content: message.content };
-    if (message.recipients !== undefined) input.recipients = [...message.recipients];
-    if (message.options.idempotencyKey !== undefined) input.idempotencyKey = message.options.idempotencyKey;
+    const body = { content: message.content, recipients: message.recipients, idempotencyKey: message.options.idempotencyKey };
+    const input = unwrap(readSendInput(body, this.#access.maxContentDepth));
     return unwrap(await this.#access.rpc.sendMessage(this.room, message.sender, input));
   }
 

@@ -1,5 +1,5 @@
 import { isValidId } from 'modular-message-bus-library';
-import { coversRoom, type Principal } from '../auth.js';
+import { coversRoom, grantOf, type Principal } from '../auth.js';
 import { type Env, limitsOf } from '../env.js';
 import { errorResponse, fail } from '../errors.js';
 import { roomOf } from '../stubs.js';
@@ -40,7 +40,13 @@ export async function mcpRoute(
   if (!coversRoom(principal, room)) return errorResponse(fail('FORBIDDEN', `this token is for room "${principal.room}", not "${room}"`));
   if (!isValidId(principal.sub)) return errorResponse(fail('FORBIDDEN', `the token's sub "${principal.sub}" is not a valid agent id`));
 
-  const headers = new Headers({ 'x-mmb-room': room, 'x-mmb-kind': 'mcp', 'x-mmb-agent': principal.sub });
+  // The groups the token lets its agent join (group-grant.ts): join_room meets the same rule as POST .../connect.
+  const headers = new Headers({
+    'x-mmb-room': room,
+    'x-mmb-kind': 'mcp',
+    'x-mmb-agent': principal.sub,
+    'x-mmb-grant': JSON.stringify(grantOf(principal)),
+  });
   for (const name of FORWARDED) {
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);

@@ -1,7 +1,7 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { type MessageBus, MessageBusError } from 'modular-message-bus-library';
 import { createMcpServer } from 'modular-message-bus-library/mcp';
-import type { LimitName, RoomRpc } from '../contract.js';
+import type { GroupGrant, LimitName, RoomRpc } from '../contract.js';
 import type { Limits } from '../env.js';
 import { errorResponse, fail } from '../errors.js';
 import { McpPresenceTable } from './presence-table.js';
@@ -40,7 +40,8 @@ export class McpRoom {
   readonly #parts: McpRoomParts;
   readonly #sessions = new Map<string, Session>();
   readonly #table: McpPresenceTable;
-  #bus: RoomBus | undefined;
+  /** One bus per session (it carries the session token's groups grant); all move to a new room bus together. */
+  readonly #buses = new Set<RoomBus>();
 
   constructor(parts: McpRoomParts) {
     this.#parts = parts;
@@ -67,10 +68,13 @@ export class McpRoom {
 
   /** The room's bus was replaced (routing changed). */
   rebind(): void {
-    this.#bus?.rebind();
+    for (const bus of this.#buses) bus.rebind();
   }
 
-  /** Answers one Streamable HTTP request of `agent` (the token's `sub`, checked by the worker). */
+  /**
+   * Answers one Streamable HTTP request of `agent` (the token's `sub`, checked
+   * by the worker, which also sends the token's groups grant as `x-mmb-grant`).
+   */
   async handle(request: Request, room: string, agent: string): Promise<Response> {
     const id = request.headers.get('mcp-session-id');
     if (id !== null) {
@@ -94,13 +98,15 @@ export class McpRoom {
   }
 
   async #open(request: Request, room: string, agent: string): Promise<Response> {
-    this.#bus ??= new RoomBus(room, {
+    const access = {
       rpc: this.#parts.rpc,
       bus: () => this.#parts.bus(),
-      viaOf: (member, sockets) => this.viaOf(member, sockets),
-      held: (member, online) => this.#table.set(member, online),
-    });
-    const server = createMcpServer(this.#bus, {
+      viaOf: (member: string, sockets: number) => this.viaOf(member, sockets),
+      held: (member: string, online: boolean | null) => this.#table.set(member, online),
+      maxContentDepth: this.#parts.limits.maxContentDepth,
+    };
+    const bus = new RoomBus(room, access, grantFrom(request.headers.get('x-mmb-grant')));
+    const server = createMcpServer(bus, {
       agent,
       // send_message is counted by the room's send path itself: each tool call takes exactly one token.
       beforeCall: (name) => (name === 'send_message' ? undefined : this.#rateLimit(agent)),
@@ -113,6 +119,7 @@ export class McpRoom {
       onsessioninitialized: (sessionId) => {
         session = { agent, transport, close: () => server.close(), lastSeen: Date.now() };
         this.#sessions.set(sessionId, session);
+        this.#buses.add(bus);
       },
       onsessionclosed: (sessionId) => {
         this.#sessions.delete(sessionId);
@@ -120,6 +127,7 @@ export class McpRoom {
     });
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.#sessions.delete(transport.sessionId);
+      this.#buses.delete(bus);
     };
     await server.connect(transport);
     const response = await transport.handleRequest(request);
@@ -148,6 +156,19 @@ export class McpRoom {
       void session.close();
     }
   }
+}
+
+/** The token's groups grant as the worker forwarded it; anything unreadable grants nothing. */
+function grantFrom(header: string | null): GroupGrant {
+  if (header === null) return null;
+  try {
+    const grant = JSON.parse(header) as unknown;
+    if (grant === '*') return '*';
+    if (Array.isArray(grant) && grant.every((g) => typeof g === 'string')) return grant;
+  } catch {
+    // Refused below: no grant.
+  }
+  return null;
 }
 
 /** 404 for an unknown or ended session: the Streamable HTTP spec's signal to initialize a new one. */

@@ -29,8 +29,8 @@ afterAll(async () => {
   await dev?.stop();
 });
 
-async function agent(room: string, id: string): Promise<Client> {
-  const client = await mcpClient(dev.url, room, await tokenFor(dev.secret, id, room), id);
+async function agent(room: string, id: string, groups?: string[]): Promise<Client> {
+  const client = await mcpClient(dev.url, room, await tokenFor(dev.secret, id, room, 'agent', groups ? { groups } : {}), id);
   clients.push(client);
   return client;
 }
@@ -66,7 +66,7 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
   it("lists the tools; two agents join; one sends and the other's wait_for_messages returns it within 1 s", async () => {
     const room = await individualRoom();
     const alice = await agent(room, 'alice');
-    const bob = await agent(room, 'bob');
+    const bob = await agent(room, 'bob', ['team']);
     const names = (await alice.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual([
       'ack_messages',
@@ -137,6 +137,9 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
     expect(textOf(unknown)).toMatch(/^UNKNOWN_RECIPIENT: recipient "bob" is not a member of room "mcp-[^"]+"; call list_agents/);
     const oversized = await tool(alice, 'send_message', { content: 'x'.repeat(3000), recipients: ['alice'] });
     expect(textOf(oversized)).toMatch(/^CONTENT_TOO_LARGE: .*"limit":2048/);
+    // Groups are an access boundary: a token without a groups claim may not choose them (docs/security.md).
+    const grouped = await tool(alice, 'join_room', { groups: ['research'] });
+    expect(textOf(grouped)).toMatch(/^FORBIDDEN: this agent token has no groups claim/);
     const misspelt = await tool(alice, 'send_message', { content: 'hi', to: ['alice'] });
     expect(textOf(misspelt)).toContain('INVALID_ARGUMENT: send_message has no argument "to"');
     expect((await api('GET', `/v1/rooms/${room}/history`, admin)).json.messages).toEqual([]);
@@ -229,7 +232,7 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
     for (let i = 0; i < 1500; i++) deep = { d: deep };
     const nested = await tool(alice, 'send_message', { content: deep as Record<string, unknown>, recipients: ['alice'] });
     expect(nested.isError).toBe(true);
-    expect(textOf(nested)).toMatch(/^INVALID_MESSAGE: /);
+    expect(textOf(nested)).toMatch(/^INVALID_MESSAGE: content nests arrays and objects deeper than \d+ levels \(MAX_CONTENT_DEPTH\)/);
     const unknownTool = await alice.callTool({ name: 'drop_database', arguments: {} }).catch((error: Error) => error);
     expect(unknownTool instanceof Error ? unknownTool.message : textOf(unknownTool as never)).toMatch(/drop_database not found/);
     expect((await api('GET', `/v1/rooms/${room}/history`, admin)).json.messages).toEqual([]);
