@@ -181,8 +181,6 @@ async function waitForMessages(
     let messages: StoredMessage[];
     try {
       messages = await ctx.bus.fetchMessages(ctx.agent, after);
-      // Started only once the fetch showed the agent is a member; it replays from `after`, so nothing is missed.
-      ctx.inbox.start(after);
     } catch (error) {
       wait.cancel();
       throw error;
@@ -191,6 +189,8 @@ async function waitForMessages(
       wait.cancel();
       return messages;
     }
+    // Nothing after `after`: a subscription from there replays nothing and wakes at the next arrival (no-op when running).
+    ctx.inbox.start(after);
     if (!(await wait.woken)) return [];
   }
 }
@@ -201,7 +201,7 @@ function memberOf(member: McpMember): McpMember & { groups: string[] } {
   return out;
 }
 
-/** A stored message as a plain object (frozen stored messages are fine to serialise; this only drops the readonly type). */
+/** A stored message as the plain record `structuredContent` is typed as. */
 function plain(message: StoredMessage): Record<string, unknown> {
   return { ...message };
 }
