@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../../src/backends/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';
