@@ -16,8 +16,7 @@ import { parseArgs } from 'node:util';
 import { sign } from 'hono/jwt';
 import { devVar } from './dev-vars.mjs';
 
-const usage =
-  'usage: npm run -s token -- --agent <id> --room <room> [--groups <a,b|*>] | --admin [--room <room>]   [--ttl <seconds>]';
+const usage = 'usage: npm run -s token -- --agent <id> --room <room> [--groups <a,b|*>] | --admin [--room <room>]   [--ttl <seconds>]';
 /** Group names as the bus takes them (1-128 letters, digits and "._:-"), or "*" for any. */
 const GROUP = /^(\*|[A-Za-z0-9._:-]{1,128})$/;
 

@@ -36,7 +36,14 @@ const FATAL_CLOSE = new Set([4400, 4401, 4403, 4404, 4410, 4500]);
  * deliver the `close` event only when the TCP connection ends (seconds later, see docs/worker.md): the error frame
  * alone ends the subscription, so a removed agent stops at once instead of waiting or reconnecting.
  */
-const FATAL_ERRORS = new Set<ErrorCode>(['INVALID_ARGUMENT', 'UNAUTHORIZED', 'FORBIDDEN', 'UNKNOWN_AGENT', 'CURSOR_EXPIRED', 'MISCONFIGURED']);
+const FATAL_ERRORS = new Set<ErrorCode>([
+  'INVALID_ARGUMENT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'UNKNOWN_AGENT',
+  'CURSOR_EXPIRED',
+  'MISCONFIGURED',
+]);
 
 /**
  * The `MessageBus` API over the worker's HTTP + WebSocket API: the same
