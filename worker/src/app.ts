@@ -6,8 +6,8 @@ import type { ErrorBody, LimitName, Outcome } from './contract.js';
 import { serveDevtools } from './devtools.js';
 import { type Env, limitsOf } from './env.js';
 import { closeCodeOf, errorResponse, fail } from './errors.js';
-import { mcpRoute } from './mcp/route.js';
 import { readDecimal, readGroups, readRouting, readSendInput, readUpTo } from './input.js';
+import { mcpRoute } from './mcp/route.js';
 import { NOSNIFF, withHeaders } from './security-headers.js';
 import { directoryOf, type RoomStub, roomOf as stubOf } from './stubs.js';
 

@@ -24,9 +24,9 @@ import type {
 import { type Env, type Limits, limitsOf } from './env.js';
 import { errorOf, fail, toErrorBody } from './errors.js';
 import { answerFrame } from './frames.js';
-import { McpRoom } from './mcp/sessions.js';
 import { refuseGroupChange, refuseGroupCount } from './group-grant.js';
 import { readDecimal } from './input.js';
+import { McpRoom } from './mcp/sessions.js';
 import { TokenBuckets } from './rate-limit.js';
 import { RoomMeta } from './room-meta.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
