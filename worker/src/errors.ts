@@ -19,6 +19,9 @@ export const STATUS: Record<ErrorCode, number> = {
   MISCONFIGURED: 500,
   STORAGE_FAILURE: 503,
   CLOSED: 503,
+  // Raised only on the caller's side by `request`, never answered by the worker; listed because the table is total.
+  TIMEOUT: 504,
+  ABORTED: 499,
 };
 
 /** The JSON body of an error: `{ code, message, ...details }`. */

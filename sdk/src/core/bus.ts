@@ -1,15 +1,26 @@
 import { BusMetrics } from './bus-metrics.js';
+import { checkInReplyTo, copyMetadata, DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
+import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
 import { routeMessage } from './route.js';
 import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
-import type { JsonValue, MemberState, MessageDraft, RoomView, RoutingPolicy, StorageBackend, StoredMessage } from './types.js';
-import { assertCursor, assertId, copyContent, isValidId, resolveLimit, utf8Length } from './validate.js';
+import type {
+  JsonValue,
+  MemberState,
+  MessageDraft,
+  MessageMetadata,
+  RoomView,
+  RoutingPolicy,
+  StorageBackend,
+  StoredMessage,
+} from './types.js';
+import { assertCursor, assertId, assertJsonSize, copyContent, isValidId, isValidRecipient, resolveLimit } from './validate.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;
@@ -31,6 +42,8 @@ export interface MessageBusOptions {
   metrics?: MetricsRegistry;
   /** Largest content, as UTF-8 JSON bytes. Default 64 KiB. */
   maxContentBytes?: number;
+  /** Largest `metadata`, as UTF-8 JSON bytes. Default 4 KiB. */
+  maxMetadataBytes?: number;
   /** Clock for message timestamps (ms since epoch). Default `Date.now`. */
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
@@ -80,6 +93,7 @@ export class MessageBus {
   readonly #log: BusLogger;
   readonly #metrics: BusMetrics;
   readonly #maxContentBytes: number;
+  readonly #maxMetadataBytes: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
   readonly #events = new Emitter<MessageBusEvents>();
@@ -98,16 +112,15 @@ export class MessageBus {
     if (!policy || typeof policy.route !== 'function' || typeof policy.name !== 'string') {
       throw new MessageBusError('INVALID_ARGUMENT', 'MessageBus needs a RoutingPolicy (with `name` and `route`) as its second argument');
     }
-    const maxContentBytes = options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
-    if (!Number.isInteger(maxContentBytes) || maxContentBytes < 1) {
-      throw new MessageBusError('INVALID_ARGUMENT', `maxContentBytes must be a positive integer; got ${maxContentBytes}`);
-    }
+    const maxContentBytes = positiveInteger(options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES, 'maxContentBytes');
+    const maxMetadataBytes = positiveInteger(options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
     this.room = room;
     this.storage = storage;
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
     this.#maxContentBytes = maxContentBytes;
+    this.#maxMetadataBytes = maxMetadataBytes;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
@@ -191,6 +204,30 @@ export class MessageBus {
   }
 
   /**
+   * Sends `message` as `sendMessage` does, under any policy, and resolves with
+   * the first later message routed to the sender whose `inReplyTo` is the
+   * request's id, whichever bus sharing the room stored it. Rejects with
+   * `TIMEOUT` after `timeoutMs` (default 30 s) or `ABORTED` when `signal`
+   * aborts, both with `details.requestId`; the request stays stored. An already
+   * aborted signal sends nothing. The sender's presence is left as it was.
+   *
+   * @example
+   * ```ts
+   * const answer = await bus.request(new Message('planner', 'which sources?', ['researcher']), { timeoutMs: 5000 });
+   * console.log(answer.sender, answer.content); // researcher, replying with { inReplyTo: <the request's id> }
+   * ```
+   */
+  request(message: Message, options: RequestOptions = {}): Promise<StoredMessage> {
+    return awaitReply(
+      {
+        send: () => this.sendMessage(message),
+        watch: (after, onMessage, onEnd) => this.#watchReplies(message.sender, after, onMessage, onEnd),
+      },
+      options,
+    );
+  }
+
+  /**
    * Messages routed to `agentId` after `lastMessageId`, ascending. Without
    * `lastMessageId` it starts after the agent's acknowledged cursor (0 if none).
    * `limit` defaults to 100 and may be at most 1000.
@@ -240,21 +277,7 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
-    const subscription = new Subscription({
-      agentId,
-      handler,
-      after: options.after,
-      fetchPage: (after) => this.fetchMessages(agentId, after ?? undefined, { limit: MAX_FETCH_LIMIT }),
-      onError: (error, fatal) => {
-        options.onError?.(error);
-        this.#emit('error', [error]);
-        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
-      },
-      onStop: () => this.#subscriptions.delete(subscription),
-    });
-    this.#subscriptions.add(subscription);
-    subscription.start();
-    return () => subscription.stop();
+    return this.#subscribe(agentId, handler, options.after, (error) => options.onError?.(error));
   }
 
   /** Members with online state, groups, cursor, lag and send counters. */
@@ -281,9 +304,64 @@ export class MessageBus {
 
   // --- internal helpers ---
 
+  #subscribe(
+    agentId: string,
+    handler: MessageHandler,
+    after: number | undefined,
+    onError: (error: MessageBusError | Error, fatal: boolean) => void,
+    onStop?: () => void,
+  ): () => void {
+    const subscription = new Subscription({
+      agentId,
+      handler,
+      after,
+      fetchPage: (from) => this.fetchMessages(agentId, from ?? undefined, { limit: MAX_FETCH_LIMIT }),
+      onError: (error, fatal) => {
+        onError(error, fatal);
+        this.#emit('error', [error]);
+        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
+      },
+      onStop: () => {
+        this.#subscriptions.delete(subscription);
+        onStop?.();
+      },
+    });
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return () => subscription.stop();
+  }
+
+  /** `request`'s wait: a subscription that reports why it ended unless `request` itself stopped it. */
+  #watchReplies(
+    agentId: string,
+    after: number,
+    onMessage: (message: StoredMessage) => void,
+    onEnd: (error: MessageBusError) => void,
+  ): () => void {
+    let stopping = false;
+    let failure: MessageBusError | undefined;
+    const stop = this.#subscribe(
+      agentId,
+      onMessage,
+      after,
+      (error, fatal) => {
+        if (fatal) failure = MessageBusError.is(error) ? error : asStorageFailure(this.storage.name, 'request', error);
+      },
+      () => {
+        if (stopping) return;
+        // Ended by close(), removeAgent() or a fatal fetch error: no reply can arrive through it any more.
+        onEnd(failure ?? (this.#closed ? closedError(this.room) : unknownAgent(agentId, this.room)));
+      },
+    );
+    return () => {
+      stopping = true;
+      stop();
+    };
+  }
+
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const { sender, recipients, idempotencyKey, content, contentJson } = this.#checkMessage(message);
+    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = this.#checkMessage(message);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
     const members = this.storage.getMembers(this.room);
     const view = roomViewOf(this.room, members instanceof Promise ? await members : members);
@@ -295,7 +373,7 @@ export class MessageBus {
         `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
       );
     }
-    let routed = routeMessage(this.policy, { sender, content, recipients }, view);
+    let routed = routeMessage(this.policy, { sender, content, recipients, metadata: metadata?.copy }, view);
     if (routed instanceof Promise) routed = await routed;
     const draft: MessageDraft = {
       timestamp: this.#now(),
@@ -307,6 +385,11 @@ export class MessageBus {
       contentJson,
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
+    if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
+    if (metadata !== undefined) {
+      draft.metadata = metadata.copy;
+      draft.metadataJson = metadata.json;
+    }
     const appended = this.storage.append(this.room, draft);
     const { message: stored, duplicate } = appended instanceof Promise ? await appended : appended;
     if (duplicate) {
@@ -325,6 +408,8 @@ export class MessageBus {
     idempotencyKey: string | undefined;
     content: JsonValue;
     contentJson: string;
+    inReplyTo: number | undefined;
+    metadata: { copy: MessageMetadata; json: string } | undefined;
   } {
     if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
       throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
@@ -334,10 +419,10 @@ export class MessageBus {
       throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
     }
     if (recipients !== undefined) {
-      if (!Array.isArray(recipients) || recipients.length > MAX_RECIPIENTS || !recipients.every(isValidId)) {
+      if (!Array.isArray(recipients) || recipients.length > MAX_RECIPIENTS || !recipients.every(isValidRecipient)) {
         throw new MessageBusError(
           'INVALID_MESSAGE',
-          `recipients must be an array of at most ${MAX_RECIPIENTS} ids (letters, digits and "._:-")`,
+          `recipients must be an array of at most ${MAX_RECIPIENTS} ids (letters, digits and "._:-"), each maybe after a "#"`,
         );
       }
     }
@@ -350,16 +435,10 @@ export class MessageBus {
     }
     if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
     const { copy, json: contentJson } = copyContent(content);
-    // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
-    if (contentJson.length * 3 > this.#maxContentBytes) {
-      const bytes = utf8Length(contentJson);
-      if (bytes > this.#maxContentBytes) {
-        throw new MessageBusError('CONTENT_TOO_LARGE', `content is ${bytes} bytes of JSON; the limit is ${this.#maxContentBytes}`, {
-          details: { limit: this.#maxContentBytes, size: bytes },
-        });
-      }
-    }
-    return { sender, recipients, idempotencyKey, content: copy, contentJson };
+    assertJsonSize(contentJson, this.#maxContentBytes, 'content');
+    const inReplyTo = checkInReplyTo(message.options?.inReplyTo);
+    const metadata = copyMetadata(message.options?.metadata, this.#maxMetadataBytes);
+    return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
   }
 
   /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
@@ -425,8 +504,18 @@ export class MessageBus {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `the bus for room "${this.room}" is closed; create a new MessageBus`);
+    if (this.#closed) throw closedError(this.room);
   }
+}
+
+function closedError(room: string): MessageBusError {
+  return new MessageBusError('CLOSED', `the bus for room "${room}" is closed; create a new MessageBus`);
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new MessageBusError('INVALID_ARGUMENT', `${name} must be a positive integer; got ${value}`);
+  return value;
 }
 
 function normaliseGroups(groups: unknown): string[] {

@@ -7,6 +7,9 @@
 /** Any value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/** A message's metadata: a plain JSON object for programs, e.g. `{ kind: 'tool_call', tool: 'search' }`. */
+export type MessageMetadata = { [key: string]: JsonValue };
+
 /** Why a message went where it went: the policy's name and what the sender asked for. */
 export interface RoutingDecision {
   /** `name` of the routing policy that resolved the recipients. */
@@ -39,6 +42,10 @@ export interface StoredMessage {
   readonly recipients: readonly string[];
   readonly routing: RoutingDecision;
   readonly idempotencyKey?: string;
+  /** The earlier message this one answers: one the sender had sent or received. */
+  readonly inReplyTo?: number;
+  /** As the sender passed it (a frozen copy); absent when none was given. */
+  readonly metadata?: MessageMetadata;
 }
 
 /** What the bus hands to `StorageBackend.append`: a routed message without its id. */
@@ -58,6 +65,11 @@ export interface MessageDraft {
   idempotencyKey?: string;
   /** `JSON.stringify(content)`, already computed by the bus (backends that serialise may reuse it). */
   contentJson: string;
+  /** The message this one answers; the bus checked only its shape, the backend checks the sender saw it. */
+  inReplyTo?: number;
+  /** A deep-frozen copy made by the bus, with its JSON text beside it. */
+  metadata?: MessageMetadata;
+  metadataJson?: string;
 }
 
 /** The result of `StorageBackend.append`. */
@@ -189,6 +201,8 @@ export interface RoutableMessage {
   readonly content: JsonValue;
   /** What the sender asked for, or `undefined` when none were given. */
   readonly recipients: readonly string[] | undefined;
+  /** The message's metadata, so a policy can route by kind; `undefined` when none was given. */
+  readonly metadata?: MessageMetadata;
 }
 
 /** What a policy returns: recipient ids, or an audience of every member (stored compactly). */

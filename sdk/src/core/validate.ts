@@ -9,6 +9,11 @@ export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
 }
 
+/** `true` when `value` is an id, or `#` and a group name (how `AddressedRoutingPolicy` names a group): `#` is outside the id alphabet. */
+export function isValidRecipient(value: unknown): value is string {
+  return isValidId(value) || (typeof value === 'string' && value.startsWith('#') && ID_PATTERN.test(value.slice(1)));
+}
+
 /** Throws `INVALID_ARGUMENT` unless `value` is a valid id. `what` names it in the message. */
 export function assertId(value: unknown, what: string): asserts value is string {
   if (!isValidId(value)) {
@@ -43,11 +48,21 @@ const MAX_DEPTH = 1000;
  * The copy means a caller who changes its object after sending cannot change
  * stored history.
  */
-export function copyContent(content: unknown): { copy: JsonValue; json: string } {
+export function copyContent(content: unknown, what = 'content'): { copy: JsonValue; json: string } {
   // Strings are immutable: the common case costs one JSON.stringify.
   if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
-  const copy = copyJson(content, '$', 0);
+  const copy = copyJson(content, '$', 0, what);
   return { copy, json: JSON.stringify(copy) };
+}
+
+/** Throws `CONTENT_TOO_LARGE` (with `details: { limit, size }`) when `json` is over `limit` UTF-8 bytes. `what` names it. */
+export function assertJsonSize(json: string, limit: number, what: string): void {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
+  if (json.length * 3 <= limit) return;
+  const size = utf8Length(json);
+  if (size > limit) {
+    throw new MessageBusError('CONTENT_TOO_LARGE', `${what} is ${size} bytes of JSON; the limit is ${limit}`, { details: { limit, size } });
+  }
 }
 
 /** UTF-8 byte length of a string, without allocating an encoder per call. */
@@ -65,36 +80,36 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-function copyJson(value: unknown, path: string, depth: number): JsonValue {
+function copyJson(value: unknown, path: string, depth: number, what: string): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value;
     case 'number':
       if (Number.isFinite(value)) return value;
-      throw invalidContent(`${path} is ${value}`);
+      throw invalidContent(what, `${path} is ${value}`);
     case 'object': {
       if (value === null) return null;
-      if (depth >= MAX_DEPTH) throw invalidContent(`${path} is circular or nested deeper than ${MAX_DEPTH} levels`);
+      if (depth >= MAX_DEPTH) throw invalidContent(what, `${path} is circular or nested deeper than ${MAX_DEPTH} levels`);
       if (Array.isArray(value)) {
         const out: JsonValue[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1);
+        for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, what);
         return Object.freeze(out) as JsonValue[];
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null)
-        throw invalidContent(`${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+        throw invalidContent(what, `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
       const out: { [key: string]: JsonValue } = {};
-      for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+      for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, what);
       return Object.freeze(out);
     }
     default:
-      throw invalidContent(`${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+      throw invalidContent(what, `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
 }
 
-function invalidContent(problem: string): MessageBusError {
-  return new MessageBusError('INVALID_MESSAGE', `content must be a JSON value: ${problem}`);
+function invalidContent(what: string, problem: string): MessageBusError {
+  return new MessageBusError('INVALID_MESSAGE', `${what} must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */

@@ -2,6 +2,7 @@
 
 export { ConformanceError, type TestApi } from './harness.js';
 export {
+  addressedCases,
   broadcastCases,
   individualCases,
   type RoutingCase,
