@@ -50,7 +50,11 @@ describe('metadata', () => {
   it('is INVALID_MESSAGE unless a plain JSON object; undefined means absent', async () => {
     for (const bad of [null, [], ['kind'], 'tool_call', 7, true, { f: () => 1 }, { when: new Date() }, { n: Number.NaN }]) {
       const bus = await room();
-      const error = await refused(bus, () => bus.sendMessage(new Message('critic', 'x', undefined, { metadata: bad as never })), 'INVALID_MESSAGE');
+      const error = await refused(
+        bus,
+        () => bus.sendMessage(new Message('critic', 'x', undefined, { metadata: bad as never })),
+        'INVALID_MESSAGE',
+      );
       expect(error.message).toContain('metadata');
     }
     const bus = await room();
@@ -63,8 +67,14 @@ describe('metadata', () => {
     const exact = { k: 'é'.repeat(2044) };
     const over = { k: `${'é'.repeat(2044)}x` };
     const bus = await room();
-    await expect(bus.sendMessage(new Message('critic', 'fits', undefined, { metadata: exact }))).resolves.toMatchObject({ sender: 'critic' });
-    const error = await refused(bus, () => bus.sendMessage(new Message('critic', 'too big', undefined, { metadata: over })), 'CONTENT_TOO_LARGE');
+    await expect(bus.sendMessage(new Message('critic', 'fits', undefined, { metadata: exact }))).resolves.toMatchObject({
+      sender: 'critic',
+    });
+    const error = await refused(
+      bus,
+      () => bus.sendMessage(new Message('critic', 'too big', undefined, { metadata: over })),
+      'CONTENT_TOO_LARGE',
+    );
     expect(error.details).toEqual({ limit: 4096, size: 4097 });
   });
 
@@ -90,7 +100,9 @@ describe('metadata', () => {
       route(message, view) {
         seen.push(message.metadata);
         if (message.metadata) expect(Object.isFrozen(message.metadata)).toBe(true);
-        return message.metadata?.kind === 'tool_call' ? ['researcher'] : view.members.map((m) => m.id).filter((id) => id !== message.sender);
+        return message.metadata?.kind === 'tool_call'
+          ? ['researcher']
+          : view.members.map((m) => m.id).filter((id) => id !== message.sender);
       },
     };
     const bus = await room({ policy: byKind });
@@ -107,7 +119,11 @@ describe('request: without a reply', () => {
     const bus = await room();
     const controller = new AbortController();
     controller.abort(new Error('user left'));
-    const error = await refused(bus, () => bus.request(new Message('planner', 'q?', ['researcher']), { signal: controller.signal }), 'ABORTED');
+    const error = await refused(
+      bus,
+      () => bus.request(new Message('planner', 'q?', ['researcher']), { signal: controller.signal }),
+      'ABORTED',
+    );
     expect(error.details.requestId).toBeUndefined();
     expect(error.cause).toBe(controller.signal.reason);
   });
