@@ -84,8 +84,14 @@ export function readMessage(value: unknown): StoredMessage | null {
       requested: Array.isArray(routing.requested) ? routing.requested.filter((r): r is string => typeof r === 'string') : null,
     },
     ...(typeof value.idempotencyKey === 'string' ? { idempotencyKey: value.idempotencyKey } : {}),
+    ...(isMessageId(value.inReplyTo) ? { inReplyTo: value.inReplyTo } : {}),
+    // A message stored before threads existed is its own root.
+    thread: isMessageId(value.thread) ? value.thread : value.id,
+    ...(isObj(value.metadata) ? { metadata: value.metadata as NonNullable<StoredMessage['metadata']> } : {}),
   };
 }
+
+const isMessageId = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
 /** `GET …/history` → messages. */
 export function readMessages(body: unknown): StoredMessage[] {

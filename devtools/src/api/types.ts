@@ -3,9 +3,9 @@
  * through `normalize.ts`, so a renamed field there changes one function, not
  * every panel.
  */
-import type { JsonValue, StoredMessage } from 'modular-message-bus-library';
+import type { JsonValue, MessageMetadata, StoredMessage } from 'modular-message-bus-library';
 
-export type { JsonValue, StoredMessage };
+export type { JsonValue, MessageMetadata, StoredMessage };
 
 /** One row of `GET /v1/rooms`. */
 export interface RoomSummary {
@@ -51,7 +51,10 @@ export interface SendRequest {
   content: JsonValue;
   recipients?: string[];
   idempotencyKey?: string;
+  /** The id of the message this one answers. */
+  inReplyTo?: number;
+  metadata?: MessageMetadata;
 }
 
-export type RoutingPolicyName = 'broadcast' | 'subgroup' | 'individual';
-export const ROUTING_POLICIES: readonly RoutingPolicyName[] = ['broadcast', 'subgroup', 'individual'];
+export type RoutingPolicyName = 'broadcast' | 'subgroup' | 'individual' | 'addressed';
+export const ROUTING_POLICIES: readonly RoutingPolicyName[] = ['broadcast', 'subgroup', 'individual', 'addressed'];

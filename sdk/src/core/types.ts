@@ -44,6 +44,8 @@ export interface StoredMessage {
   readonly idempotencyKey?: string;
   /** The earlier message this one answers: one the sender had sent or received. */
   readonly inReplyTo?: number;
+  /** Id of the root of the reply chain: the message's own id when it answers nothing, else its parent's `thread`. */
+  readonly thread?: number;
   /** As the sender passed it (a frozen copy); absent when none was given. */
   readonly metadata?: MessageMetadata;
 }
