@@ -20,13 +20,27 @@ import type {
   StorageBackend,
   StoredMessage,
 } from './types.js';
-import { assertCursor, assertId, assertJsonSize, copyContent, isValidId, isValidRecipient, resolveLimit } from './validate.js';
+import {
+  assertCursor,
+  assertId,
+  assertJsonSize,
+  copyContent,
+  DEFAULT_MAX_CONTENT_DEPTH,
+  isValidId,
+  isValidRecipient,
+  isWellFormed,
+  MAX_CONTENT_DEPTH_LIMIT,
+  resolveLimit,
+  snapshotIds,
+} from './validate.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;
 export const MAX_FETCH_LIMIT = 1000;
 /** Default `maxContentBytes`: 64 KiB of UTF-8 JSON. */
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
+/** Default `maxGroupsPerMember`. */
+export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
 const MAX_RECIPIENTS = 1000;
 const MAX_IDEMPOTENCY_KEY = 256;
 
@@ -44,6 +58,13 @@ export interface MessageBusOptions {
   maxContentBytes?: number;
   /** Largest `metadata`, as UTF-8 JSON bytes. Default 4 KiB. */
   maxMetadataBytes?: number;
+  /**
+   * How many arrays and objects content may have inside one another (`"x"` is 0, `[]` 1, `[{"a":[1]}]` 3);
+   * deeper is `INVALID_MESSAGE`. Default 64, at most 1000. `exceedsContentDepth` applies the same rule.
+   */
+  maxContentDepth?: number;
+  /** How many groups one member may be in; more is `INVALID_ARGUMENT` and changes nothing. Default 100. */
+  maxGroupsPerMember?: number;
   /** Clock for message timestamps (ms since epoch). Default `Date.now`. */
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
@@ -94,6 +115,8 @@ export class MessageBus {
   readonly #metrics: BusMetrics;
   readonly #maxContentBytes: number;
   readonly #maxMetadataBytes: number;
+  readonly #maxContentDepth: number;
+  readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
   readonly #events = new Emitter<MessageBusEvents>();
@@ -112,8 +135,10 @@ export class MessageBus {
     if (!policy || typeof policy.route !== 'function' || typeof policy.name !== 'string') {
       throw new MessageBusError('INVALID_ARGUMENT', 'MessageBus needs a RoutingPolicy (with `name` and `route`) as its second argument');
     }
-    const maxContentBytes = positiveInteger(options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES, 'maxContentBytes');
-    const maxMetadataBytes = positiveInteger(options.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
+    const maxContentBytes = positiveInteger(options.maxContentBytes, DEFAULT_MAX_CONTENT_BYTES, 'maxContentBytes');
+    const maxMetadataBytes = positiveInteger(options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
+    const maxContentDepth = positiveInteger(options.maxContentDepth, DEFAULT_MAX_CONTENT_DEPTH, 'maxContentDepth', MAX_CONTENT_DEPTH_LIMIT);
+    const maxGroups = positiveInteger(options.maxGroupsPerMember, DEFAULT_MAX_GROUPS_PER_MEMBER, 'maxGroupsPerMember');
     this.room = room;
     this.storage = storage;
     this.policy = policy;
@@ -121,6 +146,8 @@ export class MessageBus {
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
     this.#maxContentBytes = maxContentBytes;
     this.#maxMetadataBytes = maxMetadataBytes;
+    this.#maxContentDepth = maxContentDepth;
+    this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
@@ -145,7 +172,11 @@ export class MessageBus {
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<MemberState> {
     this.#assertOpen();
     assertId(agentId, 'agent id');
-    const groups = options.groups === undefined ? undefined : normaliseGroups(options.groups);
+    const requested = readInput(() => options.groups, 'INVALID_ARGUMENT', 'connectAgent options');
+    const groups =
+      requested === undefined
+        ? undefined
+        : sortedUnique(snapshotIds(requested, 'groups', this.#maxGroups, 'INVALID_ARGUMENT', 'maxGroupsPerMember'));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: true, groups }));
     const member = await this.#member(agentId);
     this.#log.info('agent connected', { room: this.room, agent: agentId, groups: member.groups });
@@ -174,9 +205,19 @@ export class MessageBus {
     this.#emit('disconnect', [{ agent: agentId, removed: true }]);
   }
 
-  /** Adds a member to a group (for `SubgroupRoutingPolicy`). */
+  /** Adds a member to a group (for `SubgroupRoutingPolicy`). A member already in `maxGroupsPerMember` groups gets `INVALID_ARGUMENT`. */
   async joinGroup(agentId: string, group: string): Promise<string[]> {
-    return this.#changeGroups(agentId, group, (groups) => [...groups, group]);
+    return this.#changeGroups(agentId, group, (groups) => {
+      if (groups.includes(group)) return [...groups];
+      if (groups.length >= this.#maxGroups) {
+        throw new MessageBusError(
+          'INVALID_ARGUMENT',
+          `agent "${agentId}" is already in ${groups.length} groups; maxGroupsPerMember is ${this.#maxGroups}: leave one first`,
+          { details: { limit: this.#maxGroups } },
+        );
+      }
+      return [...groups, group];
+    });
   }
 
   /** Removes a member from a group. */
@@ -198,7 +239,7 @@ export class MessageBus {
       const failure = asStorageFailure(this.storage.name, 'sendMessage', error);
       this.#metrics.rejected(failure.code);
       const level = failure.code === 'STORAGE_FAILURE' ? 'error' : 'debug';
-      this.#log[level](`message rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: safeId(message?.sender) });
+      this.#log[level](`message rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: safeSender(message) });
       throw failure;
     }
   }
@@ -221,7 +262,7 @@ export class MessageBus {
     return awaitReply(
       {
         send: () => this.sendMessage(message),
-        watch: (after, onMessage, onEnd) => this.#watchReplies(message.sender, after, onMessage, onEnd),
+        watch: (request, onMessage, onEnd) => this.#watchReplies(request.sender, request.id, onMessage, onEnd),
       },
       options,
     );
@@ -381,7 +422,7 @@ export class MessageBus {
       content,
       recipients: routed.recipients,
       audience: routed.audience,
-      routing: { policy: this.policy.name, requested: recipients === undefined ? null : [...recipients] },
+      routing: { policy: this.policy.name, requested: recipients ?? null },
       contentJson,
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
@@ -414,30 +455,50 @@ export class MessageBus {
     if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
       throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
     }
-    const { sender, recipients, content } = message;
+    // Each field is read once, here: what is checked is what is routed and stored.
+    const {
+      sender,
+      recipients: requested,
+      content,
+      options,
+    } = readInput(
+      () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
+      'INVALID_MESSAGE',
+      'the message',
+    );
     if (!isValidId(sender)) {
       throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
     }
-    if (recipients !== undefined) {
-      if (!Array.isArray(recipients) || recipients.length > MAX_RECIPIENTS || !recipients.every(isValidRecipient)) {
-        throw new MessageBusError(
-          'INVALID_MESSAGE',
-          `recipients must be an array of at most ${MAX_RECIPIENTS} ids (letters, digits and "._:-"), each maybe after a "#"`,
-        );
-      }
-    }
-    const idempotencyKey = message.options?.idempotencyKey;
+    const recipients =
+      requested === undefined
+        ? undefined
+        : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
+    const {
+      idempotencyKey,
+      inReplyTo: replyTo,
+      metadata: rawMetadata,
+    } = readInput(
+      () => ({ idempotencyKey: options?.idempotencyKey, inReplyTo: options?.inReplyTo, metadata: options?.metadata }),
+      'INVALID_MESSAGE',
+      'the message options',
+    );
     if (
       idempotencyKey !== undefined &&
-      (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)
+      (typeof idempotencyKey !== 'string' ||
+        idempotencyKey.length < 1 ||
+        idempotencyKey.length > MAX_IDEMPOTENCY_KEY ||
+        !isWellFormed(idempotencyKey))
     ) {
-      throw new MessageBusError('INVALID_MESSAGE', `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters`);
+      throw new MessageBusError(
+        'INVALID_MESSAGE',
+        `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters without lone surrogates`,
+      );
     }
     if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    const { copy, json: contentJson } = copyContent(content);
+    const { copy, json: contentJson } = copyContent(content, this.#maxContentDepth);
     assertJsonSize(contentJson, this.#maxContentBytes, 'content');
-    const inReplyTo = checkInReplyTo(message.options?.inReplyTo);
-    const metadata = copyMetadata(message.options?.metadata, this.#maxMetadataBytes);
+    const inReplyTo = checkInReplyTo(replyTo);
+    const metadata = copyMetadata(rawMetadata, this.#maxMetadataBytes, this.#maxContentDepth);
     return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
   }
 
@@ -472,7 +533,7 @@ export class MessageBus {
     assertId(group, 'group name');
     const view = await this.#requireMember(agentId);
     const member = view.member(agentId) as NonNullable<ReturnType<RoomView['member']>>;
-    const groups = normaliseGroups(change(member.groups));
+    const groups = sortedUnique(change(member.groups));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: member.online, groups }));
     return groups;
   }
@@ -508,20 +569,30 @@ export class MessageBus {
   }
 }
 
+function sortedUnique(ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort();
+}
+
+/** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */
+function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string): T {
+  try {
+    return read();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
+  }
+}
+
 function closedError(room: string): MessageBusError {
   return new MessageBusError('CLOSED', `the bus for room "${room}" is closed; create a new MessageBus`);
 }
 
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new MessageBusError('INVALID_ARGUMENT', `${name} must be a positive integer; got ${value}`);
-  return value;
-}
-
-function normaliseGroups(groups: unknown): string[] {
-  if (!Array.isArray(groups)) throw new MessageBusError('INVALID_ARGUMENT', 'groups must be an array of group names');
-  for (const group of groups) assertId(group, 'group name');
-  return [...new Set(groups as string[])].sort();
+function positiveInteger(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || resolved < 1 || resolved > max) {
+    throw new MessageBusError('INVALID_ARGUMENT', `${name} must be an integer from 1 to ${max}; got ${resolved}`);
+  }
+  return resolved;
 }
 
 function unknownAgent(agentId: string, room: string): MessageBusError {
@@ -531,6 +602,12 @@ function unknownAgent(agentId: string, room: string): MessageBusError {
   );
 }
 
-function safeId(value: unknown): string | undefined {
-  return isValidId(value) ? value : undefined;
+/** The sender for a log line, when it is a valid id; reading it must not throw again (a hostile getter). */
+function safeSender(message: Message): string | undefined {
+  try {
+    const sender: unknown = message?.sender;
+    return isValidId(sender) ? sender : undefined;
+  } catch {
+    return undefined;
+  }
 }

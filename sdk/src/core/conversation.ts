@@ -26,13 +26,13 @@ export function checkInReplyTo(value: unknown): number | undefined {
  * otherwise: `null`, arrays, strings...) of at most `limit` UTF-8 bytes of
  * JSON (`CONTENT_TOO_LARGE`, with `details: { limit, size }`).
  */
-export function copyMetadata(value: unknown, limit: number): { copy: MessageMetadata; json: string } | undefined {
+export function copyMetadata(value: unknown, limit: number, maxDepth: number): { copy: MessageMetadata; json: string } | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
     throw new MessageBusError('INVALID_MESSAGE', `metadata must be a plain JSON object such as { "kind": "tool_call" }; got ${got}`);
   }
-  const { copy, json } = copyContent(value, 'metadata');
+  const { copy, json } = copyContent(value, maxDepth, 'metadata');
   assertJsonSize(json, limit, 'metadata');
   return { copy: copy as MessageMetadata, json };
 }

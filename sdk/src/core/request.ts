@@ -32,12 +32,12 @@ export interface ReplyChannel {
   /** Stores the request (or finds the earlier one with the same idempotency key). */
   send(): Promise<StoredMessage>;
   /**
-   * Calls `onMessage` with each message routed to the requester with an id above
-   * `after`, in id order, replayed and then live, until the returned function is
-   * called. `onEnd` reports a watch that ended on its own (the agent removed,
-   * the bus closed); no message follows it.
+   * Calls `onMessage` with each message routed to the request's sender with an
+   * id above the request's, in id order, replayed and then live, until the
+   * returned function is called. `onEnd` reports a watch that ended on its own
+   * (the agent removed, the bus closed); no message follows it.
    */
-  watch(after: number, onMessage: (message: StoredMessage) => void, onEnd: (error: MessageBusError) => void): () => void;
+  watch(request: StoredMessage, onMessage: (message: StoredMessage) => void, onEnd: (error: MessageBusError) => void): () => void;
 }
 
 /**
@@ -83,7 +83,7 @@ export function awaitReply(channel: ReplyChannel, options: RequestOptions = {}):
         requestId = request.id;
         if (pending) return finish(pending(request.id));
         const stop = channel.watch(
-          request.id,
+          request,
           (message) => {
             if (message.inReplyTo === request.id) finish(undefined, message);
           },

@@ -5,6 +5,7 @@ import { BroadcastRoutingPolicy } from '../routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../routing-policies/individual.js';
 import { SubgroupRoutingPolicy } from '../routing-policies/subgroup.js';
 import { assert, assertEqual, assertRejects, resolveTestApi, type TestApi, waitFor } from './harness.js';
+import { checkOddContentRoundTrip } from './odd-content.js';
 
 /** How the storage suite gets backends. Each test calls `create` with a fresh room id, so backends may share one store. */
 export interface StorageSuiteOptions {
@@ -451,6 +452,12 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
       await assertRejects(bus.sendMessage(new Message('a', 'x')), 'CLOSED', 'send after close');
       await bus.close();
       await assertRejects(bus.fetchMessages('a'), 'CLOSED', 'fetch on a closed bus');
+    });
+
+    test('content with odd keys and lone surrogates round-trips exactly, as JSON.parse gives it back', async (ctx) => {
+      const bus = await ctx.bus(new BroadcastRoutingPolicy());
+      await connect(bus, 'a', 'b');
+      await checkOddContentRoundTrip(bus, await ctx.reopenBus(bus, new BroadcastRoutingPolicy()));
     });
   });
 }
