@@ -2,10 +2,10 @@ import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { isValidId, mergeExpositions } from 'modular-message-bus-library';
 import { authenticate, type Principal, refuseAgent, refuseNonAdmin, tokenOf } from './auth.js';
-import type { ChatRoomBase, LimitName, SendInput } from './chat-room.js';
-import { directoryOf } from './directory.js';
+import type { ErrorBody, LimitName, Outcome, SendInput } from './contract.js';
 import { type Env, limitsOf } from './env.js';
-import { closeCodeOf, type ErrorBody, errorResponse, fail, type Outcome } from './errors.js';
+import { closeCodeOf, errorResponse, fail } from './errors.js';
+import { directoryOf, type RoomStub, roomOf as stubOf } from './stubs.js';
 
 type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
 type Ctx = Context<AppEnv>;
@@ -84,7 +84,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return errorResponse(refused);
     const body = await readBody(c, room, true);
     if (body instanceof Response) return body;
-    return reply(c, await roomOf(c, room).connectAgent(room, agent, body.groups), 200);
+    return reply(c, await roomOf(c, room).connectAgent(room, agent, body.groups as string[] | undefined), 200);
   });
 
   app.post('/v1/rooms/:room/agents/:agent/disconnect', async (c) => {
@@ -107,7 +107,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return errorResponse(refused);
     const body = await readBody(c, room, false);
     if (body instanceof Response) return body;
-    return reply(c, await roomOf(c, room).ackMessages(room, agent, body.upTo), 200);
+    return reply(c, await roomOf(c, room).ackMessages(room, agent, body.upTo as number), 200);
   });
 
   app.post('/v1/rooms/:room/messages', async (c) => {
@@ -221,24 +221,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
 // --- internal helpers ---
 
-/** The room object's RPC surface as the worker uses it (plain types instead of the deep Rpc stub types). */
-type RoomStub = Pick<ChatRoomBase, RoomMethods> & { fetch(request: Request): Promise<Response> };
-type RoomMethods =
-  | 'connectAgent'
-  | 'disconnectAgent'
-  | 'removeAgent'
-  | 'sendMessage'
-  | 'fetchMessages'
-  | 'ackMessages'
-  | 'history'
-  | 'configure'
-  | 'describe'
-  | 'summary'
-  | 'metrics'
-  | 'countLimit';
-
 function roomOf(c: Ctx, room: string): RoomStub {
-  return c.env.CHAT_ROOM.get(c.env.CHAT_ROOM.idFromName(room)) as unknown as RoomStub;
+  return stubOf(c.env, room);
 }
 
 function ids(c: Ctx): { room: string; agent: string } {

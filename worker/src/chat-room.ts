@@ -1,22 +1,31 @@
 import { DurableObject } from 'cloudflare:workers';
-import {
-  type AgentInfo,
-  type Counter,
-  type JsonValue,
-  Message,
-  MessageBus,
-  MessageBusError,
-  MetricsRegistry,
-  type RoutingPolicy,
-  type StoredMessage,
-} from 'modular-message-bus-library';
+import { type Counter, Message, MessageBus, MessageBusError, MetricsRegistry, type RoutingPolicy } from 'modular-message-bus-library';
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from 'modular-message-bus-library/routing-policies';
-import { directoryOf } from './directory.js';
+import type {
+  AckResponse,
+  AgentInfo,
+  DisconnectResponse,
+  ErrorBody,
+  LimitName,
+  Outcome,
+  PresenceReason,
+  RemoveResponse,
+  RoomRpc,
+  RoomSummary,
+  RoomView,
+  RoutingResponse,
+  SendInput,
+  ServerFrame,
+  StoredMessage,
+} from './contract.js';
 import { type Env, type Limits, limitsOf } from './env.js';
-import { type ErrorBody, fail, type Outcome, toErrorBody } from './errors.js';
+import { fail, toErrorBody } from './errors.js';
+import { answerFrame } from './frames.js';
 import { TokenBuckets } from './rate-limit.js';
+import { RoomMeta } from './room-meta.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
+import { directoryOf } from './stubs.js';
 
 /** Options of `createChatRoom`. */
 export interface ChatRoomOptions {
@@ -27,43 +36,6 @@ export interface ChatRoomOptions {
    */
   routing?: Record<string, () => RoutingPolicy>;
 }
-
-/** What a send carries besides its sender. */
-export interface SendInput {
-  content: JsonValue;
-  recipients?: string[];
-  idempotencyKey?: string;
-}
-
-/** A member as `GET /v1/rooms/:room` reports it. */
-export interface MemberView extends AgentInfo {
-  /** Open WebSockets of this agent. */
-  sockets: number;
-}
-
-/** `GET /v1/rooms/:room`. */
-export interface RoomView {
-  room: string;
-  routing: string;
-  lastId: number;
-  oldestId: number;
-  members: MemberView[];
-  /** When this instance of the room object was constructed (it changes after eviction or hibernation). */
-  instanceStartedAt: number;
-}
-
-/** One entry of `GET /v1/rooms`. */
-export interface RoomSummary {
-  room: string;
-  routing: string;
-  members: number;
-  online: number;
-  lastId: number;
-  sockets: number;
-}
-
-/** Kinds of limit counted in `mmb_limit_rejections_total`. */
-export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
 
 const BUILT_IN: Record<string, () => RoutingPolicy> = {
   broadcast: () => new BroadcastRoutingPolicy(),
@@ -95,17 +67,17 @@ export function createChatRoom(options: ChatRoomOptions = {}): typeof ChatRoomBa
 }
 
 /** The room object; use `createChatRoom()` (or the `ChatRoom` export) rather than this base. */
-export class ChatRoomBase extends DurableObject<Env> {
+export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   readonly #limits: Limits;
   readonly #backend: DurableObjectStorageBackend;
+  readonly #meta: RoomMeta;
   readonly #registry = new MetricsRegistry();
   readonly #limitRejections: Counter;
   readonly #buckets: TokenBuckets;
   readonly #sockets: SocketHub;
   #bus: MessageBus | undefined;
   #room: string | undefined;
-  #routing = 'broadcast';
-  #registered = false;
+  #routing: string;
   readonly #startedAt = Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -122,11 +94,9 @@ export class ChatRoomBase extends DurableObject<Env> {
       socketsGauge.set({ room: this.#room, kind: 'events' }, events);
     });
     this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
-    ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS chatroom_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
-    const meta = this.#meta();
-    this.#registered = meta.get('registered') === '1';
-    this.#routing = meta.get('routing') ?? this.#defaultRouting();
-    const room = meta.get('room');
+    this.#meta = new RoomMeta(ctx.storage.sql);
+    this.#routing = this.#meta.routing ?? this.#defaultRouting();
+    const room = this.#meta.room;
     if (room !== undefined) this.#open(room);
     this.#sockets = new SocketHub(ctx, () => this.#backend);
   }
@@ -136,23 +106,23 @@ export class ChatRoomBase extends DurableObject<Env> {
     return BUILT_IN;
   }
 
-  // --- RPC methods called by the worker (errors travel as data) ---
+  // --- RPC methods called by the worker (RoomRpc in contract.ts; errors travel as data) ---
 
-  connectAgent(room: string, agent: string, groups?: unknown): Promise<Outcome<AgentInfo>> {
+  connectAgent(room: string, agent: string, groups?: string[]): Promise<Outcome<AgentInfo>> {
     return this.#run(room, async (bus) => {
       const members = await bus.storage.getMembers(room);
       if (!members.some((m) => m.id === agent) && members.length >= this.#limits.maxMembersPerRoom) {
         this.#countLimit('members');
         throw new MessageBusError('ROOM_FULL', `room "${room}" has ${members.length} members, its limit (MAX_MEMBERS_PER_ROOM)`);
       }
-      const member = await bus.connectAgent(agent, groups === undefined ? {} : { groups: groups as string[] });
+      const member = await bus.connectAgent(agent, groups === undefined ? {} : { groups });
       await this.#register(room);
       this.#presence(agent, true, member.groups, 'connect');
       return { ...member, lag: Math.max(0, member.lastRoutedId - member.cursor) };
     });
   }
 
-  disconnectAgent(room: string, agent: string): Promise<Outcome<{ agent: string; online: false }>> {
+  disconnectAgent(room: string, agent: string): Promise<Outcome<DisconnectResponse>> {
     return this.#run(room, async (bus) => {
       await bus.disconnectAgent(agent);
       this.#presence(agent, false, undefined, 'disconnect');
@@ -160,7 +130,7 @@ export class ChatRoomBase extends DurableObject<Env> {
     });
   }
 
-  removeAgent(room: string, agent: string): Promise<Outcome<{ agent: string; removed: true }>> {
+  removeAgent(room: string, agent: string): Promise<Outcome<RemoveResponse>> {
     return this.#run(room, async (bus) => {
       await bus.removeAgent(agent);
       for (const ws of this.#sockets.open(agent)) {
@@ -179,26 +149,26 @@ export class ChatRoomBase extends DurableObject<Env> {
     return this.#run(room, (bus) => bus.fetchMessages(agent, after, limit === undefined ? {} : { limit }));
   }
 
-  ackMessages(room: string, agent: string, upTo: unknown): Promise<Outcome<{ agent: string; cursor: number }>> {
-    return this.#run(room, async (bus) => ({ agent, cursor: await bus.ackMessages(agent, upTo as number) }));
+  ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>> {
+    return this.#run(room, async (bus) => ({ agent, cursor: await bus.ackMessages(agent, upTo) }));
   }
 
   history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>> {
     return this.#run(room, (bus) => bus.history(after, limit === undefined ? {} : { limit }));
   }
 
-  configure(room: string, routing: unknown): Promise<Outcome<{ room: string; routing: string }>> {
+  configure(room: string, routing: unknown): Promise<Outcome<RoutingResponse>> {
     return this.#run(room, async () => {
       const names = Object.keys(this.policies());
       if (typeof routing !== 'string' || !names.includes(routing)) {
         throw new MessageBusError('INVALID_ARGUMENT', `routing must be one of ${names.map((n) => `"${n}"`).join(', ')}`);
       }
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('routing', ?)", routing);
+      this.#meta.routing = routing;
       this.#routing = routing;
       await this.#bus?.close();
       this.#open(room);
       await this.#register(room);
-      this.#sockets.broadcastEvent({ type: 'config', routing, at: Date.now() });
+      this.#event({ type: 'config', routing, at: Date.now() });
       return { room, routing };
     });
   }
@@ -236,7 +206,6 @@ export class ChatRoomBase extends DurableObject<Env> {
     return this.#run(room, () => this.#registry.render());
   }
 
-  /** Counts a limit refusal the worker made before reaching the room (a body over MAX_BODY_BYTES). */
   countLimit(room: string, limit: LimitName): void {
     this.#init(room);
     this.#countLimit(limit);
@@ -288,50 +257,17 @@ export class ChatRoomBase extends DurableObject<Env> {
     const attachment = this.#sockets.attachmentOf(ws);
     if (!attachment) return;
     this.#init(attachment.room);
-    const reply = (frame: Record<string, unknown>) => this.#sockets.send(ws, frame);
-    if (typeof data !== 'string') {
-      reply({ type: 'error', ref: null, error: fail('INVALID_MESSAGE', 'send JSON text frames, not binary') });
-      return;
-    }
-    if (data.length > this.#limits.maxBodyBytes) {
-      this.#countLimit('body');
-      reply({
-        type: 'error',
-        ref: null,
-        error: fail('CONTENT_TOO_LARGE', `the frame is over ${this.#limits.maxBodyBytes} bytes (MAX_BODY_BYTES)`),
-      });
-      return;
-    }
-    let frame: Record<string, unknown>;
-    try {
-      frame = JSON.parse(data);
-      if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) throw new Error('not an object');
-    } catch {
-      reply({
-        type: 'error',
-        ref: null,
-        error: fail('INVALID_MESSAGE', 'frames are JSON objects like {"type":"send","ref":1,"content":"hi"}'),
-      });
-      return;
-    }
-    const ref = frame.ref ?? null;
-    const answer = (outcome: Outcome<unknown>, key: string) =>
-      reply(outcome.ok ? { type: 'ok', ref, [key]: outcome.value } : { type: 'error', ref, error: outcome.error });
-    if (frame.type === 'ping') return reply({ type: 'ok', ref });
-    if (attachment.kind === 'events' || attachment.agent === null) {
-      return reply({ type: 'error', ref, error: fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted') });
-    }
-    if (frame.type === 'send') {
-      const input: SendInput = { content: frame.content as JsonValue };
-      if (frame.recipients !== undefined) input.recipients = frame.recipients as string[];
-      if (frame.idempotencyKey !== undefined) input.idempotencyKey = frame.idempotencyKey as string;
-      return answer(await this.sendMessage(attachment.room, attachment.agent, input), 'message');
-    }
-    if (frame.type === 'ack') {
-      const outcome = await this.ackMessages(attachment.room, attachment.agent, frame.upTo);
-      return answer(outcome.ok ? { ok: true, value: outcome.value.cursor } : outcome, 'cursor');
-    }
-    reply({ type: 'error', ref, error: fail('INVALID_MESSAGE', 'unknown frame type: use "send", "ack" or "ping"') });
+    const { room, agent } = attachment;
+    const answer = await answerFrame(
+      data,
+      { kind: agent === null ? 'events' : attachment.kind, maxBytes: this.#limits.maxBodyBytes },
+      {
+        send: (input) => this.sendMessage(room, agent as string, input),
+        ack: (upTo) => this.ackMessages(room, agent as string, upTo),
+        countLimit: (limit) => this.#countLimit(limit),
+      },
+    );
+    this.#sockets.send(ws, answer);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -381,8 +317,13 @@ export class ChatRoomBase extends DurableObject<Env> {
     this.#presence(agent, false, member.groups, 'socket-closed');
   }
 
-  #presence(agent: string, online: boolean, groups: string[] | undefined, reason: string): void {
-    this.#sockets.broadcastEvent({ type: 'presence', agent, online, ...(groups ? { groups } : {}), reason, at: Date.now() });
+  #presence(agent: string, online: boolean, groups: string[] | undefined, reason: PresenceReason): void {
+    this.#event({ type: 'presence', agent, online, ...(groups ? { groups } : {}), reason, at: Date.now() });
+  }
+
+  /** A frame for every events-feed socket. */
+  #event(frame: ServerFrame): void {
+    this.#sockets.broadcastEvent(frame);
   }
 
   async #run<T>(room: string, body: (bus: MessageBus) => Promise<T> | T): Promise<Outcome<T>> {
@@ -400,7 +341,7 @@ export class ChatRoomBase extends DurableObject<Env> {
     if (this.#room !== undefined) {
       throw new MessageBusError('MISCONFIGURED', `[mmb-worker] room object for "${this.#room}" was asked about "${room}"`);
     }
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('room', ?)", room);
+    this.#meta.room = room;
     this.#open(room);
   }
 
@@ -423,10 +364,9 @@ export class ChatRoomBase extends DurableObject<Env> {
   }
 
   async #register(room: string): Promise<void> {
-    if (this.#registered) return;
+    if (this.#meta.registered) return;
     await directoryOf(this.env).register(room);
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO chatroom_meta (key, value) VALUES ('registered', '1')");
-    this.#registered = true;
+    this.#meta.markRegistered();
   }
 
   #countLimit(limit: LimitName): void {
@@ -438,11 +378,6 @@ export class ChatRoomBase extends DurableObject<Env> {
     if (name in this.policies()) return name;
     console.warn(`[mmb-worker] DEFAULT_ROUTING="${name}" is not a known policy; using "broadcast"`);
     return 'broadcast';
-  }
-
-  #meta(): Map<string, string> {
-    const rows = this.ctx.storage.sql.exec('SELECT key, value FROM chatroom_meta').toArray();
-    return new Map(rows.map((row) => [row.key as string, row.value as string]));
   }
 }
 

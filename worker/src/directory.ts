@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { DirectoryRpc } from './contract.js';
 import type { Env } from './env.js';
 
 /**
@@ -6,7 +7,7 @@ import type { Env } from './env.js';
  * reports to once, when it is first configured or joined. `GET /v1/rooms` and
  * `/metrics` read it to know which room objects to ask.
  */
-export class RoomDirectory extends DurableObject<Env> {
+export class RoomDirectory extends DurableObject<Env> implements DirectoryRpc {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS rooms (room TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID');
@@ -24,9 +25,4 @@ export class RoomDirectory extends DurableObject<Env> {
       .toArray()
       .map((row) => row.room as string);
   }
-}
-
-/** The directory's stub: one object per deployment. */
-export function directoryOf(env: Env): DurableObjectStub<RoomDirectory> {
-  return env.ROOM_DIRECTORY.get(env.ROOM_DIRECTORY.idFromName('directory'));
 }

@@ -1,12 +1,15 @@
-import type { ChatRoomBase } from './chat-room.js';
-import type { RoomDirectory } from './directory.js';
-
-/** Bindings and vars of the worker (see the root wrangler.toml), and the limits read from them. */
+/**
+ * Bindings and vars of the worker (see the root wrangler.toml), and the limits read from them.
+ * The namespaces are untyped on purpose: the classes bound to them import this file, and their
+ * RPC is typed once, in contract.ts (see stubs.ts), so nothing here imports them back.
+ */
 
 /** What the worker and its Durable Objects receive as `env`. */
 export interface Env {
-  CHAT_ROOM: DurableObjectNamespace<ChatRoomBase>;
-  ROOM_DIRECTORY: DurableObjectNamespace<RoomDirectory>;
+  /** One `ChatRoom` object per room (`RoomRpc`). */
+  CHAT_ROOM: DurableObjectNamespace;
+  /** The `RoomDirectory` singleton (`DirectoryRpc`). */
+  ROOM_DIRECTORY: DurableObjectNamespace;
   /** The devtools build (`[assets]` in wrangler.toml); absent when the folder was not built. */
   ASSETS?: Fetcher;
   /** HS256 secret for bearer tokens: `.dev.vars` locally, `wrangler secret put BUS_SECRET` in production. */

@@ -1,4 +1,7 @@
 import { type ErrorCode, MessageBusError } from 'modular-message-bus-library';
+import type { ErrorBody } from './contract.js';
+
+export type { ErrorBody, Outcome } from './contract.js';
 
 /** HTTP status of each error code (the table in docs/worker.md). */
 export const STATUS: Record<ErrorCode, number> = {
@@ -23,12 +26,6 @@ export const STATUS: Record<ErrorCode, number> = {
   TIMEOUT: 504,
   ABORTED: 499,
 };
-
-/** The JSON body of an error: `{ code, message, ...details }`. */
-export type ErrorBody = { code: ErrorCode; message: string } & Record<string, unknown>;
-
-/** What a room's RPC methods return: errors travel as data, since thrown errors lose their class across RPC. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
 
 /** Turns anything thrown into an error body; unexpected errors become `STORAGE_FAILURE` and are logged. */
 export function toErrorBody(error: unknown): ErrorBody {

@@ -38,7 +38,7 @@ export class ApiClient {
 
   async send(room: string, request: SendRequest): Promise<StoredMessage> {
     const body = await this.#json('POST', `/v1/rooms/${encodeURIComponent(room)}/messages`, request);
-    const message = readMessage((body as { message?: unknown }).message ?? body);
+    const message = readMessage(body);
     if (!message) throw new ApiError('server', 'BAD_RESPONSE', 201, 'The worker accepted the message but did not return it.');
     return message;
   }

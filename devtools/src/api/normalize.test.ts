@@ -1,27 +1,68 @@
+import type { MessageFrame, PresenceFrame, RoomsResponse, RoomView, StoredMessage } from 'modular-message-bus-worker/contract';
 import { describe, expect, it } from 'vitest';
-import { readFeedFrame, readRoomDetail, readRooms } from './normalize.js';
+import { readFeedFrame, readMessages, readRoomDetail, readRooms } from './normalize.js';
+
+// Fixtures are typed with the worker's contract: a field renamed there fails the typecheck here.
+const message: StoredMessage = {
+  id: 3,
+  room: 'lab',
+  timestamp: 1,
+  sender: 'a',
+  content: 'hi',
+  recipients: ['b'],
+  routing: { policy: 'broadcast', requested: null },
+};
 
 describe('admin API readers', () => {
-  it('reads the rooms list with the policy under "routing"', () => {
-    expect(readRooms({ rooms: [{ room: 'lab', routing: 'subgroup', members: 4, online: 3, lastId: 9, sockets: 2 }] })).toEqual([
-      { room: 'lab', policy: 'subgroup', members: 4, online: 3, lastId: 9 },
-    ]);
+  it('reads the rooms list, with the routing shown as the policy', () => {
+    const body: RoomsResponse = { rooms: [{ room: 'lab', routing: 'subgroup', members: 4, online: 3, lastId: 9, sockets: 2 }] };
+    expect(readRooms(body)).toEqual([{ room: 'lab', policy: 'subgroup', members: 4, online: 3, lastId: 9 }]);
+  });
+
+  it('reads one shape only: other spellings are dropped, not guessed', () => {
+    expect(readRooms({ rooms: [{ id: 'lab', routing: 'subgroup', members: 1, online: 1, last_id: 2 }] })).toEqual([]);
+    expect(readRooms({ rooms: [{ name: 'lab', policy: 'subgroup', members: [], online: 0, lastId: 2 }] })).toEqual([]);
+    expect(readRooms(['lab'])).toEqual([]);
+    expect(readRoomDetail({ room: { room: 'lab' } }, 'lab')).toMatchObject({ room: 'lab', members: [] });
+    expect(readMessages([message])).toEqual([]);
+    expect(readMessages({ messages: [message, { ...message, id: '4' }] })).toEqual([message]);
   });
 
   it('reads a room with members, cursor, lag and last sent time', () => {
-    const detail = readRoomDetail(
-      {
-        room: 'lab',
-        routing: 'broadcast',
-        lastId: 5,
-        oldestId: 1,
-        members: [
-          { id: 'b', online: false, groups: [], cursor: 1, lastRoutedId: 5, lag: 4, sentCount: 0, lastSentAt: null },
-          { id: 'a', online: true, groups: ['g'], cursor: 5, lag: 0, sentCount: 2, lastSentAt: 10 },
-        ],
-      },
-      'lab',
-    );
+    const body: RoomView = {
+      room: 'lab',
+      routing: 'broadcast',
+      lastId: 5,
+      oldestId: 1,
+      instanceStartedAt: 0,
+      members: [
+        {
+          id: 'b',
+          online: false,
+          groups: [],
+          cursor: 1,
+          lastRoutedId: 5,
+          lag: 4,
+          sentCount: 0,
+          lastSentAt: null,
+          joinedAfter: 0,
+          sockets: 0,
+        },
+        {
+          id: 'a',
+          online: true,
+          groups: ['g'],
+          cursor: 5,
+          lastRoutedId: 5,
+          lag: 0,
+          sentCount: 2,
+          lastSentAt: 10,
+          joinedAfter: 0,
+          sockets: 1,
+        },
+      ],
+    };
+    const detail = readRoomDetail(body, 'lab');
     expect(detail.policy).toBe('broadcast');
     expect(detail.members.map((m) => [m.id, m.online, m.lag, m.lastSentAt, m.sentCount])).toEqual([
       ['a', true, 0, 10, 2],
@@ -30,25 +71,19 @@ describe('admin API readers', () => {
   });
 
   it('tells message, presence and error frames apart', () => {
-    const message = {
-      id: 3,
-      room: 'lab',
-      timestamp: 1,
-      sender: 'a',
-      content: 'hi',
-      recipients: ['b'],
-      routing: { policy: 'broadcast', requested: null },
-    };
-    expect(readFeedFrame(JSON.stringify({ type: 'message', message }))).toMatchObject({ kind: 'message', message: { id: 3, sender: 'a' } });
-    expect(readFeedFrame(JSON.stringify({ type: 'presence', agent: 'b', online: false }))).toMatchObject({
-      kind: 'event',
-      event: { type: 'presence', agent: 'b', online: false },
-    });
-    expect(readFeedFrame(JSON.stringify({ type: 'error', error: { code: 'UNAUTHORIZED', message: 'bad token' } }))).toEqual({
+    const messageFrame: MessageFrame = { type: 'message', message };
+    expect(readFeedFrame(JSON.stringify(messageFrame))).toEqual({ kind: 'message', message });
+    const presence: PresenceFrame = { type: 'presence', agent: 'b', online: false, reason: 'socket-closed', at: 7 };
+    expect(readFeedFrame(JSON.stringify(presence))).toEqual({ kind: 'event', event: presence });
+    expect(readFeedFrame(JSON.stringify({ type: 'config', routing: 'individual', at: 8 }))).toMatchObject({ kind: 'event' });
+    expect(readFeedFrame(JSON.stringify({ type: 'error', ref: null, error: { code: 'UNAUTHORIZED', message: 'bad token' } }))).toEqual({
       kind: 'error',
       code: 'UNAUTHORIZED',
       message: 'bad token',
     });
+    // A bare message (no frame around it) and unknown frame types are not this worker's frames.
+    expect(readFeedFrame(JSON.stringify(message))).toEqual({ kind: 'ignore' });
+    expect(readFeedFrame(JSON.stringify({ type: 'ok', ref: 1 }))).toEqual({ kind: 'ignore' });
     expect(readFeedFrame('not json')).toEqual({ kind: 'ignore' });
   });
 });

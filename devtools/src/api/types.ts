@@ -1,60 +1,37 @@
 /**
- * The admin API's shapes as the dashboard uses them. The worker's JSON is read
- * through `normalize.ts`, so a renamed field there changes one function, not
- * every panel.
+ * The admin API's shapes as the dashboard's panels use them, derived from the
+ * worker's contract (`modular-message-bus-worker/contract`), which the worker
+ * itself answers with. `normalize.ts` reads that one shape; the only renaming
+ * is the room's `routing`, which the panels call `policy`.
  */
-import type { JsonValue, MessageMetadata, StoredMessage } from 'modular-message-bus-library';
+import type {
+  AgentInfo,
+  RoomSummary as ApiRoomSummary,
+  SendRequest as ApiSendRequest,
+  ConfigFrame,
+  JsonValue,
+  MessageMetadata,
+  PresenceFrame,
+  RoomView,
+  StoredMessage,
+} from 'modular-message-bus-worker/contract';
 
 export type { JsonValue, MessageMetadata, StoredMessage };
 
-/** One row of `GET /v1/rooms`. */
-export interface RoomSummary {
-  room: string;
-  policy: string | null;
-  members: number;
-  online: number;
-  lastId: number;
-}
+/** One row of `GET /v1/rooms` (`RoomSummary`, with `routing` as `policy`). */
+export type RoomSummary = Pick<ApiRoomSummary, 'room' | 'members' | 'online' | 'lastId'> & { policy: string };
 
-/** One member of `GET /v1/rooms/:room`. */
-export interface AgentState {
-  id: string;
-  online: boolean;
-  groups: string[];
-  cursor: number;
-  lag: number;
-  lastSentAt: number | null;
-  sentCount: number;
-}
+/** One member of `GET /v1/rooms/:room` as the agents panel shows it. */
+export type AgentState = Pick<AgentInfo, 'id' | 'online' | 'groups' | 'cursor' | 'lag' | 'lastSentAt' | 'sentCount'>;
 
-/** `GET /v1/rooms/:room`. */
-export interface RoomDetail {
-  room: string;
-  policy: string | null;
-  lastId: number;
-  oldestId: number;
-  members: AgentState[];
-}
+/** `GET /v1/rooms/:room` (`RoomView`, with `routing` as `policy`), members sorted by id. */
+export type RoomDetail = Pick<RoomView, 'room' | 'lastId' | 'oldestId'> & { policy: string; members: AgentState[] };
 
-/** A frame of the `/events` feed that is not a message: presence changes and anything newer the dashboard does not know yet. */
-export interface RoomEvent {
-  type: string;
-  agent?: string;
-  online?: boolean;
-  at: number;
-  raw: Record<string, unknown>;
-}
+/** A frame of the `/events` feed that is not a message: a presence change or a routing change. */
+export type RoomEvent = PresenceFrame | ConfigFrame;
 
-/** The body of `POST /v1/rooms/:room/messages` as an admin sends it. */
-export interface SendRequest {
-  sender: string;
-  content: JsonValue;
-  recipients?: string[];
-  idempotencyKey?: string;
-  /** The id of the message this one answers. */
-  inReplyTo?: number;
-  metadata?: MessageMetadata;
-}
+/** The body of `POST /v1/rooms/:room/messages` as an admin sends it: the sender is named. */
+export type SendRequest = ApiSendRequest & { sender: string };
 
 export type RoutingPolicyName = 'broadcast' | 'subgroup' | 'individual' | 'addressed';
 export const ROUTING_POLICIES: readonly RoutingPolicyName[] = ['broadcast', 'subgroup', 'individual', 'addressed'];

@@ -2,13 +2,12 @@
 // createChatRoom({ routing: { 'round-robin': ... } }) exactly as the README does; these tests drive it.
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { ChatRoomBase } from '../../src/chat-room.js';
+import type { RoomRpc } from '../../src/contract.js';
 import { STATUS } from '../../src/errors.js';
 import { adminToken, api, freshRoom, token } from './helpers.js';
 
-// Plain types for the RPC stub (the generated Rpc types are too deep for these checks).
-type Room = Pick<ChatRoomBase, 'configure' | 'connectAgent' | 'sendMessage'>;
-const roomStub = (room: string) => env.CUSTOM_ROOM.get(env.CUSTOM_ROOM.idFromName(room)) as unknown as Room;
+// The contract's plain RPC types for the stub (the generated Rpc types are too deep for these checks).
+const roomStub = (room: string) => env.CUSTOM_ROOM.get(env.CUSTOM_ROOM.idFromName(room)) as unknown as RoomRpc;
 
 describe('createChatRoom with custom policies', () => {
   it('routes with a custom policy chosen by PUT-style configuration', async () => {

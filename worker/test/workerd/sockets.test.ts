@@ -96,7 +96,7 @@ describe('WebSockets', () => {
     await carolSocket.until((f) => messagesOf(f).length === 1, 'the first message');
     carolSocket.ws.close(1000);
     await carolSocket.closed;
-    const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(room));
+    const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(room)) as unknown as DurableObjectStub<ChatRoomBase>;
     // A fresh instance over the same state is what the runtime builds after eviction:
     // nothing in memory, only storage and the sockets' attachments.
     const result = await runInDurableObject(stub, async (instance: ChatRoomBase, state) => {

@@ -1,0 +1,196 @@
+/**
+ * The worker's contract, as types only: the RPC the worker calls on a room
+ * object (`RoomRpc`, implemented by `ChatRoomBase`) and on the directory
+ * (`DirectoryRpc`), and the JSON bodies and frames of the HTTP and WebSocket
+ * API that clients such as the devtools read. No runtime code and no
+ * Cloudflare types, so a browser bundle can import it (`import type` from
+ * `modular-message-bus-worker/contract`).
+ */
+import type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage } from 'modular-message-bus-library';
+
+export type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage };
+
+// --- errors ---
+
+/** The JSON body of an error: `{ code, message, ...details }` (for example `retryAfter`, `limit`, `oldestId`). */
+export type ErrorBody = { code: ErrorCode; message: string } & Record<string, unknown>;
+
+/** Every non-2xx JSON answer of the API. */
+export interface ErrorResponse {
+  error: ErrorBody;
+}
+
+/** What a room's RPC methods return: errors travel as data, since thrown errors lose their class across RPC. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorBody };
+
+// --- shapes the API answers with ---
+
+/** A member as `GET /v1/rooms/:room` reports it. */
+export interface MemberView extends AgentInfo {
+  /** Open WebSockets of this agent. */
+  sockets: number;
+}
+
+/** `GET /v1/rooms/:room`. */
+export interface RoomView {
+  room: string;
+  /** The room's routing policy name. */
+  routing: string;
+  lastId: number;
+  oldestId: number;
+  members: MemberView[];
+  /** When this instance of the room object was constructed (it changes after eviction or hibernation). */
+  instanceStartedAt: number;
+}
+
+/** One entry of `GET /v1/rooms`. */
+export interface RoomSummary {
+  room: string;
+  routing: string;
+  members: number;
+  online: number;
+  lastId: number;
+  sockets: number;
+}
+
+/** `GET /v1/rooms`. */
+export interface RoomsResponse {
+  rooms: RoomSummary[];
+}
+
+/** `GET /v1/rooms/:room/messages` and `GET /v1/rooms/:room/history`. */
+export interface MessagesResponse {
+  messages: StoredMessage[];
+}
+
+/** `PUT /v1/rooms/:room`. */
+export interface RoutingResponse {
+  room: string;
+  routing: string;
+}
+
+/** `POST /v1/rooms/:room/agents/:agent/disconnect`. */
+export interface DisconnectResponse {
+  agent: string;
+  online: false;
+}
+
+/** `DELETE /v1/rooms/:room/agents/:agent`. */
+export interface RemoveResponse {
+  agent: string;
+  removed: true;
+}
+
+/** `POST /v1/rooms/:room/agents/:agent/ack`. */
+export interface AckResponse {
+  agent: string;
+  cursor: number;
+}
+
+// --- request bodies ---
+
+/** The body of `POST /v1/rooms/:room/messages` (`sender` only with an admin token). */
+export interface SendRequest {
+  content: JsonValue;
+  recipients?: string[];
+  idempotencyKey?: string;
+  sender?: string;
+  /** The id of the earlier message this one answers. */
+  inReplyTo?: number;
+  metadata?: MessageMetadata;
+}
+
+/** What a send carries to the room object besides its sender. */
+export interface SendInput {
+  content: JsonValue;
+  recipients?: string[];
+  idempotencyKey?: string;
+  inReplyTo?: number;
+  metadata?: MessageMetadata;
+}
+
+// --- WebSocket frames ---
+
+/** A stored message, on an agent socket (routed to the agent) or on the events feed (every message). */
+export interface MessageFrame {
+  type: 'message';
+  message: StoredMessage;
+}
+
+/** Why a member's presence changed. */
+export type PresenceReason = 'connect' | 'disconnect' | 'removed' | 'socket-open' | 'socket-closed';
+
+/** Events feed: a member went online or offline (`groups` when known). */
+export interface PresenceFrame {
+  type: 'presence';
+  agent: string;
+  online: boolean;
+  groups?: string[];
+  reason: PresenceReason;
+  at: number;
+}
+
+/** Events feed: the room's routing policy changed. */
+export interface ConfigFrame {
+  type: 'config';
+  routing: string;
+  at: number;
+}
+
+/** The answer to a client frame, carrying its `ref`: `message` for a send, `cursor` for an ack, nothing for a ping. */
+export interface OkFrame {
+  type: 'ok';
+  ref: unknown;
+  message?: StoredMessage;
+  cursor?: number;
+}
+
+/** A refused client frame (with its `ref`), or a refused socket (`ref: null`, followed by a 4000 + status close). */
+export interface ErrorFrame {
+  type: 'error';
+  ref: unknown;
+  error: ErrorBody;
+}
+
+/** Every frame the server sends on `/v1/rooms/:room/ws` and `/v1/rooms/:room/events`. */
+export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | OkFrame | ErrorFrame;
+
+/** Frames an agent socket may send (the events feed accepts only `ping`). */
+export type ClientFrame =
+  | { type: 'send'; ref?: unknown; content: JsonValue; recipients?: string[]; idempotencyKey?: string }
+  | { type: 'ack'; ref?: unknown; upTo: number }
+  | { type: 'ping'; ref?: unknown };
+
+// --- RPC ---
+
+/** Kinds of limit counted in `mmb_limit_rejections_total`. */
+export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
+
+/**
+ * The room object's RPC, as the worker calls it. Each method takes the room
+ * id first (an object does not know the name it was created from) and never
+ * throws: refusals come back as `{ ok: false, error }`.
+ */
+export interface RoomRpc {
+  connectAgent(room: string, agent: string, groups?: string[]): Promise<Outcome<AgentInfo>>;
+  disconnectAgent(room: string, agent: string): Promise<Outcome<DisconnectResponse>>;
+  removeAgent(room: string, agent: string): Promise<Outcome<RemoveResponse>>;
+  sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>>;
+  fetchMessages(room: string, agent: string, after: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
+  ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>>;
+  history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
+  configure(room: string, routing: unknown): Promise<Outcome<RoutingResponse>>;
+  describe(room: string): Promise<Outcome<RoomView>>;
+  summary(room: string): Promise<Outcome<RoomSummary>>;
+  metrics(room: string): Promise<Outcome<string>>;
+  /** Counts a limit refusal the worker made before reaching the room (a body over MAX_BODY_BYTES). */
+  countLimit(room: string, limit: LimitName): void | Promise<void>;
+}
+
+/** The room directory's RPC: the rooms a deployment has seen. */
+export interface DirectoryRpc {
+  /** Records a room (idempotent). */
+  register(room: string): void | Promise<void>;
+  /** Every room recorded, sorted. */
+  list(): string[] | Promise<string[]>;
+}
