@@ -129,6 +129,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const input: SendInput = { content: body.content as SendInput['content'] };
     if (body.recipients !== undefined) input.recipients = body.recipients as string[];
     if (body.idempotencyKey !== undefined) input.idempotencyKey = body.idempotencyKey as string;
+    if (body.inReplyTo !== undefined) input.inReplyTo = body.inReplyTo as number;
+    if (body.metadata !== undefined) input.metadata = body.metadata as NonNullable<SendInput['metadata']>;
     return reply(c, await roomOf(c, room).sendMessage(room, sender, input), 201);
   });
 
@@ -151,7 +153,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (!isUpgrade(c)) return errorResponse(fail('INVALID_ARGUMENT', 'this route is a WebSocket: send "Upgrade: websocket"'));
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return refuseSocket(refused);
-    return upgrade(c, room, 'agent', agent);
+    // `watch=1`: the agent's messages without its presence (RemoteMessageBus.request waits on one).
+    const watch = c.req.query('watch');
+    if (watch !== undefined && watch !== '1') return refuseSocket(fail('INVALID_ARGUMENT', `watch must be "1" or absent; got "${watch}"`));
+    return upgrade(c, room, watch === '1' ? 'watch' : 'agent', agent);
   });
 
   // --- admin routes ---
@@ -287,7 +292,7 @@ function isUpgrade(c: Ctx): boolean {
 }
 
 /** Forwards an authorised upgrade to the room, with the principal's facts in headers only the worker sets. */
-function upgrade(c: Ctx, room: string, kind: 'agent' | 'events', agent: string | null): Promise<Response> {
+function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'events', agent: string | null): Promise<Response> {
   const after = c.req.query('after');
   const headers = new Headers({ upgrade: 'websocket', 'x-mmb-room': room, 'x-mmb-kind': kind });
   if (agent !== null) headers.set('x-mmb-agent', agent);

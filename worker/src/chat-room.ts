@@ -1,7 +1,20 @@
 import { DurableObject } from 'cloudflare:workers';
-import { type Counter, Message, MessageBus, MessageBusError, MetricsRegistry, type RoutingPolicy } from 'modular-message-bus-library';
+import {
+  type Counter,
+  Message,
+  MessageBus,
+  MessageBusError,
+  type MessageOptions,
+  MetricsRegistry,
+  type RoutingPolicy,
+} from 'modular-message-bus-library';
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
-import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from 'modular-message-bus-library/routing-policies';
+import {
+  AddressedRoutingPolicy,
+  BroadcastRoutingPolicy,
+  IndividualRoutingPolicy,
+  SubgroupRoutingPolicy,
+} from 'modular-message-bus-library/routing-policies';
 import type {
   AckResponse,
   AgentInfo,
@@ -31,8 +44,8 @@ import { directoryOf } from './stubs.js';
 export interface ChatRoomOptions {
   /**
    * Routing policies a room may be configured with (`PUT /v1/rooms/:room`),
-   * by name, added to (or replacing) the built-in `broadcast`, `subgroup` and
-   * `individual`. The `DEFAULT_ROUTING` var may name one of them.
+   * by name, added to (or replacing) the built-in `broadcast`, `subgroup`,
+   * `individual` and `addressed`. The `DEFAULT_ROUTING` var may name one of them.
    */
   routing?: Record<string, () => RoutingPolicy>;
 }
@@ -41,6 +54,7 @@ const BUILT_IN: Record<string, () => RoutingPolicy> = {
   broadcast: () => new BroadcastRoutingPolicy(),
   subgroup: () => new SubgroupRoutingPolicy(),
   individual: () => new IndividualRoutingPolicy(),
+  addressed: () => new AddressedRoutingPolicy(),
 };
 
 /**
@@ -89,9 +103,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     this.#registry.addCollector(() => {
       if (this.#room === undefined) return;
       const open = this.#sockets.open();
-      const events = open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === 'events').length;
-      socketsGauge.set({ room: this.#room, kind: 'agent' }, open.length - events);
-      socketsGauge.set({ room: this.#room, kind: 'events' }, events);
+      const count = (kind: string) => open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === kind).length;
+      for (const kind of ['agent', 'watch', 'events']) socketsGauge.set({ room: this.#room, kind }, count(kind));
     });
     this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
     this.#meta = new RoomMeta(ctx.storage.sql);
@@ -216,8 +229,9 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   /** Upgrades a socket the worker has authorised (`x-mmb-*` headers are set by the worker only). */
   override async fetch(request: Request): Promise<Response> {
     const room = request.headers.get('x-mmb-room') as string;
-    const kind = request.headers.get('x-mmb-kind') === 'events' ? 'events' : 'agent';
-    const agent = kind === 'agent' ? request.headers.get('x-mmb-agent') : null;
+    const kindHeader = request.headers.get('x-mmb-kind');
+    const kind = kindHeader === 'events' || kindHeader === 'watch' ? kindHeader : 'agent';
+    const agent = kind === 'events' ? null : request.headers.get('x-mmb-agent');
     const afterHeader = request.headers.get('x-mmb-after');
     const { 0: client, 1: server } = new WebSocketPair();
     const refuse = (error: ErrorBody) => {
@@ -243,7 +257,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         return refuse(fail('UNKNOWN_AGENT', `agent "${agent}" is not a member of room "${room}": POST .../agents/${agent}/connect first`));
       }
       after ??= member.cursor;
-      if (!member.online) {
+      // A watch socket only reads: the agent stays exactly as online as it was.
+      if (kind === 'agent' && !member.online) {
         await bus.connectAgent(agent);
         this.#presence(agent, true, member.groups, 'socket-open');
       }
@@ -260,7 +275,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     const { room, agent } = attachment;
     const answer = await answerFrame(
       data,
-      { kind: agent === null ? 'events' : attachment.kind, maxBytes: this.#limits.maxBodyBytes },
+      { kind: attachment.kind, maxBytes: this.#limits.maxBodyBytes },
       {
         send: (input) => this.sendMessage(room, agent as string, input),
         ack: (upTo) => this.ackMessages(room, agent as string, upTo),
@@ -296,7 +311,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         { details: { retryAfter } },
       );
     }
-    const options = input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey };
+    const options: MessageOptions = {};
+    if (input.idempotencyKey !== undefined) options.idempotencyKey = input.idempotencyKey;
+    if (input.inReplyTo !== undefined) options.inReplyTo = input.inReplyTo;
+    if (input.metadata !== undefined) options.metadata = input.metadata;
     try {
       return await bus.sendMessage(new Message(sender, input.content, input.recipients, options));
     } catch (error) {
@@ -307,10 +325,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
 
   /** A socket went away: when it was the agent's last, the agent goes offline. */
   async #socketGone(attachment: SocketAttachment | undefined): Promise<void> {
-    if (!attachment || attachment.agent === null) return;
+    if (attachment?.kind !== 'agent' || attachment.agent === null) return;
     this.#init(attachment.room);
     const agent = attachment.agent;
-    if (this.#sockets.open(agent).length > 0) return;
+    if (this.#sockets.presence(agent).length > 0) return;
     const member = (await this.#backend.getMembers(attachment.room)).find((m) => m.id === agent);
     if (!member?.online) return;
     await this.#bus?.disconnectAgent(agent);
@@ -352,6 +370,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       room,
       metrics: this.#registry,
       maxContentBytes: this.#limits.maxContentBytes,
+      maxMetadataBytes: this.#limits.maxMetadataBytes,
       closeStorage: false,
       logLevel: 'warn',
     });

@@ -157,7 +157,15 @@ export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | OkFrame |
 
 /** Frames an agent socket may send (the events feed accepts only `ping`). */
 export type ClientFrame =
-  | { type: 'send'; ref?: unknown; content: JsonValue; recipients?: string[]; idempotencyKey?: string }
+  | {
+      type: 'send';
+      ref?: unknown;
+      content: JsonValue;
+      recipients?: string[];
+      idempotencyKey?: string;
+      inReplyTo?: number;
+      metadata?: MessageMetadata;
+    }
   | { type: 'ack'; ref?: unknown; upTo: number }
   | { type: 'ping'; ref?: unknown };
 

@@ -10,8 +10,8 @@ export interface FrameActions {
 
 /** The socket a frame came in on, as far as answering it is concerned. */
 export interface FrameSource {
-  /** `events` feeds are read-only: only `ping`. */
-  kind: 'agent' | 'events';
+  /** `events` feeds and `watch` sockets are read-only: only `ping`. */
+  kind: 'agent' | 'watch' | 'events';
   /** MAX_BODY_BYTES: a longer frame is refused unread. */
   maxBytes: number;
 }
@@ -32,13 +32,16 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
   if (!frame) return refuse(null, fail('INVALID_MESSAGE', 'frames are JSON objects like {"type":"send","ref":1,"content":"hi"}'));
   const ref = frame.ref ?? null;
   if (frame.type === 'ping') return { type: 'ok', ref };
-  if (source.kind === 'events') {
-    return refuse(ref, fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted'));
+  if (source.kind !== 'agent') {
+    const what = source.kind === 'events' ? 'the events feed' : 'a watch socket';
+    return refuse(ref, fail('INVALID_MESSAGE', `${what} is read-only: only "ping" frames are accepted`));
   }
   if (frame.type === 'send') {
     const input: SendInput = { content: frame.content as SendInput['content'] };
     if (frame.recipients !== undefined) input.recipients = frame.recipients as string[];
     if (frame.idempotencyKey !== undefined) input.idempotencyKey = frame.idempotencyKey as string;
+    if (frame.inReplyTo !== undefined) input.inReplyTo = frame.inReplyTo as number;
+    if (frame.metadata !== undefined) input.metadata = frame.metadata as NonNullable<SendInput['metadata']>;
     const outcome = await actions.send(input);
     return outcome.ok ? { type: 'ok', ref, message: outcome.value } : refuse(ref, outcome.error);
   }

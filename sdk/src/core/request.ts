@@ -82,13 +82,18 @@ export function awaitReply(channel: ReplyChannel, options: RequestOptions = {}):
         if (settled) return;
         requestId = request.id;
         if (pending) return finish(pending(request.id));
-        const stop = channel.watch(
-          request,
-          (message) => {
-            if (message.inReplyTo === request.id) finish(undefined, message);
-          },
-          (error) => finish(error),
-        );
+        let stop: () => void;
+        try {
+          stop = channel.watch(
+            request,
+            (message) => {
+              if (message.inReplyTo === request.id) finish(undefined, message);
+            },
+            (error) => finish(error),
+          );
+        } catch (error) {
+          return finish(error instanceof Error ? error : new Error(String(error)));
+        }
         if (settled) stop();
         else stopWatch = stop;
       },
