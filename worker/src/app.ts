@@ -147,6 +147,35 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
+  app.get('/v1/rooms/:room/messages/latest', async (c) => {
+    const room = c.req.param('room');
+    const agent = c.req.query('agent') ?? c.var.principal.sub;
+    const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    const before = cursorParam(c, 'before');
+    const limit = cursorParam(c, 'limit');
+    if (typeof before === 'object') return errorResponse(before);
+    if (typeof limit === 'object') return errorResponse(limit);
+    const outcome = await roomOf(c, room).fetchLatest(room, agent, before, limit);
+    return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
+  });
+
+  app.get('/v1/rooms/:room/threads/:thread', async (c) => {
+    const room = c.req.param('room');
+    const agent = c.req.query('agent') ?? c.var.principal.sub;
+    const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    const raw = c.req.param('thread');
+    const thread = /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!Number.isSafeInteger(thread)) return errorResponse(fail('INVALID_ARGUMENT', `the thread must be a message id; got "${raw}"`));
+    const after = cursorParam(c, 'after');
+    const limit = cursorParam(c, 'limit');
+    if (typeof after === 'object') return errorResponse(after);
+    if (typeof limit === 'object') return errorResponse(limit);
+    const outcome = await roomOf(c, room).fetchThread(room, agent, thread, after, limit);
+    return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
+  });
+
   app.get('/v1/rooms/:room/ws', async (c) => {
     const room = c.req.param('room');
     const agent = c.req.query('agent') ?? c.var.principal.sub;

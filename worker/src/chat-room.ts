@@ -162,6 +162,24 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     return this.#run(room, (bus) => bus.fetchMessages(agent, after, limit === undefined ? {} : { limit }));
   }
 
+  fetchThread(
+    room: string,
+    agent: string,
+    thread: number,
+    after: number | undefined,
+    limit: number | undefined,
+  ): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) =>
+      bus.fetchThread(agent, thread, { ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) }),
+    );
+  }
+
+  fetchLatest(room: string, agent: string, before: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) =>
+      bus.fetchLatest(agent, { ...(before === undefined ? {} : { before }), ...(limit === undefined ? {} : { limit }) }),
+    );
+  }
+
   ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>> {
     return this.#run(room, async (bus) => ({ agent, cursor: await bus.ackMessages(agent, upTo) }));
   }

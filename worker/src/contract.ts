@@ -58,7 +58,7 @@ export interface RoomsResponse {
   rooms: RoomSummary[];
 }
 
-/** `GET /v1/rooms/:room/messages` and `GET /v1/rooms/:room/history`. */
+/** `GET /v1/rooms/:room/messages`, `…/messages/latest`, `…/threads/:thread` and `…/history`. */
 export interface MessagesResponse {
   messages: StoredMessage[];
 }
@@ -185,6 +185,16 @@ export interface RoomRpc {
   removeAgent(room: string, agent: string): Promise<Outcome<RemoveResponse>>;
   sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>>;
   fetchMessages(room: string, agent: string, after: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
+  /** The thread as `agent` sees it (`MessageBus.fetchThread`). */
+  fetchThread(
+    room: string,
+    agent: string,
+    thread: number,
+    after: number | undefined,
+    limit: number | undefined,
+  ): Promise<Outcome<StoredMessage[]>>;
+  /** The newest messages routed to `agent` below `before` (`MessageBus.fetchLatest`). */
+  fetchLatest(room: string, agent: string, before: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
   ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>>;
   history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
   configure(room: string, routing: unknown): Promise<Outcome<RoutingResponse>>;

@@ -173,6 +173,29 @@ export class RemoteMessageBus {
     return messages;
   }
 
+  /** The thread whose root is `thread` as `agentId` sees it, ascending (`MessageBus.fetchThread`). */
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    assertId(agentId, 'agent id');
+    if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 1) {
+      throw new MessageBusError('INVALID_ARGUMENT', 'thread must be a message id: a positive integer');
+    }
+    const query = new URLSearchParams({ agent: agentId });
+    if (options.after !== undefined) query.set('after', String(options.after));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/threads/${thread}?${query}`);
+    return messages;
+  }
+
+  /** The newest messages routed to `agentId` with ids below `before`, ascending (`MessageBus.fetchLatest`). */
+  async fetchLatest(agentId: string, options: { limit?: number; before?: number } = {}): Promise<StoredMessage[]> {
+    assertId(agentId, 'agent id');
+    const query = new URLSearchParams({ agent: agentId });
+    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/messages/latest?${query}`);
+    return messages;
+  }
+
   /** Moves the agent's cursor to `upToId` (never back). Returns the stored cursor. */
   async ackMessages(agentId: string, upToId: number): Promise<number> {
     assertId(agentId, 'agent id');

@@ -286,6 +286,54 @@ export class MessageBus {
     return messages;
   }
 
+  /**
+   * The thread whose root is `thread`, as `agentId` sees it: the messages it
+   * sent or that were routed to its current membership, after `after`
+   * (default 0), ascending, at most `limit` (default 100, at most 1000). `[]`
+   * for a thread it cannot see or an id that is not a root. Answered from an
+   * index; returns what retention kept.
+   *
+   * @example
+   * ```ts
+   * const thread = await bus.fetchThread('critic', answer.thread); // the question, the answer, the remarks
+   * ```
+   */
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    assertMessageId(thread, 'thread');
+    const after = options.after ?? 0;
+    assertCursor(after, 'after');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    await this.#requireMember(agentId);
+    return this.#store('fetchThread', () => this.storage.fetchThread(this.room, agentId, thread, after, limit));
+  }
+
+  /**
+   * The newest `limit` messages routed to `agentId` (default 100, at most
+   * 1000) with ids below `before` (default: no bound), ascending: a chat view
+   * opens with it and pages up by passing the first id it holds as `before`.
+   * Routed means what `fetchMessages` counts; it stops at the oldest retained
+   * message and never throws `CURSOR_EXPIRED`.
+   *
+   * @example
+   * ```ts
+   * const newest = await bus.fetchLatest('alice', { limit: 50 });
+   * const older = await bus.fetchLatest('alice', { limit: 50, before: newest[0]?.id });
+   * ```
+   */
+  async fetchLatest(agentId: string, options: { limit?: number; before?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    if (options.before !== undefined) assertCursor(options.before, 'before');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    const started = performance.now();
+    await this.#requireMember(agentId);
+    const messages = await this.#store('fetchLatest', () => this.storage.fetchLatest(this.room, agentId, options.before ?? null, limit));
+    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+    return messages;
+  }
+
   /** Every retained message of the room after `after` (for dashboards and replay), ascending. */
   async history(after = 0, options: { limit?: number } = {}): Promise<StoredMessage[]> {
     this.#assertOpen();
@@ -580,6 +628,13 @@ function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `value` is a positive safe integer: an id a message can have. */
+function assertMessageId(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new MessageBusError('INVALID_ARGUMENT', `${what} must be a message id: a positive integer`);
   }
 }
 

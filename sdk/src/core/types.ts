@@ -45,7 +45,7 @@ export interface StoredMessage {
   /** The earlier message this one answers: one the sender had sent or received. */
   readonly inReplyTo?: number;
   /** Id of the root of the reply chain: the message's own id when it answers nothing, else its parent's `thread`. */
-  readonly thread?: number;
+  readonly thread: number;
   /** As the sender passed it (a frozen copy); absent when none was given. */
   readonly metadata?: MessageMetadata;
 }
@@ -150,8 +150,13 @@ export interface StorageBackend {
   removeMember(room: string, agentId: string): Promise<boolean>;
   /**
    * Stores a routed message under the next id, atomically with its idempotency
-   * key and delivery index. Must throw `MessageBusError('UNKNOWN_AGENT')` if the
-   * sender is no longer a member at append time, and store nothing then.
+   * key, delivery index and thread index. Must throw
+   * `MessageBusError('UNKNOWN_AGENT')` if the sender is no longer a member at
+   * append time, and `INVALID_ARGUMENT` (always the same message) when
+   * `draft.inReplyTo` names a message the sender cannot see: missing,
+   * trimmed, at or above the next id, or neither sent by the sender nor routed
+   * to its current membership. Nothing is stored then. The stored `thread` is
+   * the id itself for a message that answers nothing, else the parent's `thread`.
    */
   append(room: string, draft: MessageDraft): Promise<AppendResult> | AppendResult;
   /**
@@ -162,6 +167,20 @@ export interface StorageBackend {
    * into history that retention removed and that could have held deliveries for the agent.
    */
   fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]>;
+  /**
+   * The messages of the thread whose root is `thread`, with `id > after`, that
+   * `agentId` sent or that were routed to its current membership: ascending, at
+   * most `limit`. `[]` when `thread` is not a root. Answered from a thread
+   * index (O(log n + k)), never a scan of the room; returns what retention
+   * kept and never throws `CURSOR_EXPIRED`.
+   */
+  fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * The newest `limit` messages routed to `agentId` (as `fetch` counts them)
+   * with `id < before` (`null`: no bound), in ascending order. Indexed like
+   * `fetch`; it stops at the oldest retained message and never throws `CURSOR_EXPIRED`.
+   */
+  fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]>;
   /** Every retained message of the room with `id > after`, ascending, at most `limit`. */
   history(room: string, after: number, limit: number): Promise<StoredMessage[]>;
   /** Moves the agent's cursor forward to `upTo` (never backwards). Returns the cursor now stored. Throws `UNKNOWN_AGENT` for a non-member. */
