@@ -1,7 +1,7 @@
 // Conversations on a MessageBus: the shape checks of inReplyTo and metadata, metadata seen by routing policies,
 // and request/reply (timeouts, aborts, presence). Each rejection is checked to store nothing.
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, MessageBusError, type RoutingPolicy } from '../src/index.js';
 import { AddressedRoutingPolicy } from '../src/routing-policies/index.js';
 

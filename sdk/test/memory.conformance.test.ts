@@ -1,5 +1,5 @@
 import { describe, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { storageBackendSuite } from '../src/testing/index.js';
 
 storageBackendSuite('InMemoryStorageBackend', {

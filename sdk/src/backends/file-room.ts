@@ -31,8 +31,8 @@ import {
   type MetaRecord,
   readHeader,
 } from './file-format.js';
-import { NumberList } from './file-lists.js';
 import { RoomLock } from './file-lock.js';
+import { NumberList } from './kit/number-list.js';
 import { Audience, byId, cursorExpired, type StoredMember, unknownAgent } from './shared.js';
 
 /** When `append` resolves relative to fsync. */

@@ -14,5 +14,5 @@ export {
 } from './durable-object.js';
 export { FileStorageBackend, type FileStorageOptions } from './file.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
-export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
 export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';

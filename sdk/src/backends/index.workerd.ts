@@ -2,7 +2,7 @@
 import { unavailableBackend } from './unavailable.js';
 
 export { DurableObjectStorageBackend } from './durable-object.js';
-export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
 export const IndexedDBStorageBackend = unavailableBackend('IndexedDBStorageBackend', 'a browser (IndexedDB)');
 export const FileStorageBackend = unavailableBackend('FileStorageBackend', 'Node.js (it writes files with node:fs)');
 export const RedisStorageBackend = unavailableBackend('RedisStorageBackend', 'Node.js (it uses a Redis client over TCP)');

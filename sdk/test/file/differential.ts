@@ -1,4 +1,4 @@
-import { InMemoryStorageBackend } from '../../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../../src/backends/memory/index.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import type { Audience, MessageDraft, StorageBackend } from '../../src/core/types.js';
 

@@ -1,4 +1,4 @@
-/** A growable list of numbers in a `Float64Array`: the file backend keeps one entry per message, so it must stay compact. */
+/** A growable list of numbers in a `Float64Array`: in-process indexes keep one entry per message, so it must stay compact. */
 export class NumberList {
   #data: Float64Array;
   #length = 0;
@@ -19,6 +19,10 @@ export class NumberList {
     return this.#length === 0 ? undefined : (this.#data[this.#length - 1] as number);
   }
 
+  set(i: number, value: number): void {
+    this.#data[i] = value;
+  }
+
   push(value: number): void {
     if (this.#length === this.#data.length) {
       const grown = new Float64Array(this.#data.length * 2);
@@ -35,8 +39,19 @@ export class NumberList {
 
   /** A new list of the entries from `start` on, each mapped by `map`. */
   sliceFrom(start: number, map: (value: number) => number = (v) => v): NumberList {
-    const out = new NumberList(Math.max(1024, this.#length - start));
+    const out = new NumberList(Math.max(8, this.#length - start));
     for (let i = start; i < this.#length; i++) out.push(map(this.#data[i] as number));
+    return out;
+  }
+
+  /** Up to `limit` entries greater than `after` and less than `before`, ascending; entries must be ascending. */
+  between(after: number, before: number, limit: number): number[] {
+    const out: number[] = [];
+    for (let i = this.firstAbove(after); i < this.#length && out.length < limit; i++) {
+      const value = this.#data[i] as number;
+      if (value >= before) break;
+      out.push(value);
+    }
     return out;
   }
 
