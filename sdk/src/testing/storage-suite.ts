@@ -100,6 +100,7 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
           content,
           recipients: ['b', 'c'],
           routing: { policy: 'individual', requested: ['c', 'b'] },
+          thread: 1,
         },
         'the stored message',
       );

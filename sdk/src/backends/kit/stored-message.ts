@@ -1,9 +1,11 @@
 /**
  * The one way a backend turns what it stored into the `StoredMessage` the bus
- * hands out: frozen all the way down, `idempotencyKey` present only when set,
- * `routing.requested` a frozen copy.
+ * hands out: frozen all the way down, `idempotencyKey`, `inReplyTo` and
+ * `metadata` present only when set, `routing.requested` a frozen copy, and
+ * `thread` the message's own id when nothing says otherwise (a message
+ * written before threads existed is its own root).
  */
-import type { JsonValue, MessageDraft, StoredMessage } from '../../core/types.js';
+import type { JsonValue, MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 
 /** What a backend read back (or is about to store) for one message. */
@@ -18,33 +20,31 @@ export interface MessageFields {
   policy: string;
   requested: readonly string[] | null;
   idempotencyKey?: string | undefined;
+  inReplyTo?: number | undefined;
+  /** The thread root; `undefined` (data from before threads) means the message's own id. */
+  thread?: number | undefined;
+  /** Deep-frozen metadata (see `parseContent`). */
+  metadata?: MessageMetadata | undefined;
 }
 
 /** Builds the frozen message. */
 export function storedMessage(room: string, fields: MessageFields): StoredMessage {
   const requested = fields.requested;
   const routing = Object.freeze({ policy: fields.policy, requested: requested === null ? null : Object.freeze(requested.slice()) });
-  const message: StoredMessage =
-    fields.idempotencyKey === undefined
-      ? {
-          id: fields.id,
-          room,
-          timestamp: fields.timestamp,
-          sender: fields.sender,
-          content: fields.content,
-          recipients: fields.recipients,
-          routing,
-        }
-      : {
-          id: fields.id,
-          room,
-          timestamp: fields.timestamp,
-          sender: fields.sender,
-          content: fields.content,
-          recipients: fields.recipients,
-          routing,
-          idempotencyKey: fields.idempotencyKey,
-        };
+  // One literal, its optional keys added only when set: every message has the same key order, whatever the backend.
+  const message: { -readonly [K in keyof StoredMessage]: StoredMessage[K] } = {
+    id: fields.id,
+    room,
+    timestamp: fields.timestamp,
+    sender: fields.sender,
+    content: fields.content,
+    recipients: fields.recipients,
+    routing,
+    thread: fields.thread ?? fields.id,
+  };
+  if (fields.idempotencyKey !== undefined) message.idempotencyKey = fields.idempotencyKey;
+  if (fields.inReplyTo !== undefined) message.inReplyTo = fields.inReplyTo;
+  if (fields.metadata !== undefined) message.metadata = fields.metadata;
   return Object.freeze(message);
 }
 
@@ -53,7 +53,13 @@ export function storedMessage(room: string, fields: MessageFields): StoredMessag
  * already a deep-frozen copy made by the bus; a backend that keeps objects
  * (memory) uses it as it is.
  */
-export function messageFromDraft(room: string, id: number, draft: MessageDraft, recipients: readonly string[]): StoredMessage {
+export function messageFromDraft(
+  room: string,
+  id: number,
+  draft: MessageDraft,
+  recipients: readonly string[],
+  thread: number,
+): StoredMessage {
   return storedMessage(room, {
     id,
     timestamp: draft.timestamp,
@@ -63,6 +69,9 @@ export function messageFromDraft(room: string, id: number, draft: MessageDraft, 
     policy: draft.routing.policy,
     requested: draft.routing.requested,
     idempotencyKey: draft.idempotencyKey,
+    inReplyTo: draft.inReplyTo,
+    thread,
+    metadata: draft.metadata,
   });
 }
 
