@@ -114,28 +114,34 @@ export function newestAscending(a: readonly number[], b: readonly number[], limi
 }
 
 /**
- * Per thread root, the ids of its messages (the root first), for backends
- * that index in process. `fetchThread` binary-searches the list and checks
- * `seenBy` on each message from there: O(log n + t) for t thread messages
- * read, never a scan of the room.
+ * Per thread root, the ids of the replies in it (a root itself is not
+ * listed: most messages are roots, and a root is its own thread), for
+ * backends that index in process. `fetchThread` binary-searches the list and
+ * checks `seenBy` on each message from there: O(log n + t) for t thread
+ * messages read, never a scan of the room.
  */
 export class ThreadIndex {
-  readonly #threads = new Map<number, NumberList>();
+  readonly #replies = new Map<number, NumberList>();
 
-  /** Records message `id` of thread `thread` (ids arrive ascending). */
+  /** Records message `id` of thread `thread`; a root (`thread === id`) needs no entry. Ids arrive ascending. */
   add(thread: number, id: number): void {
-    let ids = this.#threads.get(thread);
-    if (!ids) this.#threads.set(thread, (ids = new NumberList(4)));
+    if (thread === id) return;
+    let ids = this.#replies.get(thread);
+    if (!ids) this.#replies.set(thread, (ids = new NumberList(4)));
     ids.push(id);
   }
 
   /**
-   * Ids of `thread` above `after`, ascending, for which `keep` holds, at most
-   * `limit`. `[]` when `thread` is not a root.
+   * Ids of the thread whose root is `thread`, above `after`, ascending, for
+   * which `keep` holds, at most `limit`. `rootHeld` says whether the root
+   * itself is a retained message (it is listed first then); a thread whose
+   * root was trimmed still lists its retained replies. `[]` when `thread` is
+   * a reply (it has no replies list, and is not a root).
    */
-  ids(thread: number, after: number, limit: number, keep: (id: number) => boolean): number[] {
-    const ids = this.#threads.get(thread);
+  ids(thread: number, after: number, limit: number, rootHeld: boolean, keep: (id: number) => boolean): number[] {
     const out: number[] = [];
+    if (rootHeld && thread > after && keep(thread)) out.push(thread);
+    const ids = this.#replies.get(thread);
     if (!ids) return out;
     for (let i = ids.firstAbove(after); i < ids.length && out.length < limit; i++) {
       const id = ids.get(i);
@@ -146,10 +152,10 @@ export class ThreadIndex {
 
   /** Forgets ids below `oldestId` (after retention compacted the room). */
   dropBelow(oldestId: number): void {
-    for (const [thread, ids] of this.#threads) {
+    for (const [thread, ids] of this.#replies) {
       const from = ids.firstAbove(oldestId - 1);
-      if (from === ids.length) this.#threads.delete(thread);
-      else if (from > 0) this.#threads.set(thread, ids.sliceFrom(from));
+      if (from === ids.length) this.#replies.delete(thread);
+      else if (from > 0) this.#replies.set(thread, ids.sliceFrom(from));
     }
   }
 }

@@ -163,8 +163,10 @@ export class InMemoryStorageBackend implements StorageBackend {
     const member = data?.members.get(agentId);
     if (!data || !member) throw unknownAgent(NAME, agentId, room);
     const from = Math.max(after, data.oldestId - 1);
+    const root = retained(data, thread);
     const visible = (id: number) => seenBy(member, data.messages[id - data.offset] as StoredMessage);
-    return data.threads.ids(thread, from, limit, visible).map((id) => data.messages[id - data.offset] as StoredMessage);
+    const ids = data.threads.ids(thread, from, limit, root?.thread === thread, visible);
+    return ids.map((id) => data.messages[id - data.offset] as StoredMessage);
   }
 
   async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
