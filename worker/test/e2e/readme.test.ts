@@ -40,6 +40,9 @@ describe('README edge examples', () => {
       env: { ...process.env, BUS_SECRET: dev.secret },
     });
     expect(output).toContain('"hi bob"');
+    // bob's reply is in alice's view of thread 1, and first in her newest page.
+    expect(output).toMatch(/"inReplyTo":1,"metadata":\{"kind":"reply"\}/);
+    expect(output).toMatch(/\{"messages":\[\{"id":1,.*"thread":1.*\},\{"id":2,.*"inReplyTo":1.*\}\]\}/);
     expect(output).toMatch(/"cursor":1/);
     expect(output).toMatch(/^mmb_messages_sent_total\{room="lobby",policy="individual"\} 1$/m);
   }, 60_000);
