@@ -237,8 +237,8 @@ function react(seat, message) {
 }
 
 /**
- * The addressed room. A researcher answers a question in its thread; the critic answers an answer (a reply to a
- * reply: same thread), now and then.
+ * The addressed room. A researcher answers a question in its thread, to the asker and the build group; the critic
+ * (in build) answers an answer now and then: a reply to a reply, in the same thread.
  */
 function reactInCrew(seat, message, text) {
   const kind = message.metadata?.kind;
@@ -248,7 +248,7 @@ function reactInCrew(seat, message, text) {
         'crew',
         seat.agent,
         { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` },
-        [message.sender, '#research'],
+        [message.sender, '#build'],
         {
           inReplyTo: message.id,
           metadata: { kind: 'answer' },
