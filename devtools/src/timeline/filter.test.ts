@@ -40,6 +40,12 @@ describe('timeline filter', () => {
     expect(messages.filter((m) => matchesFilter(m, filter({ group: 'research' }), research)).map((m) => m.id)).toEqual([2, 3]);
   });
 
+  it('filters by group named the addressed way, as #group', () => {
+    const addressed = message(6, 'planner', ['r1', 'r2', 'coder'], ['#research', 'coder'], 'both');
+    expect(matchesFilter(addressed, filter({ group: 'research' }), new Set())).toBe(true);
+    expect(matchesFilter(addressed, filter({ group: 'build' }), new Set())).toBe(false);
+  });
+
   it('filters by text in JSON content, case-insensitively', () => {
     expect(messages.filter((m) => matchesFilter(m, filter({ text: 'PAPERS' }), new Set())).map((m) => m.id)).toEqual([2]);
   });

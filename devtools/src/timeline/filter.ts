@@ -28,13 +28,19 @@ export function isEmptyFilter(filter: TimelineFilter): boolean {
 export function matchesFilter(message: StoredMessage, filter: TimelineFilter, groupMembers: ReadonlySet<string>): boolean {
   if (filter.thread !== null && threadOf(message) !== filter.thread) return false;
   if (filter.agent && message.sender !== filter.agent && !message.recipients.includes(filter.agent)) return false;
-  if (filter.group && !(message.routing.requested?.includes(filter.group) || groupMembers.has(message.sender))) return false;
+  if (filter.group && !(addresses(message, filter.group) || groupMembers.has(message.sender))) return false;
   const text = filter.text.trim().toLowerCase();
   if (text) {
     const haystack = `${message.sender} ${contentPreview(message, message.content)}`.toLowerCase();
     if (!haystack.includes(text)) return false;
   }
   return true;
+}
+
+/** The sender named the group: `research` (subgroup routing) or `#research` (addressed routing). */
+function addresses(message: StoredMessage, group: string): boolean {
+  const requested = message.routing.requested;
+  return requested !== null && (requested.includes(group) || requested.includes(`#${group}`));
 }
 
 /**
