@@ -175,7 +175,7 @@ async function child() {
   process.exit(0);
 }
 
-async function startServer() {
+export async function startServer() {
   const port = await new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
