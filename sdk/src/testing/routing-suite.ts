@@ -114,6 +114,12 @@ export const subgroupCases: RoutingCase[] = [
     send: { sender: 'a', recipients: ['nope'] },
     expect: { error: 'UNKNOWN_GROUP' },
   },
+  {
+    name: 'subgroup: a "#group" entry (the addressed spelling) is refused',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['#x'] },
+    expect: { error: 'INVALID_MESSAGE' },
+  },
   { name: 'subgroup: no groups named', members: [{ id: 'a', groups: ['x'] }], send: { sender: 'a' }, expect: { error: 'INVALID_MESSAGE' } },
 ];
 
@@ -136,6 +142,12 @@ export const individualCases: RoutingCase[] = [
     members: [{ id: 'a' }],
     send: { sender: 'a', recipients: ['ghost'] },
     expect: { error: 'UNKNOWN_RECIPIENT' },
+  },
+  {
+    name: 'individual: a "#group" entry is refused',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['#x'] },
+    expect: { error: 'INVALID_MESSAGE' },
   },
   { name: 'individual: no recipients', members: [{ id: 'a' }], send: { sender: 'a' }, expect: { error: 'INVALID_MESSAGE' } },
 ];
