@@ -12,7 +12,7 @@ export {
   type SqlCursorLike,
   type SqlStorageLike,
 } from './durable-object.js';
-export { FileStorageBackend, type FileStorageOptions } from './file.js';
+export { FileStorageBackend, type FileStorageOptions } from './file/index.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
 export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';

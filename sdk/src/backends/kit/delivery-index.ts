@@ -61,6 +61,12 @@ export class DeliveryIndex implements BroadcastSource {
     }
   }
 
+  /** Indexes a `list` message for one recipient (see `addList`). */
+  deliver(id: number, recipient: string): void {
+    const direct = this.#direct.get(recipient);
+    if (direct && id > direct.joinedAfter) direct.ids.push(id);
+  }
+
   /** Indexes a broadcast (`excluded`: the sender of a `members-except-sender` one, else `null`) and applies the run rule. */
   addBroadcast(id: number, excluded: string | null): void {
     if (excluded !== null) {

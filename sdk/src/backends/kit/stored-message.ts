@@ -51,7 +51,8 @@ export function storedMessage(room: string, fields: MessageFields): StoredMessag
 /**
  * The message an append stores, from the bus's draft. The draft's content is
  * already a deep-frozen copy made by the bus; a backend that keeps objects
- * (memory) uses it as it is.
+ * (memory) uses it as it is, one that reads JSON text back passes `content`
+ * (and `metadata`) parsed from it (`parseContent`), so a fresh read and the append agree.
  */
 export function messageFromDraft(
   room: string,
@@ -59,19 +60,21 @@ export function messageFromDraft(
   draft: MessageDraft,
   recipients: readonly string[],
   thread: number,
+  content: JsonValue = draft.content,
+  metadata: MessageMetadata | undefined = draft.metadata,
 ): StoredMessage {
   return storedMessage(room, {
     id,
     timestamp: draft.timestamp,
     sender: draft.sender,
-    content: draft.content,
+    content,
     recipients,
     policy: draft.routing.policy,
     requested: draft.routing.requested,
     idempotencyKey: draft.idempotencyKey,
     inReplyTo: draft.inReplyTo,
     thread,
-    metadata: draft.metadata,
+    metadata,
   });
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
-import { storageBackendSuite } from '../src/testing/index.js';
+import { InMemoryStorageBackend } from '../../src/backends/memory/index.js';
+import { storageBackendSuite } from '../../src/testing/index.js';
 
 storageBackendSuite('InMemoryStorageBackend', {
   create: ({ maxMessages }) => new InMemoryStorageBackend({ maxMessages }),

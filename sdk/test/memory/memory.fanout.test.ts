@@ -2,9 +2,9 @@
 // Checked against the definition (every retained message whose recipients include the agent), on random
 // histories with long runs, retention and re-joins.
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
-import { Message, MessageBus } from '../src/index.js';
-import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../src/routing-policies/index.js';
+import { InMemoryStorageBackend } from '../../src/backends/memory/index.js';
+import { Message, MessageBus } from '../../src/index.js';
+import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../../src/routing-policies/index.js';
 
 function random(seed: number): () => number {
   let state = seed;

@@ -12,7 +12,7 @@
  *   log, so a missing or torn tail is rebuilt from the log on open.
  * - `meta.jsonl`: a JSON-lines journal of membership, acks and broadcast
  *   audiences (`MetaRecord`), compacted into one `snap` line now and then.
- * - `LOCK`: who holds the room (see file-lock.ts).
+ * - `LOCK`: who holds the room (see lock.ts).
  */
 import * as zlib from 'node:zlib';
 

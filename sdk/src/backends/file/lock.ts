@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MessageBusError } from '../core/errors.js';
+import { MessageBusError } from '../../core/errors.js';
 
 const HEARTBEAT_MS = 5_000;
 const STALE_HEARTBEAT_MS = 30_000;

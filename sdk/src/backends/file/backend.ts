@@ -1,11 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { asStorageFailure, MessageBusError } from '../core/errors.js';
-import type { AppendResult, MemberRecord, MemberUpdate, MessageDraft, RoomSnapshot, StorageBackend, StoredMessage } from '../core/types.js';
-import { assertId } from '../core/validate.js';
-import { type FsyncMode, RoomStore, roomDir } from './file-room.js';
+import { asStorageFailure, MessageBusError } from '../../core/errors.js';
+import type {
+  AppendResult,
+  MemberRecord,
+  MemberUpdate,
+  MessageDraft,
+  RoomSnapshot,
+  StorageBackend,
+  StoredMessage,
+} from '../../core/types.js';
+import { assertId } from '../../core/validate.js';
+import { checkMaxMessages, closedError, NO_MEMBERS, unknownAgent } from '../kit/index.js';
+import { type FsyncMode, NAME } from './files.js';
+import { RoomStore, roomDir } from './room.js';
 
-const NAME = 'file';
 const FSYNC_MODES: readonly FsyncMode[] = ['always', 'batch', 'never'];
 
 /** Options of `FileStorageBackend`. */
@@ -67,9 +76,7 @@ export class FileStorageBackend implements StorageBackend {
     if (!Number.isInteger(batchIntervalMs) || batchIntervalMs < 1) {
       throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] batchIntervalMs must be a positive integer; got ${batchIntervalMs}`);
     }
-    if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
-      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] maxMessages must be a positive integer; got ${maxMessages}`);
-    }
+    checkMaxMessages(NAME, maxMessages);
     this.#directory = path.resolve(directory);
     this.#fsync = fsync;
     this.#batchIntervalMs = batchIntervalMs;
@@ -77,7 +84,7 @@ export class FileStorageBackend implements StorageBackend {
   }
 
   async getMembers(room: string): Promise<readonly MemberRecord[]> {
-    return this.#run('getMembers', room, false, (store) => store?.getMembers() ?? EMPTY);
+    return this.#run('getMembers', room, false, (store) => store?.getMembers() ?? NO_MEMBERS);
   }
 
   async getRoom(room: string): Promise<RoomSnapshot> {
@@ -113,7 +120,7 @@ export class FileStorageBackend implements StorageBackend {
 
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
     return this.#run('fetch', room, false, (store) => {
-      if (!store) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+      if (!store) throw unknownAgent(NAME, agentId, room);
       return store.fetch(agentId, after, limit);
     });
   }
@@ -124,7 +131,7 @@ export class FileStorageBackend implements StorageBackend {
 
   async ack(room: string, agentId: string, upTo: number): Promise<number> {
     return this.#run('ack', room, false, (store) => {
-      if (!store) throw new MessageBusError('UNKNOWN_AGENT', `[${NAME}] agent "${agentId}" is not a member of room "${room}"`);
+      if (!store) throw unknownAgent(NAME, agentId, room);
       return store.ack(agentId, upTo);
     });
   }
@@ -195,7 +202,7 @@ export class FileStorageBackend implements StorageBackend {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+    if (this.#closed) throw closedError(NAME);
   }
 }
 
@@ -207,5 +214,3 @@ function release(store: RoomStore): void {
   for (const [key, open] of openRooms) if (open === store) openRooms.delete(key);
   store.close();
 }
-
-const EMPTY: readonly MemberRecord[] = Object.freeze([]);

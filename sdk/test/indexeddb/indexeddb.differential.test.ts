@@ -1,0 +1,24 @@
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { IndexedDBStorageBackend } from '../../src/backends/indexeddb.js';
+import { differential, firstDifference } from '../support/differential/index.js';
+
+describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning reference', () => {
+  for (const [seed, maxMessages] of [
+    [1, undefined],
+    [2, undefined],
+    [3, undefined],
+    [4, undefined],
+    [5, undefined],
+    [6, 25],
+    [7, 40],
+  ] as const) {
+    it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two instances (as two tabs)`, async () => {
+      const factory = new IDBFactory();
+      const store = { open: () => new IndexedDBStorageBackend({ dbName: `diff-${seed}`, indexedDB: factory, maxMessages }), persistent: true };
+      const result = await differential(store, { seed, maxMessages, steps: 200 });
+      expect(firstDifference(result)).toBeUndefined();
+    }, 120_000);
+  }
+});

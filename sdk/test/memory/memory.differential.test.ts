@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryStorageBackend } from '../../src/backends/memory/index.js';
+import { differential, firstDifference } from '../support/differential/index.js';
+
+describe('InMemoryStorageBackend against the scanning reference', () => {
+  for (const [seed, maxMessages] of [
+    [1, undefined],
+    [2, undefined],
+    [3, undefined],
+    [4, undefined],
+    [5, undefined],
+    [6, 25],
+    [7, 40],
+    [8, 60],
+    [9, 30],
+    [10, 50],
+  ] as const) {
+    it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}`, async () => {
+      // One instance shared by both buses: the memory store has no second handle.
+      const storage = new InMemoryStorageBackend({ maxMessages });
+      const result = await differential({ open: () => storage, persistent: false }, { seed, maxMessages, steps: 300 });
+      expect(firstDifference(result)).toBeUndefined();
+    });
+  }
+});

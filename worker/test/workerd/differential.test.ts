@@ -1,0 +1,29 @@
+// DurableObjectStorageBackend inside a real SQLite-backed Durable Object, against the scanning reference:
+// the same seeded histories the SDK's backends run (sdk/test/support/differential).
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
+import { describe, expect, it } from 'vitest';
+import { differential, firstDifference } from '../../../sdk/test/support/differential/index.js';
+
+describe('DurableObjectStorageBackend against the scanning reference', () => {
+  for (const [seed, maxMessages] of [
+    [1, undefined],
+    [2, undefined],
+    [3, undefined],
+    [4, undefined],
+    [5, undefined],
+    [6, 25],
+    [7, 40],
+  ] as const) {
+    it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two backends over one ctx.storage`, async () => {
+      // A fresh object per history; a second handle (and a reopened one) is another backend over the same ctx.storage.
+      const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`differential-${seed}-${Date.now()}`));
+      const result = await runInDurableObject(stub, async (_instance, state) => {
+        const store = { open: () => new DurableObjectStorageBackend(state.storage, { maxMessages }), persistent: true };
+        return differential(store, { seed, maxMessages, steps: 200 });
+      });
+      expect(firstDifference(result)).toBeUndefined();
+    }, 120_000);
+  }
+});
