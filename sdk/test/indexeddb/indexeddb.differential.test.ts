@@ -16,7 +16,10 @@ describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning referenc
   ] as const) {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two instances (as two tabs)`, async () => {
       const factory = new IDBFactory();
-      const store = { open: () => new IndexedDBStorageBackend({ dbName: `diff-${seed}`, indexedDB: factory, maxMessages }), persistent: true };
+      const store = {
+        open: () => new IndexedDBStorageBackend({ dbName: `diff-${seed}`, indexedDB: factory, maxMessages }),
+        persistent: true,
+      };
       const result = await differential(store, { seed, maxMessages, steps: 200 });
       expect(firstDifference(result)).toBeUndefined();
     }, 120_000);

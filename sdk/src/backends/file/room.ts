@@ -9,7 +9,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import type { AppendResult, JsonValue, MemberRecord, MemberUpdate, MessageDraft, RoomSnapshot, StoredMessage } from '../../core/types.js';
+import type {
+  AppendResult,
+  JsonValue,
+  MemberRecord,
+  MemberUpdate,
+  MessageDraft,
+  MessageMetadata,
+  RoomSnapshot,
+  StoredMessage,
+} from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 import {
   byId,
@@ -19,12 +28,16 @@ import {
   EpochCache,
   fetchStart,
   idempotencyField,
+  latestWindow,
   messageFromDraft,
   newMember,
   parseContent,
+  replyThread,
   retainedOrZero,
   type StoredMember,
+  seenBy,
   storedMessage,
+  ThreadIndex,
   toRecord,
   toState,
   unknownAgent,
@@ -45,6 +58,7 @@ import { type IndexedRoom, loadIndex, ShorterIndex } from './index-loader.js';
 import { checkFormat, journal, META_COMPACT_LINES, openJournal, writeSnapshot } from './journal.js';
 import { RoomLock } from './lock.js';
 import { RecentMessages } from './recent-messages.js';
+import { loadThreads } from './threads.js';
 
 export type { FsyncMode } from './files.js';
 
@@ -77,6 +91,7 @@ export class RoomStore implements IndexedRoom {
   #currentEpoch: number | undefined;
   #nextEpoch = 1;
   readonly #index = new DeliveryIndex();
+  readonly #threads = new ThreadIndex();
   /** `idempotencyField(sender, key)` → id, and back, for retained messages. */
   readonly #idempotency = new Map<string, number>();
   readonly #fieldById = new Map<number, string>();
@@ -204,6 +219,9 @@ export class RoomStore implements IndexedRoom {
       }
     }
     const id = this.#lastId + 1;
+    const parentId = draft.inReplyTo;
+    const parent = parentId !== undefined && parentId >= this.#oldestId && parentId <= this.#lastId ? this.#read(parentId) : undefined;
+    const thread = replyThread(NAME, this.room, id, parentId, parent, sender);
     let kind: 0 | 1 | 2;
     let epoch = 0;
     let recipients: readonly string[];
@@ -226,8 +244,10 @@ export class RoomStore implements IndexedRoom {
         p: draft.routing.policy,
         q: draft.routing.requested,
         ...(draft.idempotencyKey === undefined ? {} : { k: draft.idempotencyKey }),
+        ...(parentId === undefined ? {} : { i: parentId, h: thread }),
       },
       draft.contentJson,
+      draft.metadataJson,
     );
     const entry: IndexEntry = {
       id,
@@ -240,11 +260,13 @@ export class RoomStore implements IndexedRoom {
       recipients: kind === KIND_LIST ? recipients.map((r) => this.#agentNumbers.get(r) as number) : [],
       key: draft.idempotencyKey,
     };
-    this.#files.writeMessage(record, entry);
+    this.#files.writeMessage(record, entry, thread === id ? 0 : thread);
     this.apply(entry);
+    this.#threads.add(thread, id);
     // What a reopen reads back is the JSON text: an object's content is parsed from it, so both are the same.
     const content = typeof draft.content === 'object' && draft.content !== null ? parseContent(draft.contentJson) : draft.content;
-    const message = messageFromDraft(this.room, id, draft, recipients, content);
+    const metadata = draft.metadataJson === undefined ? undefined : (parseContent(draft.metadataJson) as MessageMetadata);
+    const message = messageFromDraft(this.room, id, draft, recipients, thread, content, metadata);
     this.#recent.remember(message);
     if (maxMessages !== undefined) this.#retain(maxMessages);
     this.#compactJournal();
@@ -259,6 +281,24 @@ export class RoomStore implements IndexedRoom {
     if (!member) throw unknownAgent(NAME, agentId, this.room);
     const start = fetchStart(NAME, this.room, after, member, this.#oldestId);
     return this.#index.routedIds(agentId, start, limit).map((id) => this.#read(id));
+  }
+
+  fetchThread(agentId: string, thread: number, after: number, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
+    const root = thread >= this.#oldestId && thread <= this.#lastId ? this.#read(thread) : undefined;
+    const visible = (id: number) => seenBy(member, this.#read(id));
+    const ids = this.#threads.ids(thread, Math.max(after, this.#oldestId - 1), limit, root?.thread === thread, visible);
+    return ids.map((id) => this.#read(id));
+  }
+
+  fetchLatest(agentId: string, before: number | null, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
+    const window = latestWindow(member.joinedAfter, this.#oldestId, before);
+    return this.#index.latestIds(agentId, window.floor, window.before, limit).map((id) => this.#read(id));
   }
 
   history(after: number, limit: number): StoredMessage[] {
@@ -344,6 +384,7 @@ export class RoomStore implements IndexedRoom {
     loadIndex(this.#files, this, limit);
     this.#oldestId = Math.max(this.#oldestId, this.#files.firstId);
     this.#lastId = this.#files.firstId + this.#files.logOffsets.length - 1;
+    loadThreads(this.#files, (thread, id) => this.#threads.add(thread, id));
   }
 
   /** Applies one journal line at load. Returns false for a line that cannot be right (the rest is cut). */
@@ -497,6 +538,7 @@ export class RoomStore implements IndexedRoom {
       this.#writeSnapshot(generation);
     });
     this.#index.dropBelow(firstId);
+    this.#threads.dropBelow(firstId);
   }
 
   #read(id: number): StoredMessage {
@@ -537,6 +579,9 @@ export class RoomStore implements IndexedRoom {
       policy: p.p,
       requested: p.q,
       idempotencyKey: p.k,
+      inReplyTo: p.i,
+      thread: p.h,
+      metadata: p.m === undefined ? undefined : deepFreeze(p.m as MessageMetadata),
     });
   }
 }
