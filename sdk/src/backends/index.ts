@@ -13,6 +13,6 @@ export {
   type SqlStorageLike,
 } from './durable-object.js';
 export { FileStorageBackend, type FileStorageOptions } from './file/index.js';
-export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
+export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb/index.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
 export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';

@@ -15,7 +15,7 @@ import { type DifferentialResult, firstDifference } from '../support/differentia
 const here = dirname(fileURLToPath(import.meta.url));
 const ORIGIN = 'http://localhost:9'; // never contacted: page.route answers every request
 const PAGE = `
-import { IndexedDBStorageBackend } from './src/backends/indexeddb.js';
+import { IndexedDBStorageBackend } from './src/backends/indexeddb/index.js';
 import { differential } from './test/support/differential/index.js';
 window.run = (seed, max, steps) => {
   const dbName = 'diff-' + seed + '-' + Date.now();

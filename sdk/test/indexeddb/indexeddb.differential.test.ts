@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { IndexedDBStorageBackend } from '../../src/backends/indexeddb.js';
+import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
 
 describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning reference', () => {

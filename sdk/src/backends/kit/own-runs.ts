@@ -99,7 +99,7 @@ export function* broadcastWalk(agent: string, start: number, limit: number, ceil
   let requested = limit;
   let pos = start;
   let r = 0;
-  while (found.length < limit) {
+  while (found.length < limit && pos < ceiling) {
     while (r < runs.length && (runs[r] as OwnRun).last <= pos) r++;
     const current = runs[r];
     if (current !== undefined && current.first <= pos) {

@@ -1,30 +1,45 @@
 /// <reference lib="dom" />
 import { unwrap } from 'idb';
-import { MessageBusError } from '../core/errors.js';
+import { MessageBusError } from '../../core/errors.js';
 import type {
   AppendResult,
   MemberRecord,
-  MemberState,
   MemberUpdate,
   MessageDraft,
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
-} from '../core/types.js';
-import { APPEND_STORES, appendBatch } from './indexeddb-append.js';
-import { AudienceCache, epochsOf, idsAbove, roomRange, toStoredMessage, unknownAgent } from './indexeddb-rows.js';
+} from '../../core/types.js';
+import {
+  broadcastWalk,
+  checkMaxMessages,
+  closedError,
+  EpochCache,
+  fetchStart,
+  lastBroadcastWalk,
+  mergeAscending,
+  NO_MEMBERS,
+  newMember,
+  retainedOrZero,
+  type StoredMember,
+  toRecord,
+  toState,
+  unknownAgent,
+  walkAsync,
+} from '../kit/index.js';
+import { APPEND_STORES, appendBatch } from './append.js';
+import { epochsOf, idsAbove, loadEpochs, roomRange, toStoredMessage } from './rows.js';
+import { broadcastSource } from './runs.js';
 import {
   type BusDatabase,
   type BusTransaction,
   failure,
-  type MemberRow,
   type MessageRow,
   NAME,
   openBusDatabase,
   type RoomRow,
   type StoreName,
-} from './indexeddb-schema.js';
-import { cursorExpired } from './shared.js';
+} from './schema.js';
 
 /** Options of `IndexedDBStorageBackend`. */
 export interface IndexedDBStorageOptions {
@@ -39,7 +54,6 @@ export interface IndexedDBStorageOptions {
 /** Most drafts one append transaction takes; the rest wait for the next one. */
 const MAX_BATCH = 1000;
 const DEFAULT_DB_NAME = 'modular-message-bus';
-const EMPTY: readonly MemberRecord[] = Object.freeze([]);
 
 /**
  * Keeps rooms in the browser's IndexedDB (through `idb`): history, members,
@@ -66,7 +80,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
   readonly #dbName: string;
   readonly #factory: IDBFactory;
   readonly #maxMessages: number | undefined;
-  readonly #audiences = new AudienceCache();
+  readonly #epochs = new EpochCache();
   readonly #watchers = new Map<string, Set<(message: StoredMessage) => void>>();
   readonly #queues = new Map<string, PendingAppend[]>();
   /** Member arrays by room with the room's `memberVersion` they reflect: `getMembers` returns the same array while it is unchanged. */
@@ -84,9 +98,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
     if (typeof dbName !== 'string' || dbName.length === 0) {
       throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] dbName must be a non-empty string; got ${String(dbName)}`);
     }
-    if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
-      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] maxMessages must be a positive integer; got ${maxMessages}`);
-    }
+    checkMaxMessages(NAME, maxMessages);
     const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
     if (!factory) {
       throw new MessageBusError(
@@ -113,7 +125,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
     if (reading && reading.generation === this.#generation) return reading.promise;
     const promise = this.#run('getMembers', ['rooms', 'members'], 'readonly', async (tx) => {
       const roomRow = await tx.objectStore('rooms').get(room);
-      if (!roomRow) return EMPTY;
+      if (!roomRow) return NO_MEMBERS;
       const cached = this.#members.get(room);
       if (cached && cached.version === roomRow.memberVersion) return cached.records;
       const rows = await tx.objectStore('members').getAll(roomRange(room));
@@ -132,18 +144,10 @@ export class IndexedDBStorageBackend implements StorageBackend {
 
   async getRoom(room: string): Promise<RoomSnapshot> {
     this.#assertOpen();
-    return this.#run('getRoom', ['rooms', 'members', 'deliveries', 'broadcasts'], 'readonly', async (tx) => {
+    return this.#run('getRoom', ['rooms', 'members', 'deliveries', 'broadcasts', 'runs'], 'readonly', async (tx) => {
       const [roomRow, rows] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').getAll(roomRange(room))]);
       if (!roomRow) return { room, lastId: 0, oldestId: 1, members: [] };
-      const members: MemberState[] = await Promise.all(
-        rows.map(async (row) => ({
-          ...toRecord(row),
-          cursor: row.cursor,
-          lastRoutedId: await lastRoutedId(tx, room, roomRow, row),
-          sentCount: row.sentCount,
-          lastSentAt: row.lastSentAt,
-        })),
-      );
+      const members = await Promise.all(rows.map(async (row) => toState(row, await lastRoutedId(tx, room, roomRow, row))));
       return { room, lastId: roomRow.lastId, oldestId: roomRow.oldestId, members };
     });
   }
@@ -161,19 +165,11 @@ export class IndexedDBStorageBackend implements StorageBackend {
       const members = tx.objectStore('members');
       const [found, existing] = await Promise.all([rooms.get(room), members.get([room, update.id])]);
       const roomRow: RoomRow = found ?? { lastId: 0, oldestId: 1, epoch: 0, audienceEpoch: -1, memberVersion: 0 };
-      let row: MemberRow;
+      let row: StoredMember;
       if (existing) {
         row = { ...existing, online: update.online, groups: update.groups ?? existing.groups };
       } else {
-        row = {
-          id: update.id,
-          online: update.online,
-          groups: update.groups ?? [],
-          joinedAfter: roomRow.lastId,
-          cursor: 0,
-          sentCount: 0,
-          lastSentAt: null,
-        };
+        row = newMember(update, roomRow.lastId);
         roomRow.epoch++;
       }
       roomRow.memberVersion++;
@@ -215,19 +211,23 @@ export class IndexedDBStorageBackend implements StorageBackend {
 
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
     this.#assertOpen();
-    return this.#run('fetch', ['rooms', 'members', 'deliveries', 'broadcasts', 'messages', 'audiences'], 'readonly', async (tx) => {
+    return this.#run('fetch', ['rooms', 'members', 'deliveries', 'broadcasts', 'runs', 'messages', 'audiences'], 'readonly', async (tx) => {
       const [roomRow, member] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').get([room, agentId])]);
-      if (!roomRow || !member) throw unknownAgent(agentId, room);
-      const from = after ?? member.cursor;
-      // Ids in (from, oldestId) are gone; if this membership could have received any of them, say so rather than skip them.
-      if (Math.max(from, member.joinedAfter) + 1 < roomRow.oldestId) throw cursorExpired(NAME, room, from, roomRow.oldestId);
-      // A membership sees only ids after it began. Every broadcast after that includes the agent (joins and
-      // leaves are serialised with appends), so only its own members-except-sender broadcasts are skipped.
-      const start = Math.max(from, roomRow.oldestId - 1, member.joinedAfter);
-      const ids = await routedIds(tx, room, agentId, start, limit);
+      if (!roomRow || !member) throw unknownAgent(NAME, agentId, room);
+      const start = fetchStart(NAME, room, after, member, roomRow.oldestId);
+      // The direct index is one key range; the broadcast walk jumps over the agent's own runs (the storage kit's).
+      const [directKeys, broadcastIds] = await Promise.all([
+        tx.objectStore('deliveries').getAllKeys(idsAbove(room, start, agentId), limit),
+        walkAsync(broadcastWalk(agentId, start, limit), broadcastSource(tx, room)),
+      ]);
+      const ids = mergeAscending(
+        directKeys.map((key) => key[2]),
+        broadcastIds,
+        limit,
+      );
       const present = await messageRows(tx, room, ids);
-      await this.#audiences.load(tx, room, epochsOf(present));
-      return present.map((row) => toStoredMessage(room, row, this.#audiences));
+      await loadEpochs(tx, this.#epochs, room, epochsOf(present));
+      return present.map((row) => toStoredMessage(room, row, this.#epochs));
     });
   }
 
@@ -235,8 +235,8 @@ export class IndexedDBStorageBackend implements StorageBackend {
     this.#assertOpen();
     return this.#run('history', ['messages', 'audiences'], 'readonly', async (tx) => {
       const rows = await tx.objectStore('messages').getAll(idsAbove(room, after), limit);
-      await this.#audiences.load(tx, room, epochsOf(rows));
-      return rows.map((row) => toStoredMessage(room, row, this.#audiences));
+      await loadEpochs(tx, this.#epochs, room, epochsOf(rows));
+      return rows.map((row) => toStoredMessage(room, row, this.#epochs));
     });
   }
 
@@ -245,7 +245,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
     return this.#run('ack', ['members'], 'readwrite', async (tx) => {
       const members = tx.objectStore('members');
       const row = await members.get([room, agentId]);
-      if (!row) throw unknownAgent(agentId, room);
+      if (!row) throw unknownAgent(NAME, agentId, room);
       if (upTo > row.cursor) {
         row.cursor = upTo;
         unwrap(members).put(row, [room, agentId]);
@@ -294,7 +294,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
           room,
           batch.map((p) => p.draft),
           this.#maxMessages,
-          this.#audiences,
+          this.#epochs,
         ),
       );
       if (outcome.stored.length > 0) this.#announce(room, outcome.stored);
@@ -408,7 +408,7 @@ export class IndexedDBStorageBackend implements StorageBackend {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+    if (this.#closed) throw closedError(NAME);
   }
 }
 
@@ -422,50 +422,6 @@ interface PendingAppend {
 interface ChannelNote {
   room: string;
   messages: StoredMessage[];
-}
-
-function toRecord(row: MemberRow): MemberRecord {
-  return { id: row.id, online: row.online, groups: [...row.groups], joinedAfter: row.joinedAfter };
-}
-
-/**
- * Ids routed to `agentId` above `start`, ascending, at most `limit`: a key range
- * on its direct index merged with a walk of the broadcast index from `start`.
- */
-async function routedIds(tx: BusTransaction<'readonly'>, room: string, agentId: string, start: number, limit: number): Promise<number[]> {
-  const broadcasts = tx.objectStore('broadcasts');
-  const [directKeys, firstPage] = await Promise.all([
-    tx.objectStore('deliveries').getAllKeys(idsAbove(room, start, agentId), limit),
-    broadcasts.getAll(idsAbove(room, start), limit),
-  ]);
-  const direct = directKeys.map((key) => key[2]);
-  // With a full page of direct ids, nothing above the last one can be in the answer.
-  const ceiling = direct.length === limit ? (direct[limit - 1] as number) : Number.POSITIVE_INFINITY;
-  const broadcast: number[] = [];
-  let page = firstPage;
-  for (;;) {
-    let last = start;
-    for (const row of page) {
-      last = row.id;
-      if (row.id > ceiling || broadcast.length >= limit) break;
-      if (row.except !== agentId) broadcast.push(row.id);
-    }
-    if (page.length < limit || last > ceiling || broadcast.length >= limit) break;
-    // Only the agent's own members-except-sender broadcasts were skipped; read on past them.
-    page = await broadcasts.getAll(idsAbove(room, last), limit);
-  }
-  const out: number[] = [];
-  let d = 0;
-  let b = 0;
-  while (out.length < limit && (d < direct.length || b < broadcast.length)) {
-    const nextDirect = d < direct.length ? (direct[d] as number) : Number.POSITIVE_INFINITY;
-    const nextBroadcast = b < broadcast.length ? (broadcast[b] as number) : Number.POSITIVE_INFINITY;
-    const id = Math.min(nextDirect, nextBroadcast);
-    if (id === nextDirect) d++;
-    if (id === nextBroadcast) b++;
-    out.push(id);
-  }
-  return out;
 }
 
 /**
@@ -487,18 +443,12 @@ async function messageRows(tx: BusTransaction<'readonly'>, room: string, ids: re
 }
 
 /** Highest retained id routed to the member: the last of its direct index, or a later broadcast it received. */
-async function lastRoutedId(tx: BusTransaction<'readonly'>, room: string, roomRow: RoomRow, member: MemberRow): Promise<number> {
+async function lastRoutedId(tx: BusTransaction<'readonly'>, room: string, roomRow: RoomRow, member: StoredMember): Promise<number> {
   const directCursor = await tx
     .objectStore('deliveries')
     .openKeyCursor(IDBKeyRange.bound([room, member.id], [room, member.id, []]), 'prev');
-  let last = directCursor ? directCursor.key[2] : 0;
-  let cursor = await tx.objectStore('broadcasts').openCursor(idsAbove(room, Math.max(last, member.joinedAfter)), 'prev');
-  while (cursor) {
-    if (cursor.value.except !== member.id) {
-      last = cursor.value.id;
-      break;
-    }
-    cursor = await cursor.continue();
-  }
-  return last >= roomRow.oldestId ? last : 0;
+  const lastDirect = directCursor ? directCursor.key[2] : 0;
+  const floor = Math.max(lastDirect, member.joinedAfter);
+  const lastBroadcast = await walkAsync(lastBroadcastWalk(member.id, floor), broadcastSource(tx, room));
+  return retainedOrZero(Math.max(lastDirect, lastBroadcast), roomRow.oldestId);
 }

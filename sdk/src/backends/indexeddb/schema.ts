@@ -1,23 +1,27 @@
 /// <reference lib="dom" />
 /**
- * The on-disk layout of `IndexedDBStorageBackend` (schema version 1) and the
+ * The on-disk layout of `IndexedDBStorageBackend` (schema version 2) and the
  * code that opens it. Every key is an array starting with the room id, so one
  * database serves many rooms and every per-room read is a key range.
+ *
+ * Version 2 adds the `runs` store (each sender's own runs, see the storage
+ * kit's own-runs.ts); opening a version-1 database creates it from the
+ * `broadcasts` store in the upgrade transaction. Nothing else changed.
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
-import { MessageBusError } from '../core/errors.js';
-import type { Audience, RoutingDecision } from '../core/types.js';
-import type { StoredMember } from './shared.js';
+import { MessageBusError } from '../../core/errors.js';
+import type { Audience, RoutingDecision } from '../../core/types.js';
+import type { OwnRun, StoredMember } from '../kit/index.js';
 
 export const NAME = 'indexeddb';
 /** Bump with a migration in `upgrade` when the layout below changes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** One row per room: the counters every append reads and writes in its transaction. */
 export interface RoomRow {
   lastId: number;
   oldestId: number;
-  /** Bumped on every join and leave: broadcasts of one epoch share one stored audience. */
+  /** Bumped on every join and leave: broadcasts of one epoch share one stored member list (`audiences`). */
   epoch: number;
   /** The epoch whose audience is stored in `audiences`, or -1. */
   audienceEpoch: number;
@@ -62,13 +66,17 @@ export interface BusSchema extends DBSchema {
   audiences: { key: [string, number]; value: string[] };
   /** key [room, sender, idempotencyKey], value the message id. */
   idempotency: { key: [string, string, string]; value: number };
+  /** Version 2. Each sender's own runs: key [room, sender, first id], value the run. */
+  runs: { key: [string, string, number]; value: OwnRun };
 }
 
-export type StoreName = 'rooms' | 'members' | 'messages' | 'deliveries' | 'broadcasts' | 'audiences' | 'idempotency';
+export type StoreName = 'rooms' | 'members' | 'messages' | 'deliveries' | 'broadcasts' | 'audiences' | 'idempotency' | 'runs';
 export type BusDatabase = IDBPDatabase<BusSchema>;
 export type BusTransaction<Mode extends IDBTransactionMode = IDBTransactionMode> = IDBPTransaction<BusSchema, StoreName[], Mode>;
 
-export const ALL_STORES: StoreName[] = ['rooms', 'members', 'messages', 'deliveries', 'broadcasts', 'audiences', 'idempotency'];
+/** The stores of schema version 1; version 2 added `runs`. */
+const V1_STORES: StoreName[] = ['rooms', 'members', 'messages', 'deliveries', 'broadcasts', 'audiences', 'idempotency'];
+export const ALL_STORES: StoreName[] = [...V1_STORES, 'runs'];
 
 /** What `openBusDatabase` reports when the connection later goes away. */
 export interface ConnectionEvents {
@@ -102,7 +110,7 @@ export function openBusDatabase(
     }
     request.addEventListener('upgradeneeded', (event) => {
       try {
-        upgrade(wrap(request.result) as unknown as BusDatabase, event.oldVersion);
+        upgrade(request.result, request.transaction as IDBTransaction, event.oldVersion, dbName);
       } catch (error) {
         request.transaction?.abort();
         settled = true;
@@ -131,13 +139,7 @@ export function openBusDatabase(
         const missing = ALL_STORES.filter((store) => !database.objectStoreNames.contains(store));
         if (missing.length > 0) {
           database.close();
-          reject(
-            new MessageBusError(
-              'STORAGE_FAILURE',
-              `[${NAME}] database "${dbName}" exists at version ${database.version} but lacks the stores ${missing.join(', ')}: another program uses this name. Pass another dbName.`,
-              { details: { reason: 'foreign-database' } },
-            ),
-          );
+          reject(foreignDatabase(dbName, database.version, missing));
           return;
         }
         const raw = request.result;
@@ -178,17 +180,54 @@ export function failure(operation: string, error: unknown, dbName: string): Mess
 
 // --- internal helpers ---
 
-function upgrade(db: BusDatabase, oldVersion: number): void {
+function upgrade(db: IDBDatabase, tx: IDBTransaction, oldVersion: number, dbName: string): void {
+  const missing = V1_STORES.filter((store) => !db.objectStoreNames.contains(store));
+  // Another program's database of that name: leave it as it is (the upgrade transaction is aborted).
+  if (oldVersion >= 1 && missing.length > 0) throw foreignDatabase(dbName, oldVersion, missing);
   if (oldVersion < 1) {
     // Out-of-line array keys everywhere: rows stay small and every per-room read is one key range.
-    db.createObjectStore('rooms');
-    db.createObjectStore('members');
-    db.createObjectStore('messages');
-    db.createObjectStore('deliveries');
-    db.createObjectStore('broadcasts');
-    db.createObjectStore('audiences');
-    db.createObjectStore('idempotency');
+    for (const store of ['rooms', 'members', 'messages', 'deliveries', 'broadcasts', 'audiences', 'idempotency'])
+      db.createObjectStore(store);
   }
+  if (oldVersion < 2) {
+    const runs = db.createObjectStore('runs');
+    if (oldVersion >= 1) backfillRuns(tx.objectStore('broadcasts'), runs);
+  }
+}
+
+/**
+ * Version 1 → 2: builds every sender's own runs from the broadcast index, in
+ * key order (room, then id), by the storage kit's rule: consecutive
+ * broadcasts of a room that exclude the same sender form one run. Runs inside
+ * the upgrade transaction, so a failure leaves the database at version 1.
+ */
+function backfillRuns(broadcasts: IDBObjectStore, runs: IDBObjectStore): void {
+  let open: { room: string; sender: string; first: number; last: number } | undefined;
+  const close = () => {
+    if (open) runs.put({ first: open.first, last: open.last }, [open.room, open.sender, open.first]);
+    open = undefined;
+  };
+  const request = broadcasts.openCursor();
+  request.onsuccess = () => {
+    const cursor = request.result;
+    if (!cursor) return close();
+    const room = (cursor.key as [string, number])[0];
+    const row = cursor.value as BroadcastRow;
+    if (open && open.room === room && row.except === open.sender) open.last = row.id;
+    else {
+      close();
+      if (row.except !== null) open = { room, sender: row.except, first: row.id, last: row.id };
+    }
+    cursor.continue();
+  };
+}
+
+function foreignDatabase(dbName: string, version: number, missing: readonly string[]): MessageBusError {
+  return new MessageBusError(
+    'STORAGE_FAILURE',
+    `[${NAME}] database "${dbName}" exists at version ${version} but lacks the stores ${missing.join(', ')}: another program uses this name. Pass another dbName.`,
+    { details: { reason: 'foreign-database' } },
+  );
 }
 
 function hintFor(name: string): string {
