@@ -15,4 +15,4 @@ export {
 export { FileStorageBackend, type FileStorageOptions } from './file/index.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb/index.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
-export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';
+export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions, type RedisTlsOptions } from './redis/index.js';

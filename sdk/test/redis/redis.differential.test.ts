@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
 import { type RedisServer, startRedis } from './server.js';
 
