@@ -1,15 +1,23 @@
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import type { MessageDraft, StoredMessage } from '../../core/types.js';
+import type { MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
+import { storedMessage } from '../kit/index.js';
 import { NAME } from './options.js';
 
-/** The JSON body stored after the head line: short keys, the content last (already serialised by the bus). */
+/**
+ * The JSON body stored after the head line: short keys, the content last (already serialised by the bus).
+ * `i` and `h` (a reply's inReplyTo and thread) come right after `s`, where the append script finds `h` to fill
+ * in; `m` is the metadata. Bodies stored before conversations have none of them.
+ */
 interface Body {
   t: number;
   s: string;
+  i?: number;
+  h?: number;
   p: string;
   q: string[] | null;
   k?: string;
+  m?: MessageMetadata;
   c: unknown;
 }
 
@@ -32,8 +40,12 @@ export class MessageCodec {
   /** The append script's ARGV after the room prefix (see scripts/append.ts). */
   appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string): string[] {
     const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
-    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)},"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
+    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
+    // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
+    if (draft.inReplyTo !== undefined) body += `,"i":${draft.inReplyTo},"h":0`;
+    body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
     if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
+    if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
     body += `,"c":${draft.contentJson}}`;
     const idem = draft.idempotencyKey === undefined ? '' : `${draft.sender}\u0000${draft.idempotencyKey}`;
     return [
@@ -47,6 +59,7 @@ export class MessageCodec {
       this.#knownEpoch.get(room) ?? '',
       writerId,
       routedVersion,
+      draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
     ];
   }
 
@@ -114,16 +127,19 @@ export class MessageCodec {
       }
     }
     body ??= JSON.parse(value.slice(newline + 1)) as Body;
-    return Object.freeze({
+    return storedMessage(room, {
       id,
-      room,
       timestamp: body.t,
       sender: body.s,
       content: deepFreeze(body.c as never),
       recipients,
-      routing: Object.freeze({ policy: body.p, requested: body.q && Object.freeze(body.q) }),
-      ...(body.k === undefined ? {} : { idempotencyKey: body.k }),
-    }) as StoredMessage;
+      policy: body.p,
+      requested: body.q,
+      idempotencyKey: body.k,
+      inReplyTo: body.i,
+      thread: body.h,
+      metadata: body.m === undefined ? undefined : deepFreeze(body.m),
+    });
   }
 
   #withoutSender(room: string, epoch: string, sender: string, all: readonly string[]): readonly string[] {
