@@ -11,7 +11,7 @@ export {
   type DurableObjectStorageOptions,
   type SqlCursorLike,
   type SqlStorageLike,
-} from './durable-object.js';
+} from './durable-object/index.js';
 export { FileStorageBackend, type FileStorageOptions } from './file/index.js';
 export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb/index.js';
 export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';

@@ -1,7 +1,7 @@
 /**
- * The SQLite schema of `DurableObjectStorageBackend` and the minimal shape of
- * `ctx.storage.sql` it relies on (typed structurally: the SDK imports nothing
- * from `cloudflare:*`).
+ * The SQLite schema of `DurableObjectStorageBackend`, its one migration, and
+ * the minimal shape of `ctx.storage.sql` it relies on (typed structurally: the
+ * SDK imports nothing from `cloudflare:*`).
  */
 
 /** One result row: column name to value. */
@@ -29,6 +29,11 @@ export interface SqlStorageLike {
  *   members-except-sender broadcast.
  * - `mmb_audience_members` is the per-agent index of those snapshots and
  *   `mmb_deliveries` the per-recipient index of listed messages.
+ * - `mmb_own_runs` (added by `migrate`) holds each sender's own runs (see the
+ *   storage kit's own-runs.ts), so a fetch jumps over them.
+ *
+ * An "audience" here is an epoch: the room's membership between two joins or
+ * leaves (the column names predate that name and stay as they are).
  */
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS mmb_rooms (
@@ -84,3 +89,57 @@ CREATE TABLE IF NOT EXISTS mmb_deliveries (
   PRIMARY KEY (room, agent, id)
 ) WITHOUT ROWID;
 `;
+
+/** Added after the tables above: created (and filled from the broadcasts already stored) by `migrate`. */
+export const OWN_RUNS_TABLE = `
+CREATE TABLE IF NOT EXISTS mmb_own_runs (
+  room TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  first_id INTEGER NOT NULL,
+  last_id INTEGER NOT NULL,
+  PRIMARY KEY (room, sender, first_id)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Brings the object's database to the current schema, in one transaction:
+ * creates missing tables and, when `mmb_own_runs` is new to a database that
+ * already holds rooms, builds it from the stored broadcasts by the kit's rule
+ * (consecutive broadcasts of a room that exclude the same sender form a run).
+ */
+export function migrate(sql: SqlStorageLike): void {
+  const tables = new Set(
+    sql
+      .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('mmb_rooms', 'mmb_own_runs')")
+      .toArray()
+      .map((row) => row.name as string),
+  );
+  sql.exec(SCHEMA);
+  sql.exec(OWN_RUNS_TABLE);
+  if (!tables.has('mmb_rooms') || tables.has('mmb_own_runs')) return;
+  let open: { room: string; sender: string; first: number; last: number } | undefined;
+  const close = () => {
+    if (open)
+      sql.exec(
+        'INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)',
+        open.room,
+        open.sender,
+        open.first,
+        open.last,
+      );
+    open = undefined;
+  };
+  // Broadcast rows in id order per room: the audience index, whose numbers grow with ids.
+  for (const row of sql
+    .exec('SELECT room, id, excluded FROM mmb_messages WHERE audience IS NOT NULL ORDER BY room, audience, id')
+    .toArray()) {
+    const room = row.room as string;
+    const excluded = (row.excluded as string | null) ?? null;
+    if (open && open.room === room && open.sender === excluded) open.last = row.id as number;
+    else {
+      close();
+      if (excluded !== null) open = { room, sender: excluded, first: row.id as number, last: row.id as number };
+    }
+  }
+  close();
+}
