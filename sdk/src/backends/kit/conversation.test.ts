@@ -76,7 +76,7 @@ describe('the fetchLatest window and walk', () => {
     const counted: BroadcastSource = {
       ownRuns: (...args) => index.ownRuns(...args),
       broadcasts: (...args) => index.broadcasts(...args),
-      broadcastBefore: (before) => (requests++, index.broadcastBefore(before)),
+      broadcastBefore: (agent, before) => (requests++, index.broadcastBefore(agent, before)),
       ownRunAt: (agent, at) => (requests++, index.ownRunAt(agent, at)),
     };
     for (const [floor, before, limit] of [
