@@ -92,7 +92,7 @@ export class RemoteMessageBus {
   /** Makes `agentId` a member (if it is not yet) and marks it online. */
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<AgentInfo> {
     assertId(agentId, 'agent id');
-    const body = options.groups === undefined ? {} : { groups: options.groups };
+    const body = snapshot(() => (options.groups === undefined ? {} : { groups: options.groups }), 'INVALID_ARGUMENT');
     return this.#call('POST', `/agents/${agentId}/connect`, body);
   }
 
@@ -117,14 +117,18 @@ export class RemoteMessageBus {
     if (typeof message !== 'object' || message === null) {
       throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
     }
-    const body: Record<string, unknown> = {
-      sender: message.sender,
-      content: message.content,
-      idempotencyKey: message.options?.idempotencyKey ?? newKey(),
-    };
-    if (message.recipients !== undefined) body.recipients = message.recipients;
-    if (message.options?.inReplyTo !== undefined) body.inReplyTo = message.options.inReplyTo;
-    if (message.options?.metadata !== undefined) body.metadata = message.options.metadata;
+    // Every attempt sends the message as it was at this call: a retry carries the same idempotency key.
+    const body = snapshot(() => {
+      const fields: Record<string, unknown> = {
+        sender: message.sender,
+        content: message.content,
+        idempotencyKey: message.options?.idempotencyKey ?? newKey(),
+      };
+      if (message.recipients !== undefined) fields.recipients = message.recipients;
+      if (message.options?.inReplyTo !== undefined) fields.inReplyTo = message.options.inReplyTo;
+      if (message.options?.metadata !== undefined) fields.metadata = message.options.metadata;
+      return fields;
+    }, 'INVALID_MESSAGE');
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#call<StoredMessage>('POST', '/messages', body);
@@ -425,4 +429,18 @@ function newKey(): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads a request body once, at the call, and copies it through JSON (what the request carries anyway), so a
+ * caller who changes its objects later changes no request and no retry. A getter that throws, a cycle or a
+ * BigInt is a typed `code` error before anything is sent.
+ */
+function snapshot(read: () => Record<string, unknown>, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT'): unknown {
+  try {
+    return JSON.parse(JSON.stringify(read()));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessageBusError(code, `the request could not be serialised as JSON: ${reason}`, { cause: error });
+  }
 }
