@@ -135,7 +135,8 @@ for (const [room, routing] of Object.entries(ROOMS)) {
 const seats = new Map();
 for (const room of Object.keys(ROOMS)) {
   for (const [agent, groups] of Object.entries(TEAM)) {
-    const bus = new RemoteMessageBus({ url, room, token: await token({ sub: agent, room, role: 'agent' }), WebSocket: WebSocketImpl });
+    const claims = { sub: agent, room, role: 'agent', ...(GROUPED.has(room) ? { groups } : {}) };
+    const bus = new RemoteMessageBus({ url, room, token: await token(claims), WebSocket: WebSocketImpl });
     buses.push(bus);
     await bus.connectAgent(agent, GROUPED.has(room) ? { groups } : {});
     const seat = { bus, agent, room, unread: 0, stop: null };
@@ -208,16 +209,10 @@ function reactInCrew(seat, message, text) {
   const kind = message.metadata?.kind;
   if (kind === 'question' && seat.agent.startsWith('researcher')) {
     later(400 + Math.random() * 1200, () =>
-      say(
-        'crew',
-        seat.agent,
-        { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` },
-        [message.sender, '#build'],
-        {
-          inReplyTo: message.id,
-          metadata: { kind: 'answer' },
-        },
-      ),
+      say('crew', seat.agent, { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` }, [message.sender, '#build'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'answer' },
+      }),
     );
   }
   if (kind === 'answer' && seat.agent === 'critic' && Math.random() < 0.6) {

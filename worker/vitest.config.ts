@@ -21,6 +21,7 @@ export default defineConfig({
           MAX_SOCKETS_PER_ROOM: '4',
           MAX_MEMBERS_PER_ROOM: '6',
           MAX_MESSAGES_PER_ROOM: '20',
+          MAX_GROUPS_PER_MEMBER: '8',
         },
       },
     }),

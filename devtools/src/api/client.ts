@@ -63,14 +63,19 @@ export class ApiClient {
     await this.#json('POST', `/v1/rooms/${encodeURIComponent(room)}/agents/${encodeURIComponent(agent)}/disconnect`, {});
   }
 
-  /** URL of the room's events WebSocket; browsers cannot set headers on a socket, so the token rides in the query. */
+  /** URL of the room's events WebSocket. The token is not in it: it travels as the subprotocol (`socketProtocols`). */
   eventsUrl(room: string, after: number): string {
     const base = new URL(this.apiBase);
     base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
     const basePath = base.pathname.replace(/\/+$/, '');
     base.pathname = `${basePath}/v1/rooms/${encodeURIComponent(room)}/events`;
-    base.search = new URLSearchParams({ after: String(after), token: this.#token }).toString();
+    base.search = new URLSearchParams({ after: String(after) }).toString();
     return base.toString();
+  }
+
+  /** The WebSocket subprotocols that carry the token (`bearer.<jwt>`, echoed by the worker): browsers cannot set headers on a socket. */
+  socketProtocols(): string[] {
+    return [`bearer.${this.#token}`];
   }
 
   async #json(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {

@@ -5,7 +5,7 @@ import { awaitReply, type RequestOptions } from '../core/request.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { StoredMessage } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
-import { type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
+import { bearerProtocol, type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
 
 export type { FetchLike, WebSocketConstructorLike, WebSocketLike } from './transport.js';
 
@@ -31,6 +31,20 @@ export interface RemoteMessageBusOptions {
 
 /** Close codes after which reconnecting cannot help (4000 + the HTTP status of the refusal). */
 const FATAL_CLOSE = new Set([4400, 4401, 4403, 4404, 4410, 4500]);
+
+/**
+ * The codes of those refusals. The worker sends the error frame just before its close frame, and some runtimes
+ * deliver the `close` event only when the TCP connection ends (seconds later, see docs/worker.md): the error frame
+ * alone ends the subscription, so a removed agent stops at once instead of waiting or reconnecting.
+ */
+const FATAL_ERRORS = new Set<ErrorCode>([
+  'INVALID_ARGUMENT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'UNKNOWN_AGENT',
+  'CURSOR_EXPIRED',
+  'MISCONFIGURED',
+]);
 
 /**
  * The `MessageBus` API over the worker's HTTP + WebSocket API: the same
@@ -106,6 +120,25 @@ export class RemoteMessageBus {
   async removeAgent(agentId: string): Promise<void> {
     assertId(agentId, 'agent id');
     await this.#call('DELETE', `/agents/${agentId}`);
+  }
+
+  /**
+   * Adds a member to a group; resolves with its groups. An agent token may join only the groups its `groups`
+   * claim names (`FORBIDDEN` otherwise); an admin token any.
+   */
+  async joinGroup(agentId: string, group: string): Promise<string[]> {
+    assertId(agentId, 'agent id');
+    assertId(group, 'group name');
+    const { groups } = await this.#call<{ groups: string[] }>('PUT', `/agents/${agentId}/groups/${group}`);
+    return groups;
+  }
+
+  /** Removes a member from a group; resolves with its groups. The same rule as `joinGroup`. */
+  async leaveGroup(agentId: string, group: string): Promise<string[]> {
+    assertId(agentId, 'agent id');
+    assertId(group, 'group name');
+    const { groups } = await this.#call<{ groups: string[] }>('DELETE', `/agents/${agentId}/groups/${group}`);
+    return groups;
   }
 
   /**
@@ -225,9 +258,11 @@ export class RemoteMessageBus {
   /**
    * Delivers every message routed to `agentId` after `options.after` (default:
    * its acknowledged cursor), then each new one, over a WebSocket that
-   * reconnects after a drop and resumes after the last delivered id. Ends (with
-   * `onError`) on a refusal that retrying cannot fix: bad token, not a member,
-   * expired cursor. Returns `stop`.
+   * reconnects after a drop and resumes after the last delivered id. The token
+   * travels as the `bearer.<jwt>` subprotocol, never in the URL. Ends (with
+   * `onError`, a `MessageBusError` with the server's code) on a refusal that
+   * retrying cannot fix: bad token, not a member, removed from the room,
+   * expired cursor; it does not reconnect after one. Returns `stop`.
    */
   subscribe(agentId: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
     this.#assertOpen();
@@ -305,10 +340,17 @@ export class RemoteMessageBus {
       // Resume from what the handler has been given, including messages still queued for it.
       await queue;
       if (stopped) return;
-      const query = new URLSearchParams({ agent: agentId, token });
+      const query = new URLSearchParams({ agent: agentId });
       if (delivered !== null) query.set('after', String(delivered));
       if (options.watch) query.set('watch', '1');
-      const ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`);
+      let ws: WebSocketLike;
+      try {
+        ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`, [bearerProtocol(token)]);
+      } catch (error) {
+        // A token that is not a valid subprotocol token (spaces, commas) cannot be a JWT either.
+        end(new MessageBusError('UNAUTHORIZED', `[${NAME}] the token cannot be sent on a WebSocket: ${String(error)}`, { cause: error }));
+        return;
+      }
       socket = ws;
       ws.onmessage = (event) => {
         let frame: { type?: string; message?: StoredMessage; error?: { code: ErrorCode; message: string } };
@@ -322,25 +364,33 @@ export class RemoteMessageBus {
           deliver(frame.message);
         } else if (frame.type === 'error' && frame.error) {
           lastError = errorFrom(frame.error, 0);
+          if (FATAL_ERRORS.has(frame.error.code) && socket === ws) {
+            socket = undefined;
+            end(lastError);
+            try {
+              ws.close(1000, 'refused');
+            } catch {
+              // Already closing.
+            }
+          }
         }
       };
       ws.onopen = () => {
         failures = 0;
+        // workerd ends the TCP connection of a hibernated socket that never sent a frame only ~10 s after
+        // closing it (docs/worker.md); one ping makes a server-side close (removal, refusal) end it at once.
+        try {
+          ws.send(JSON.stringify({ type: 'ping', ref: 'open' }));
+        } catch {
+          // Closing already; onclose follows.
+        }
       };
       ws.onclose = (event) => {
         if (socket !== ws) return;
         socket = undefined;
         if (stopped) return;
         if (FATAL_CLOSE.has(event.code)) {
-          stopped = true;
-          this.#subscriptions.delete(stop);
-          const error =
-            lastError ?? new MessageBusError('CLOSED', `[${NAME}] the server closed the subscription (${event.code} ${event.reason})`);
-          try {
-            options.onEnd(error);
-          } catch {
-            // An onError that throws must not break the client.
-          }
+          end(lastError ?? new MessageBusError('CLOSED', `[${NAME}] the server closed the subscription (${event.code} ${event.reason})`));
           return;
         }
         retry();
@@ -348,6 +398,18 @@ export class RemoteMessageBus {
       ws.onerror = () => {
         // A close event follows; reconnecting happens there.
       };
+    };
+    /** Final: no reconnect; `onError` gets the typed reason once. */
+    const end = (error: MessageBusError) => {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      this.#subscriptions.delete(stop);
+      try {
+        options.onEnd(error);
+      } catch {
+        // An onError that throws must not break the client.
+      }
     };
     const retry = () => {
       if (stopped) return;

@@ -52,7 +52,8 @@ describe('README edge examples', () => {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'remote-client.ts');
     writeFileSync(file, `${(client?.code ?? '').replaceAll('http://localhost:8787', dev.url)}\nexport {};\n`);
-    process.env.ALICE_TOKEN = await tokenFor(dev.secret, 'alice', 'lobby');
+    // As the README's comment mints it: `--groups team`, so alice may choose the group "team" itself.
+    process.env.ALICE_TOKEN = await tokenFor(dev.secret, 'alice', 'lobby', 'agent', { groups: ['team'] });
     const logged: string[] = [];
     const original = console.log;
     console.log = (...args: unknown[]) => void logged.push(format(...args));
