@@ -283,7 +283,7 @@ async function fanout(senderUrl, listenerUrls, seqOf) {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-function openSocket(url) {
+export function openSocket(url) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.onopen = () => resolve(ws);
@@ -291,7 +291,7 @@ function openSocket(url) {
   });
 }
 
-async function post(url, bearer, body) {
+export async function post(url, bearer, body) {
   const headers = { 'content-type': 'application/json' };
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -299,7 +299,7 @@ async function post(url, bearer, body) {
   return response.json();
 }
 
-function token(sub, room, role = 'agent') {
+export function token(sub, room, role = 'agent') {
   return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
 }
 
@@ -308,7 +308,7 @@ const ms = (n) => Number(n.toFixed(2));
 
 // --- wrangler dev (the shared launcher, scripts/support/wrangler.mjs) ---
 
-function startDev() {
+export function startDev() {
   return startWrangler({
     config: join(ROOT, 'worker/test/wrangler.bench.toml'),
     vars: {
