@@ -1,9 +1,10 @@
 import { BusMetrics } from './bus-metrics.js';
-import { checkInReplyTo, copyMetadata, DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
+import { checkMessage, type MessageLimits, readInput } from './check-message.js';
+import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
-import { Message } from './message.js';
+import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
 import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
@@ -12,11 +13,9 @@ import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
 import type {
   AppendResult,
-  JsonValue,
   MemberRecord,
   MemberState,
   MessageDraft,
-  MessageMetadata,
   RoomView,
   RoutingPolicy,
   StorageBackend,
@@ -25,12 +24,8 @@ import type {
 import {
   assertCursor,
   assertId,
-  assertJsonSize,
-  copyContent,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
-  isValidRecipient,
-  isWellFormed,
   MAX_CONTENT_DEPTH_LIMIT,
   resolveLimit,
   snapshotIds,
@@ -43,13 +38,11 @@ export const MAX_FETCH_LIMIT = 1000;
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
-const MAX_RECIPIENTS = 1000;
 /** Routings one send may take when a backend reports its member list was outdated by another process. */
 const MAX_ROUTING_ATTEMPTS = 3;
 const FRESH = Object.freeze({ fresh: true });
 /** Refusals that a newer member list could turn into a delivery. */
 const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
-const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
 export interface MessageBusOptions {
@@ -120,9 +113,7 @@ export class MessageBus {
   readonly policy: RoutingPolicy;
   readonly #log: BusLogger;
   readonly #metrics: BusMetrics;
-  readonly #maxContentBytes: number;
-  readonly #maxMetadataBytes: number;
-  readonly #maxContentDepth: number;
+  readonly #limits: MessageLimits;
   readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
@@ -151,9 +142,7 @@ export class MessageBus {
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
-    this.#maxContentBytes = maxContentBytes;
-    this.#maxMetadataBytes = maxMetadataBytes;
-    this.#maxContentDepth = maxContentDepth;
+    this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
@@ -456,7 +445,7 @@ export class MessageBus {
 
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = this.#checkMessage(message);
+    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = checkMessage(message, this.#limits);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
     for (let attempt = 1; ; attempt++) {
       // A later attempt reads the members from the store: the first one's list was outdated by another process.
@@ -524,65 +513,6 @@ export class MessageBus {
     } catch {
       return false; // the refusal stands; the store's failure is for the next operation to report
     }
-  }
-
-  #checkMessage(message: Message): {
-    sender: string;
-    recipients: readonly string[] | undefined;
-    idempotencyKey: string | undefined;
-    content: JsonValue;
-    contentJson: string;
-    inReplyTo: number | undefined;
-    metadata: { copy: MessageMetadata; json: string } | undefined;
-  } {
-    if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
-    }
-    // Each field is read once, here: what is checked is what is routed and stored.
-    const {
-      sender,
-      recipients: requested,
-      content,
-      options,
-    } = readInput(
-      () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
-      'INVALID_MESSAGE',
-      'the message',
-    );
-    if (!isValidId(sender)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
-    }
-    const recipients =
-      requested === undefined
-        ? undefined
-        : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
-    const {
-      idempotencyKey,
-      inReplyTo: replyTo,
-      metadata: rawMetadata,
-    } = readInput(
-      () => ({ idempotencyKey: options?.idempotencyKey, inReplyTo: options?.inReplyTo, metadata: options?.metadata }),
-      'INVALID_MESSAGE',
-      'the message options',
-    );
-    if (
-      idempotencyKey !== undefined &&
-      (typeof idempotencyKey !== 'string' ||
-        idempotencyKey.length < 1 ||
-        idempotencyKey.length > MAX_IDEMPOTENCY_KEY ||
-        !isWellFormed(idempotencyKey))
-    ) {
-      throw new MessageBusError(
-        'INVALID_MESSAGE',
-        `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters without lone surrogates`,
-      );
-    }
-    if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    const { copy, json: contentJson } = copyContent(content, this.#maxContentDepth);
-    assertJsonSize(contentJson, this.#maxContentBytes, 'content');
-    const inReplyTo = checkInReplyTo(replyTo);
-    const metadata = copyMetadata(rawMetadata, this.#maxMetadataBytes, this.#maxContentDepth);
-    return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
   }
 
   /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
@@ -659,17 +589,6 @@ function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();
 }
 
-/** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */
-function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string): T {
-  try {
-    return read();
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
-  }
-}
-
-/** Throws `INVALID_ARGUMENT` unless `value` is a positive safe integer: an id a message can have. */
 function assertMessageId(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new MessageBusError('INVALID_ARGUMENT', `${what} must be a message id: a positive integer`);
