@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
-import { startServer as startRedis } from './redis.mjs';
+import { startRedis } from '../scripts/support/redis-server.mjs';
 import { openSocket, post, startDev, token } from './worker.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -203,7 +203,7 @@ export async function run() {
       await nodeRow(sdk, 'Redis', (n) => ({ storage: new backends.RedisStorageBackend({ url: redis.url, keyPrefix: `own${n}:` }) })),
     );
   } finally {
-    await redis.stop();
+    await redis.dispose();
   }
   rows.push(await indexedDbRow());
   if (process.env.OWN_RUNS_SDK === undefined) rows.push(await durableObjectRow());

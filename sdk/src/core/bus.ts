@@ -38,8 +38,6 @@ export const MAX_FETCH_LIMIT = 1000;
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
-/** Routings one send may take when a backend reports its member list was outdated by another process. */
-const MAX_ROUTING_ATTEMPTS = 3;
 const FRESH = Object.freeze({ fresh: true });
 /** Refusals that a newer member list could turn into a delivery. */
 const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
@@ -447,9 +445,9 @@ export class MessageBus {
     this.#assertOpen();
     const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = checkMessage(message, this.#limits);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    for (let attempt = 1; ; attempt++) {
-      // A later attempt reads the members from the store: the first one's list was outdated by another process.
-      const fresh = attempt > 1;
+    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
+    // change acknowledged before then and needs no check (under churn a check could fail again and again).
+    for (let fresh = false; ; fresh = true) {
       const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
       const members = pending instanceof Promise ? await pending : pending;
       let routed: Routed;
@@ -478,8 +476,9 @@ export class MessageBus {
         audience: routed.audience,
         routing: { policy: this.policy.name, requested: recipients ?? null },
         contentJson,
-        members,
       };
+      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+      if (!fresh) draft.members = members;
       if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
       if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
       if (metadata !== undefined) {
@@ -491,7 +490,7 @@ export class MessageBus {
         const result = this.storage.append(this.room, draft);
         appended = result instanceof Promise ? await result : result;
       } catch (error) {
-        if (attempt < MAX_ROUTING_ATTEMPTS && isMembersChanged(error)) continue;
+        if (!fresh && isMembersChanged(error)) continue;
         throw error;
       }
       const { message: stored, duplicate } = appended;
