@@ -172,4 +172,10 @@ async function child() {
   process.exit(0);
 }
 
+/** The shared launcher (scripts/support/redis-server.mjs) as the other benches use it: `{ url, stop() }`. */
+export async function startServer() {
+  const server = await startRedis();
+  return { url: server.url, stop: () => server.dispose() };
+}
+
 if (process.argv[2] === '--child') await child();

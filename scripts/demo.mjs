@@ -7,9 +7,11 @@
  * 3. brings in a small team of simulated agents — a planner, two researchers
  *    in a `research` subgroup, a coder and a critic in `build` — each with its
  *    own agent token and its own `RemoteMessageBus` (the SDK's remote client),
- *    talking in three rooms: `standup` (broadcast), `lab` (subgroup) and `dm`
- *    (individual: direct messages). A room has one routing policy, so each way
- *    of talking gets its room,
+ *    talking in four rooms: `standup` (broadcast), `lab` (subgroup), `dm`
+ *    (individual: direct messages) and `crew` (addressed: each message names
+ *    agents and #groups, or nobody for all hands). In `crew` the planner asks a
+ *    researcher with `request` and waits for the answer, and the critic replies
+ *    to that answer in its thread,
  * 4. prints the dashboard URL with an admin token filled in.
  *
  * Ctrl-C stops the agents, the dev server and removes the demo's state.
@@ -113,7 +115,9 @@ const TEAM = {
   coder: ['build'],
   critic: ['build'],
 };
-const ROOMS = { standup: 'broadcast', lab: 'subgroup', dm: 'individual' };
+const ROOMS = { standup: 'broadcast', lab: 'subgroup', dm: 'individual', crew: 'addressed' };
+/** Rooms whose members join with their groups (the others route without groups). */
+const GROUPED = new Set(['lab', 'crew']);
 
 for (const [room, routing] of Object.entries(ROOMS)) {
   const response = await fetch(`${url}/v1/rooms/${room}`, {
@@ -131,10 +135,10 @@ for (const [room, routing] of Object.entries(ROOMS)) {
 const seats = new Map();
 for (const room of Object.keys(ROOMS)) {
   for (const [agent, groups] of Object.entries(TEAM)) {
-    const claims = { sub: agent, room, role: 'agent', ...(room === 'lab' ? { groups } : {}) };
+    const claims = { sub: agent, room, role: 'agent', ...(GROUPED.has(room) ? { groups } : {}) };
     const bus = new RemoteMessageBus({ url, room, token: await token(claims), WebSocket: WebSocketImpl });
     buses.push(bus);
-    await bus.connectAgent(agent, room === 'lab' ? { groups } : {});
+    await bus.connectAgent(agent, GROUPED.has(room) ? { groups } : {});
     const seat = { bus, agent, room, unread: 0, stop: null };
     seat.stop = bus.subscribe(agent, (message) => react(seat, message), { onError: () => {} });
     seats.set(`${room}/${agent}`, seat);
@@ -152,11 +156,11 @@ const TOPICS = [
   'the schema migration',
 ];
 
-async function say(room, agent, content, recipients) {
+async function say(room, agent, content, recipients, options) {
   if (stopping) return;
   const seat = seats.get(`${room}/${agent}`);
   try {
-    await seat.bus.sendMessage(new Message(agent, content, recipients));
+    return await seat.bus.sendMessage(new Message(agent, content, recipients, options));
   } catch (error) {
     // Refusals are part of the show (they feed the rejections chart); anything else is worth a line.
     if (!['UNKNOWN_GROUP', 'UNKNOWN_RECIPIENT', 'AGENT_OFFLINE', 'RATE_LIMITED'].includes(error.code))
@@ -194,6 +198,48 @@ function react(seat, message) {
   if (seat.room === 'dm' && text.review && seat.agent === 'coder' && Math.random() < 0.5) {
     later(800 + Math.random() * 1500, () => say('dm', 'coder', `fixed: ${text.review}`, ['critic']));
   }
+  if (seat.room === 'crew') reactInCrew(seat, message, text);
+}
+
+/**
+ * The addressed room. A researcher answers a question in its thread, to the asker and the build group; the critic
+ * (in build) answers an answer now and then: a reply to a reply, in the same thread.
+ */
+function reactInCrew(seat, message, text) {
+  const kind = message.metadata?.kind;
+  if (kind === 'question' && seat.agent.startsWith('researcher')) {
+    later(400 + Math.random() * 1200, () =>
+      say('crew', seat.agent, { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` }, [message.sender, '#build'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'answer' },
+      }),
+    );
+  }
+  if (kind === 'answer' && seat.agent === 'critic' && Math.random() < 0.6) {
+    later(600 + Math.random() * 1500, async () => {
+      const remark = pick(['which of them is peer-reviewed?', 'cite the second one', 'that matches the benchmark']);
+      const sent = await say('crew', 'critic', remark, [message.sender, '#leads'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'remark' },
+      });
+      if (sent) log(`crew: critic replied to answer #${message.id} in thread #${sent.thread}`);
+    });
+  }
+}
+
+/** The planner asks one researcher and waits for the answer with `request` (a timeout is part of the show too). */
+async function askInCrew() {
+  const researcher = pick(['researcher-1', 'researcher-2']);
+  const topic = pick(TOPICS);
+  const seat = seats.get('crew/planner');
+  const started = Date.now();
+  try {
+    const question = new Message('planner', { question: topic }, [researcher, '#build'], { metadata: { kind: 'question' } });
+    const answer = await seat.bus.request(question, { timeoutMs: 10_000 });
+    log(`crew: planner asked ${researcher} about ${topic} (#${answer.inReplyTo}), answer #${answer.id} in ${Date.now() - started} ms`);
+  } catch (error) {
+    if (!stopping) log(`crew: planner's question got no answer: ${error.code} (request #${error.details?.requestId ?? '-'})`);
+  }
 }
 
 /** What each agent starts on its own. */
@@ -205,6 +251,10 @@ const ACTIONS = [
   () => say('lab', pick(['researcher-1', 'researcher-2']), { question: `is ${pick(TOPICS)} in scope?` }, ['leads']),
   () => say('dm', 'planner', `can you look into ${pick(TOPICS)}?`, [pick(['researcher-1', 'researcher-2', 'coder'])]),
   () => say('dm', pick(['researcher-1', 'researcher-2']), `notes on ${pick(TOPICS)} attached`, ['planner']),
+  () => askInCrew(),
+  () => say('crew', 'coder', { build: `green at ${pick(TOPICS)}` }, ['#build', 'planner'], { metadata: { kind: 'status' } }),
+  () => say('crew', pick(Object.keys(TEAM)), `all hands: ${pick(TOPICS)} is next`, undefined, { metadata: { kind: 'announcement' } }),
+  () => say('crew', 'critic', `a word on ${pick(TOPICS)}`, ['coder']),
   // A group nobody is in: refused with UNKNOWN_GROUP, which the metrics panel counts.
   () => (Math.random() < 0.3 ? say('lab', 'planner', 'anyone from design?', ['design']) : undefined),
 ];
@@ -239,7 +289,8 @@ for (const room of Object.keys(ROOMS))
     `    ${room.padEnd(8)} ${url}/v1/rooms/${room}/mcp\n             Authorization: Bearer ${await token({ sub: 'you', room, role: 'agent' })}`,
   );
 console.log(`
-  Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup) and dm (individual).
+  Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup), dm (individual)
+  and crew (addressed: direct, #group and all-hands messages, a planner's requests answered in threads).
 
   Dashboard:  ${dashboard}
 

@@ -39,6 +39,8 @@ function observed(inner: InMemoryStorageBackend, options: WrapOptions = {}) {
       return inner.fetch(room, agent, after, limit);
     },
     history: (room, after, limit) => inner.history(room, after, limit),
+    fetchThread: (room, agent, thread, after, limit) => inner.fetchThread(room, agent, thread, after, limit),
+    fetchLatest: (room, agent, before, limit) => inner.fetchLatest(room, agent, before, limit),
     ack: (room, agent, upTo) => inner.ack(room, agent, upTo),
     close: async () => {},
   };

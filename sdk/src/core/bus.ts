@@ -1,16 +1,18 @@
 import { BusMetrics } from './bus-metrics.js';
+import { checkMessage, type MessageLimits, readInput } from './check-message.js';
+import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
-import { Message } from './message.js';
+import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
+import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
 import { type Routed, routeMessage } from './route.js';
 import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
 import type {
   AppendResult,
-  JsonValue,
   MemberRecord,
   MemberState,
   MessageDraft,
@@ -22,14 +24,11 @@ import type {
 import {
   assertCursor,
   assertId,
-  copyContent,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
-  isWellFormed,
   MAX_CONTENT_DEPTH_LIMIT,
   resolveLimit,
   snapshotIds,
-  utf8Length,
 } from './validate.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
@@ -39,13 +38,11 @@ export const MAX_FETCH_LIMIT = 1000;
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
-const MAX_RECIPIENTS = 1000;
 // Entries read from a connectAgent groups list before repeats are dropped: bounds the work of a hostile list.
 const MAX_GROUP_ENTRIES = 1000;
 const FRESH = Object.freeze({ fresh: true });
 /** Refusals that a newer member list could turn into a delivery. */
 const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
-const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
 export interface MessageBusOptions {
@@ -59,6 +56,8 @@ export interface MessageBusOptions {
   metrics?: MetricsRegistry;
   /** Largest content, as UTF-8 JSON bytes. Default 64 KiB. */
   maxContentBytes?: number;
+  /** Largest `metadata`, as UTF-8 JSON bytes. Default 4 KiB. */
+  maxMetadataBytes?: number;
   /**
    * How many arrays and objects content may have inside one another (`"x"` is 0, `[]` 1, `[{"a":[1]}]` 3);
    * deeper is `INVALID_MESSAGE`. Default 64, at most 1000. `exceedsContentDepth` applies the same rule.
@@ -114,8 +113,7 @@ export class MessageBus {
   readonly policy: RoutingPolicy;
   readonly #log: BusLogger;
   readonly #metrics: BusMetrics;
-  readonly #maxContentBytes: number;
-  readonly #maxContentDepth: number;
+  readonly #limits: MessageLimits;
   readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
@@ -136,6 +134,7 @@ export class MessageBus {
       throw new MessageBusError('INVALID_ARGUMENT', 'MessageBus needs a RoutingPolicy (with `name` and `route`) as its second argument');
     }
     const maxContentBytes = positiveInteger(options.maxContentBytes, DEFAULT_MAX_CONTENT_BYTES, 'maxContentBytes');
+    const maxMetadataBytes = positiveInteger(options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
     const maxContentDepth = positiveInteger(options.maxContentDepth, DEFAULT_MAX_CONTENT_DEPTH, 'maxContentDepth', MAX_CONTENT_DEPTH_LIMIT);
     const maxGroups = positiveInteger(options.maxGroupsPerMember, DEFAULT_MAX_GROUPS_PER_MEMBER, 'maxGroupsPerMember');
     this.room = room;
@@ -143,8 +142,7 @@ export class MessageBus {
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
-    this.#maxContentBytes = maxContentBytes;
-    this.#maxContentDepth = maxContentDepth;
+    this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
@@ -256,6 +254,30 @@ export class MessageBus {
   }
 
   /**
+   * Sends `message` as `sendMessage` does, under any policy, and resolves with
+   * the first later message routed to the sender whose `inReplyTo` is the
+   * request's id, whichever bus sharing the room stored it. Rejects with
+   * `TIMEOUT` after `timeoutMs` (default 30 s) or `ABORTED` when `signal`
+   * aborts, both with `details.requestId`; the request stays stored. An already
+   * aborted signal sends nothing. The sender's presence is left as it was.
+   *
+   * @example
+   * ```ts
+   * const answer = await bus.request(new Message('planner', 'which sources?', ['researcher']), { timeoutMs: 5000 });
+   * console.log(answer.sender, answer.content); // researcher, replying with { inReplyTo: <the request's id> }
+   * ```
+   */
+  request(message: Message, options: RequestOptions = {}): Promise<StoredMessage> {
+    return awaitReply(
+      {
+        send: () => this.sendMessage(message),
+        watch: (request, onMessage, onEnd) => this.#watchReplies(request.sender, request.id, onMessage, onEnd),
+      },
+      options,
+    );
+  }
+
+  /**
    * Messages routed to `agentId` after `lastMessageId`, ascending. Without
    * `lastMessageId` it starts after the agent's acknowledged cursor (0 if none).
    * `limit` defaults to 100 and may be at most 1000.
@@ -268,6 +290,54 @@ export class MessageBus {
     const started = performance.now();
     await this.#requireMember(agentId);
     const messages = await this.#store('fetch', () => this.storage.fetch(this.room, agentId, lastMessageId ?? null, limit));
+    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+    return messages;
+  }
+
+  /**
+   * The thread whose root is `thread`, as `agentId` sees it: the messages it
+   * sent or that were routed to its current membership, after `after`
+   * (default 0), ascending, at most `limit` (default 100, at most 1000). `[]`
+   * for a thread it cannot see or an id that is not a root. Answered from an
+   * index; returns what retention kept.
+   *
+   * @example
+   * ```ts
+   * const thread = await bus.fetchThread('critic', answer.thread); // the question, the answer, the remarks
+   * ```
+   */
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    assertMessageId(thread, 'thread');
+    const after = options.after ?? 0;
+    assertCursor(after, 'after');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    await this.#requireMember(agentId);
+    return this.#store('fetchThread', () => this.storage.fetchThread(this.room, agentId, thread, after, limit));
+  }
+
+  /**
+   * The newest `limit` messages routed to `agentId` (default 100, at most
+   * 1000) with ids below `before` (default: no bound), ascending: a chat view
+   * opens with it and pages up by passing the first id it holds as `before`.
+   * Routed means what `fetchMessages` counts; it stops at the oldest retained
+   * message and never throws `CURSOR_EXPIRED`.
+   *
+   * @example
+   * ```ts
+   * const newest = await bus.fetchLatest('alice', { limit: 50 });
+   * const older = await bus.fetchLatest('alice', { limit: 50, before: newest[0]?.id });
+   * ```
+   */
+  async fetchLatest(agentId: string, options: { limit?: number; before?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    if (options.before !== undefined) assertCursor(options.before, 'before');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    const started = performance.now();
+    await this.#requireMember(agentId);
+    const messages = await this.#store('fetchLatest', () => this.storage.fetchLatest(this.room, agentId, options.before ?? null, limit));
     this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
     return messages;
   }
@@ -304,21 +374,7 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
-    const subscription = new Subscription({
-      agentId,
-      handler,
-      after: options.after,
-      fetchPage: (after) => this.fetchMessages(agentId, after ?? undefined, { limit: MAX_FETCH_LIMIT }),
-      onError: (error, fatal) => {
-        options.onError?.(error);
-        this.#emit('error', [error]);
-        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
-      },
-      onStop: () => this.#subscriptions.delete(subscription),
-    });
-    this.#subscriptions.add(subscription);
-    subscription.start();
-    return () => subscription.stop();
+    return this.#subscribe(agentId, handler, options.after, (error) => options.onError?.(error));
   }
 
   /** Members with online state, groups, cursor, lag and send counters. */
@@ -345,9 +401,64 @@ export class MessageBus {
 
   // --- internal helpers ---
 
+  #subscribe(
+    agentId: string,
+    handler: MessageHandler,
+    after: number | undefined,
+    onError: (error: MessageBusError | Error, fatal: boolean) => void,
+    onStop?: () => void,
+  ): () => void {
+    const subscription = new Subscription({
+      agentId,
+      handler,
+      after,
+      fetchPage: (from) => this.fetchMessages(agentId, from ?? undefined, { limit: MAX_FETCH_LIMIT }),
+      onError: (error, fatal) => {
+        onError(error, fatal);
+        this.#emit('error', [error]);
+        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
+      },
+      onStop: () => {
+        this.#subscriptions.delete(subscription);
+        onStop?.();
+      },
+    });
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return () => subscription.stop();
+  }
+
+  /** `request`'s wait: a subscription that reports why it ended unless `request` itself stopped it. */
+  #watchReplies(
+    agentId: string,
+    after: number,
+    onMessage: (message: StoredMessage) => void,
+    onEnd: (error: MessageBusError) => void,
+  ): () => void {
+    let stopping = false;
+    let failure: MessageBusError | undefined;
+    const stop = this.#subscribe(
+      agentId,
+      onMessage,
+      after,
+      (error, fatal) => {
+        if (fatal) failure = MessageBusError.is(error) ? error : asStorageFailure(this.storage.name, 'request', error);
+      },
+      () => {
+        if (stopping) return;
+        // Ended by close(), removeAgent() or a fatal fetch error: no reply can arrive through it any more.
+        onEnd(failure ?? (this.#closed ? closedError(this.room) : unknownAgent(agentId, this.room)));
+      },
+    );
+    return () => {
+      stopping = true;
+      stop();
+    };
+  }
+
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const { sender, recipients, idempotencyKey, content, contentJson } = this.#checkMessage(message);
+    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = checkMessage(message, this.#limits);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
     // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
     // change acknowledged before then and needs no check (under churn a check could fail again and again).
@@ -365,7 +476,7 @@ export class MessageBus {
             `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
           );
         }
-        const result = routeMessage(this.policy, { sender, content, recipients }, view);
+        const result = routeMessage(this.policy, { sender, content, recipients, metadata: metadata?.copy }, view);
         routed = result instanceof Promise ? await result : result;
       } catch (error) {
         // A refusal over membership is final only on a current list.
@@ -384,6 +495,11 @@ export class MessageBus {
       // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
       if (!fresh) draft.members = members;
       if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
+      if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
+      if (metadata !== undefined) {
+        draft.metadata = metadata.copy;
+        draft.metadataJson = metadata.json;
+      }
       let appended: AppendResult;
       try {
         const result = this.storage.append(this.room, draft);
@@ -411,59 +527,6 @@ export class MessageBus {
     } catch {
       return false; // the refusal stands; the store's failure is for the next operation to report
     }
-  }
-
-  #checkMessage(message: Message): {
-    sender: string;
-    recipients: readonly string[] | undefined;
-    idempotencyKey: string | undefined;
-    content: JsonValue;
-    contentJson: string;
-  } {
-    if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
-    }
-    // Each field is read once, here: what is checked is what is routed and stored.
-    const {
-      sender,
-      recipients: requested,
-      content,
-      options,
-    } = readInput(
-      () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
-      'INVALID_MESSAGE',
-      'the message',
-    );
-    if (!isValidId(sender)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
-    }
-    const recipients =
-      requested === undefined ? undefined : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE'));
-    const idempotencyKey = readInput(() => options?.idempotencyKey, 'INVALID_MESSAGE', 'the message options');
-    if (
-      idempotencyKey !== undefined &&
-      (typeof idempotencyKey !== 'string' ||
-        idempotencyKey.length < 1 ||
-        idempotencyKey.length > MAX_IDEMPOTENCY_KEY ||
-        !isWellFormed(idempotencyKey))
-    ) {
-      throw new MessageBusError(
-        'INVALID_MESSAGE',
-        `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters without lone surrogates`,
-      );
-    }
-    if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    const { copy, json: contentJson } = copyContent(content, this.#maxContentDepth);
-    // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
-    if (contentJson.length * 3 > this.#maxContentBytes) {
-      const bytes = utf8Length(contentJson);
-      if (bytes > this.#maxContentBytes) {
-        throw new MessageBusError('CONTENT_TOO_LARGE', `content is ${bytes} bytes of JSON; the limit is ${this.#maxContentBytes}`, {
-          details: { limit: this.#maxContentBytes, size: bytes },
-        });
-      }
-    }
-    return { sender, recipients, idempotencyKey, content: copy, contentJson };
   }
 
   /**
@@ -536,7 +599,7 @@ export class MessageBus {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `the bus for room "${this.room}" is closed; create a new MessageBus`);
+    if (this.#closed) throw closedError(this.room);
   }
 }
 
@@ -544,14 +607,14 @@ function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();
 }
 
-/** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */
-function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string): T {
-  try {
-    return read();
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
+function assertMessageId(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new MessageBusError('INVALID_ARGUMENT', `${what} must be a message id: a positive integer`);
   }
+}
+
+function closedError(room: string): MessageBusError {
+  return new MessageBusError('CLOSED', `the bus for room "${room}" is closed; create a new MessageBus`);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {

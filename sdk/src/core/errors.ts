@@ -11,6 +11,9 @@ export const ERROR_CODES = [
   'CURSOR_EXPIRED',
   'STORAGE_FAILURE',
   'CLOSED',
+  // Raised by `request` (on a bus and on the remote client): the reply did not come in time, or the caller gave up.
+  'TIMEOUT',
+  'ABORTED',
   // Raised by the edge worker and the remote client only.
   'UNAUTHORIZED',
   'FORBIDDEN',

@@ -9,6 +9,11 @@ export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
 }
 
+/** `true` when `value` is an id, or `#` and a group name (how `AddressedRoutingPolicy` names a group): `#` is outside the id alphabet. */
+export function isValidRecipient(value: unknown): value is string {
+  return isValidId(value) || (typeof value === 'string' && value.startsWith('#') && ID_PATTERN.test(value.slice(1)));
+}
+
 /** Throws `INVALID_ARGUMENT` unless `value` is a valid id. `what` names it in the message. */
 export function assertId(value: unknown, what: string): asserts value is string {
   if (!isValidId(value)) {
@@ -81,17 +86,31 @@ export function exceedsContentDepth(value: unknown, maxDepth: number = DEFAULT_M
  * change stored history, and a getter or Proxy trap that throws is
  * `INVALID_MESSAGE`, like any other content that is not JSON.
  */
-export function copyContent(content: unknown, maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH): { copy: JsonValue; json: string } {
+export function copyContent(
+  content: unknown,
+  maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH,
+  what = 'content',
+): { copy: JsonValue; json: string } {
   // Strings are immutable: the common case costs one JSON.stringify.
   if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
   let copy: JsonValue;
   try {
-    copy = copyJson(content, '$', 0, maxDepth);
+    copy = copyJson(content, '$', 0, maxDepth, what);
   } catch (error) {
     if (MessageBusError.is(error)) throw error;
-    throw new MessageBusError('INVALID_MESSAGE', `content could not be read as JSON: ${reasonOf(error)}`, { cause: error });
+    throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
   }
   return { copy, json: JSON.stringify(copy) };
+}
+
+/** Throws `CONTENT_TOO_LARGE` (with `details: { limit, size }`) when `json` is over `limit` UTF-8 bytes. `what` names it. */
+export function assertJsonSize(json: string, limit: number, what: string): void {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
+  if (json.length * 3 <= limit) return;
+  const size = utf8Length(json);
+  if (size > limit) {
+    throw new MessageBusError('CONTENT_TOO_LARGE', `${what} is ${size} bytes of JSON; the limit is ${limit}`, { details: { limit, size } });
+  }
 }
 
 /** UTF-8 byte length of a string, without allocating an encoder per call. A lone surrogate counts 3, as `TextEncoder` writes U+FFFD. */
@@ -116,7 +135,7 @@ export function isWellFormed(text: string): boolean {
 
 /**
  * Reads a list of ids exactly once and checks it: an array of at most `max`
- * valid ids (`limitName` names the option that sets `max`). What it returns is a new array, so a caller who changes its own
+ * ids that pass `isValid` (`limitName` names the option that sets `max`). What it returns is a new array, so a caller who changes its own
  * list after the call changes nothing. Anything else, a throwing iterator,
  * getter or Proxy trap included, is a `code` error naming `what`.
  */
@@ -126,6 +145,7 @@ export function snapshotIds(
   max: number,
   code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT',
   limitName?: string,
+  isValid: (id: unknown) => id is string = isValidId,
 ): string[] {
   const shape = `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
   const ids: string[] = [];
@@ -136,7 +156,7 @@ export function snapshotIds(
         throw new MessageBusError(code, `${shape}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
           details: { limit: max },
         });
-      if (!isValidId(id)) throw new MessageBusError(code, `${shape}; ${what}[${ids.length}] is ${describe(id)}`);
+      if (!isValid(id)) throw new MessageBusError(code, `${shape}; ${what}[${ids.length}] is ${describe(id)}`);
       ids.push(id);
     }
   } catch (error) {
@@ -153,30 +173,30 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
-function copyJson(value: unknown, path: string, depth: number, maxDepth: number): JsonValue {
+function copyJson(value: unknown, path: string, depth: number, maxDepth: number, what: string): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value;
     case 'number':
       if (Number.isFinite(value)) return value;
-      throw invalidContent(`${path} is ${value}`);
+      throw invalidContent(what, `${path} is ${value}`);
     case 'object': {
       if (value === null) return null;
       // The same rule as exceedsContentDepth: the top container is level 1.
-      if (depth >= maxDepth) throw invalidContent(`${path} is circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
+      if (depth >= maxDepth) throw invalidContent(what, `${path} is circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
       if (Array.isArray(value)) {
         const length = value.length;
         const out: JsonValue[] = new Array(length);
-        for (let i = 0; i < length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, maxDepth);
+        for (let i = 0; i < length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, maxDepth, what);
         return Object.freeze(out) as JsonValue[];
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null)
-        throw invalidContent(`${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+        throw invalidContent(what, `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
       const out: { [key: string]: JsonValue } = {};
       for (const key of Object.keys(value)) {
-        const child = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth);
+        const child = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth, what);
         // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
         if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
         else out[key] = child;
@@ -184,12 +204,12 @@ function copyJson(value: unknown, path: string, depth: number, maxDepth: number)
       return Object.freeze(out);
     }
     default:
-      throw invalidContent(`${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+      throw invalidContent(what, `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
 }
 
-function invalidContent(problem: string): MessageBusError {
-  return new MessageBusError('INVALID_MESSAGE', `content must be a JSON value: ${problem}`);
+function invalidContent(what: string, problem: string): MessageBusError {
+  return new MessageBusError('INVALID_MESSAGE', `${what} must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */

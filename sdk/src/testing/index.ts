@@ -3,6 +3,7 @@
 export { ConformanceError, type TestApi } from './harness.js';
 export { contentMismatch, ODD_CONTENT_CASES, type OddContentCase, oddContent } from './odd-content.js';
 export {
+  addressedCases,
   broadcastCases,
   individualCases,
   type RoutingCase,

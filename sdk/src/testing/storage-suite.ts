@@ -4,6 +4,7 @@ import type { RoutingPolicy, StorageBackend } from '../core/types.js';
 import { BroadcastRoutingPolicy } from '../routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../routing-policies/individual.js';
 import { SubgroupRoutingPolicy } from '../routing-policies/subgroup.js';
+import { conversationCases } from './conversation-suite.js';
 import { assert, assertEqual, assertRejects, resolveTestApi, type TestApi, waitFor } from './harness.js';
 import { checkOddContentRoundTrip } from './odd-content.js';
 
@@ -99,6 +100,7 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
           content,
           recipients: ['b', 'c'],
           routing: { policy: 'individual', requested: ['c', 'b'] },
+          thread: 1,
         },
         'the stored message',
       );
@@ -459,6 +461,8 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
       await connect(bus, 'a', 'b');
       await checkOddContentRoundTrip(bus, await ctx.reopenBus(bus, new BroadcastRoutingPolicy()));
     });
+
+    conversationCases(test);
   });
 }
 

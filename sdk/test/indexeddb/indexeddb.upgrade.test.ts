@@ -95,7 +95,9 @@ describe('IndexedDBStorageBackend opens a version-1 database written by the libr
       }
     }
     const upgraded = await dump(factory, 'upgrade');
-    expect(upgraded.version).toBe(2);
+    // Version 3 (conversations) is applied in the same upgrade: its thread index starts empty.
+    expect(upgraded.version).toBe(3);
+    expect(upgraded.stores.threads).toEqual([]);
     for (const [store, rows] of Object.entries(fixture.stores)) expect(upgraded.stores[store], store).toEqual(rows);
     expect(upgraded.stores.runs).toEqual(scannedRuns(fixture.stores.broadcasts as Rows));
     expect(upgraded.stores.runs?.length).toBeGreaterThan(3);

@@ -5,6 +5,7 @@ import type {
   MemberRecord,
   MemberUpdate,
   MessageDraft,
+  MessageMetadata,
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
@@ -17,10 +18,16 @@ import {
   EpochCache,
   fetchStart,
   lastBroadcastWalk,
+  latestBroadcastWalk,
+  latestWindow,
   mergeAscending,
+  newestAscending,
+  replyThread,
   retainedOrZero,
+  seenBy,
   storedMessage,
   unknownAgent,
+  type Viewer,
   walkSync,
 } from '../kit/index.js';
 import { lastBroadcastId, recordOwnBroadcast, SqlBroadcastSource, trimOwnRuns } from './runs.js';
@@ -232,15 +239,58 @@ export class DurableObjectStorageBackend implements StorageBackend {
     // With a full page of direct ids, nothing above the last one can be in the answer.
     const ceiling = directIds.length === limit ? (directIds[limit - 1] as number) : Number.POSITIVE_INFINITY;
     const broadcastIds = walkSync(broadcastWalk(agentId, start, limit, ceiling), new SqlBroadcastSource(this.#sql, room));
-    const ids = mergeAscending(directIds, broadcastIds, limit);
-    if (ids.length === 0) return [];
-    // One JSON parameter for the ids: a query takes few bound parameters.
-    const rows = this.#rows(
-      'SELECT * FROM mmb_messages WHERE room = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id',
+    return this.#messages(room, mergeAscending(directIds, broadcastIds, limit));
+  }
+
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    const head = this.#head(room);
+    const viewer = head && this.#viewer(room, agentId);
+    if (!head || !viewer) throw unknownAgent(NAME, agentId, room);
+    const from = Math.max(after, head.oldestId - 1);
+    const out: StoredMessage[] = [];
+    const keep = (row: SqlRow) => {
+      const message = this.#toMessage(room, row);
+      if (out.length < limit && seenBy(viewer, message)) out.push(message);
+    };
+    // The root (a row without a thread is one), then its replies by the thread index, a page at a time.
+    if (thread > from) {
+      const [root] = this.#rows('SELECT * FROM mmb_messages WHERE room = ? AND id = ? AND thread IS NULL', room, thread);
+      if (root) keep(root);
+    }
+    for (let pos = from; out.length < limit; ) {
+      const want = Math.max(16, limit - out.length);
+      const page = this.#rows(
+        'SELECT * FROM mmb_messages WHERE room = ? AND thread = ? AND id > ? ORDER BY id LIMIT ?',
+        room,
+        thread,
+        pos,
+        want,
+      );
+      for (const row of page) keep(row);
+      if (page.length < want) break;
+      pos = page[page.length - 1]?.id as number;
+    }
+    return out;
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    const head = this.#head(room);
+    const viewer = head && this.#viewer(room, agentId);
+    if (!head || !viewer) throw unknownAgent(NAME, agentId, room);
+    const window = latestWindow(viewer.joinedAfter, head.oldestId, before);
+    const below = Number.isFinite(window.before) ? window.before : Number.MAX_SAFE_INTEGER;
+    const direct = this.#rows(
+      'SELECT id FROM mmb_deliveries WHERE room = ? AND agent = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?',
       room,
-      JSON.stringify(ids),
-    );
-    return rows.map((row) => this.#toMessage(room, row));
+      agentId,
+      window.floor,
+      below,
+      limit,
+    ).map((row) => row.id as number);
+    const broadcast = walkSync(latestBroadcastWalk(agentId, window.floor, window.before, limit), new SqlBroadcastSource(this.#sql, room));
+    return this.#messages(room, newestAscending(direct, broadcast, limit));
   }
 
   async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
@@ -295,6 +345,14 @@ export class DurableObjectStorageBackend implements StorageBackend {
       if (earlier) return { message: this.#toMessage(room, earlier), duplicate: true };
     }
     const id = head.lastId + 1;
+    const thread = replyThread(
+      NAME,
+      room,
+      id,
+      draft.inReplyTo,
+      this.#parent(room, head, draft.inReplyTo),
+      this.#viewer(room, draft.sender) as Viewer,
+    );
     let recipientsJson: string | null = null;
     let epoch: number | null = null;
     let excluded: string | null = null;
@@ -310,9 +368,11 @@ export class DurableObjectStorageBackend implements StorageBackend {
       if (excluded !== null) recordOwnBroadcast(this.#sql, room, excluded, id, head.lastBroadcast);
       head = { ...head, epoch, epochValid: true, lastBroadcast: id };
     }
+    const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
-      `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem,
+         in_reply_to, thread, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       room,
       id,
       draft.timestamp,
@@ -324,6 +384,9 @@ export class DurableObjectStorageBackend implements StorageBackend {
       draft.routing.policy,
       draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
       draft.idempotencyKey ?? null,
+      reply?.in_reply_to ?? null,
+      reply?.thread ?? null,
+      draft.metadataJson ?? null,
     );
     this.#sql.exec(
       'UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = ? WHERE room = ? AND agent = ?',
@@ -351,6 +414,9 @@ export class DurableObjectStorageBackend implements StorageBackend {
       policy: draft.routing.policy,
       requested: draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
       idem: draft.idempotencyKey ?? null,
+      in_reply_to: reply?.in_reply_to ?? null,
+      thread: reply?.thread ?? null,
+      metadata: draft.metadataJson ?? null,
     });
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
@@ -396,7 +462,33 @@ export class DurableObjectStorageBackend implements StorageBackend {
       policy: row.policy as string,
       requested: row.requested === null ? null : (JSON.parse(row.requested as string) as string[]),
       idempotencyKey: row.idem === null || row.idem === undefined ? undefined : (row.idem as string),
+      inReplyTo: (row.in_reply_to as number | null) ?? undefined,
+      thread: (row.thread as number | null) ?? undefined,
+      metadata: typeof row.metadata === 'string' ? deepFreeze(JSON.parse(row.metadata) as MessageMetadata) : undefined,
     });
+  }
+
+  /** The rows of `ids` (ascending) as messages. One JSON parameter for the ids: a query takes few bound parameters. */
+  #messages(room: string, ids: readonly number[]): StoredMessage[] {
+    if (ids.length === 0) return [];
+    return this.#rows(
+      'SELECT * FROM mmb_messages WHERE room = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id',
+      room,
+      JSON.stringify(ids),
+    ).map((row) => this.#toMessage(room, row));
+  }
+
+  /** The member as the kit's conversation rules see it, or `undefined` for a non-member. */
+  #viewer(room: string, agentId: string): Viewer | undefined {
+    const [row] = this.#rows('SELECT joined_after FROM mmb_members WHERE room = ? AND agent = ?', room, agentId);
+    return row && { id: agentId, joinedAfter: row.joined_after as number };
+  }
+
+  /** The retained message `inReplyTo` names, if any (the kit's `replyThread` judges it). */
+  #parent(room: string, head: RoomHead, inReplyTo: number | undefined): StoredMessage | undefined {
+    if (inReplyTo === undefined || inReplyTo < head.oldestId || inReplyTo > head.lastId) return undefined;
+    const [row] = this.#rows('SELECT * FROM mmb_messages WHERE room = ? AND id = ?', room, inReplyTo);
+    return row && this.#toMessage(room, row);
   }
 
   /** Recipients of a broadcast: its epoch's members (the `audience` row), or all but the excluded sender, shared between messages. */

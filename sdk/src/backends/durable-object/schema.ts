@@ -32,6 +32,10 @@ export interface SqlStorageLike {
  *   `mmb_deliveries` the per-recipient index of listed messages.
  * - `mmb_own_runs` (added by `migrate`) holds each sender's own runs (see the
  *   storage kit's own-runs.ts), so a fetch jumps over them.
+ * - `mmb_messages.in_reply_to`, `thread` and `metadata` (added by `migrate`,
+ *   null in rows written before): a reply's parent and thread root (a message
+ *   that answers nothing has no `thread`: it is its own), and the metadata as
+ *   JSON. The partial index `mmb_messages_thread` lists each thread's replies.
  *
  * An "audience" here is an epoch: the room's membership between two joins or
  * leaves (the column names predate that name and stay as they are).
@@ -102,12 +106,29 @@ CREATE TABLE IF NOT EXISTS mmb_own_runs (
 ) WITHOUT ROWID;
 `;
 
+/** The conversation columns, added to `mmb_messages` by `migrate` (an ALTER keeps the rows as they are). */
+const CONVERSATION_COLUMNS = ['in_reply_to INTEGER', 'thread INTEGER', 'metadata TEXT'];
+const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_messages (room, thread, id) WHERE thread IS NOT NULL';
+
 /**
  * Brings the object's database to the current schema, in one transaction:
  * creates missing tables and, when `mmb_own_runs` is new to a database that
  * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
+ * Adds the conversation columns and their index where they are missing: rows
+ * from before keep nulls there, which read back as messages that answer
+ * nothing (their own threads).
  */
 export function migrate(sql: SqlStorageLike): void {
+  migrateRuns(sql);
+  const [table] = sql.exec("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mmb_messages'").toArray();
+  const ddl = String(table?.sql ?? '');
+  for (const column of CONVERSATION_COLUMNS) {
+    if (!new RegExp(`\\b${column.split(' ')[0]}\\b`).test(ddl)) sql.exec(`ALTER TABLE mmb_messages ADD COLUMN ${column}`);
+  }
+  sql.exec(THREAD_INDEX);
+}
+
+function migrateRuns(sql: SqlStorageLike): void {
   const tables = new Set(
     sql
       .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('mmb_rooms', 'mmb_own_runs')")

@@ -125,6 +125,20 @@ export class FileStorageBackend implements StorageBackend {
     });
   }
 
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    return this.#run('fetchThread', room, false, (store) => {
+      if (!store) throw unknownAgent(NAME, agentId, room);
+      return store.fetchThread(agentId, thread, after, limit);
+    });
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    return this.#run('fetchLatest', room, false, (store) => {
+      if (!store) throw unknownAgent(NAME, agentId, room);
+      return store.fetchLatest(agentId, before, limit);
+    });
+  }
+
   async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
     return this.#run('history', room, false, (store) => store?.history(after, limit) ?? []);
   }

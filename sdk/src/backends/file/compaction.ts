@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { type RoomFiles, writeFileSynced } from './files.js';
-import { fileHeader, HEADER_BYTES, INDEX_FIXED_BYTES, INDEX_MAGIC, LOG_MAGIC } from './format.js';
+import { fileHeader, HEADER_BYTES, INDEX_FIXED_BYTES, INDEX_MAGIC, LOG_MAGIC, THREAD_ENTRY_BYTES, THREADS_MAGIC } from './format.js';
 
 /** Whether the dead prefix (ids below `oldestId`) is large enough to compact now. */
 export function worthCompacting(files: RoomFiles, oldestId: number, lastId: number): boolean {
@@ -30,19 +30,35 @@ export function compactFiles(files: RoomFiles, oldestId: number, commit: (genera
     indexBody.writeDoubleLE(indexBody.readDoubleLE(at + 4) - logDelta, at + 4);
     at += INDEX_FIXED_BYTES + indexBody.readUInt16LE(at + 33) * 4 + indexBody.readUInt16LE(at + 35);
   }
+  // Thread entries from the oldest retained id on (or from where the file starts, in a room older than threads).
+  const threadsFrom = Math.max(oldestId, files.threadsFirst);
+  const threadsSkip = threadsFrom - files.threadsFirst;
+  const threadsBody = files.readAt(
+    HEADER_BYTES + threadsSkip * THREAD_ENTRY_BYTES,
+    (files.threadsCount - threadsSkip) * THREAD_ENTRY_BYTES,
+    true,
+    files.threadsFd,
+  );
   writeFileSynced(files.logPath(generation), [fileHeader(LOG_MAGIC, oldestId), logBody]);
   writeFileSynced(files.indexPath(generation), [fileHeader(INDEX_MAGIC, oldestId), indexBody]);
+  writeFileSynced(files.threadsPath(generation), [fileHeader(THREADS_MAGIC, threadsFrom), threadsBody]);
   const oldLog = files.logPath();
   const oldIndex = files.indexPath();
+  const oldThreads = files.threadsPath();
   files.firstId = oldestId;
   commit(generation);
   files.generation = generation;
   files.retire(files.logFd);
   files.retire(files.indexFd);
+  files.retire(files.threadsFd);
   files.logFd = fs.openSync(files.logPath(), 'r+');
   files.indexFd = fs.openSync(files.indexPath(), 'r+');
+  files.threadsFd = fs.openSync(files.threadsPath(), 'r+');
   fs.rmSync(oldLog, { force: true });
   fs.rmSync(oldIndex, { force: true });
+  fs.rmSync(oldThreads, { force: true });
+  files.threadsFirst = threadsFrom;
+  files.threadsCount -= threadsSkip;
   files.logOffsets = files.logOffsets.sliceFrom(skip, (v) => v - logDelta);
   files.indexOffsets = files.indexOffsets.sliceFrom(skip, (v) => v - indexDelta);
   files.logSize -= logDelta;

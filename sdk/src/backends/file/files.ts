@@ -9,7 +9,16 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
 import { NumberList } from '../kit/index.js';
-import { encodeIndex, fileHeader, HEADER_BYTES, INDEX_MAGIC, type IndexEntry, LOG_MAGIC, readHeader } from './format.js';
+import {
+  encodeIndex,
+  fileHeader,
+  HEADER_BYTES,
+  INDEX_MAGIC,
+  type IndexEntry,
+  LOG_MAGIC,
+  readHeader,
+  THREAD_ENTRY_BYTES,
+} from './format.js';
 
 export const NAME = 'file';
 
@@ -29,6 +38,11 @@ export class RoomFiles {
   logFd = -1;
   indexFd = -1;
   metaFd = -1;
+  /** `threads.<gen>.bin` (see threads.ts); opened after the index is loaded. */
+  threadsFd = -1;
+  /** First id `threads.<gen>.bin` covers, and how many entries it has (pending ones included). */
+  threadsFirst = 1;
+  threadsCount = 0;
   logSize = 0;
   /** Bytes of the index, pending entries included. */
   indexSize = 0;
@@ -45,6 +59,8 @@ export class RoomFiles {
   /** Index entries written to the log but not yet to the index file (the index is rebuilt from the log after a crash). */
   #indexPending: Buffer[] = [];
   #indexPendingBytes = 0;
+  /** Thread entries not yet written, like the index's (derived too). */
+  #threadsPending: number[] = [];
   /** Bytes of the index file actually written. */
   #indexWritten = 0;
   #readBuffer = Buffer.alloc(64 * 1024);
@@ -75,6 +91,10 @@ export class RoomFiles {
     return path.join(this.dir, `index.${generation}.bin`);
   }
 
+  threadsPath(generation = this.generation): string {
+    return path.join(this.dir, `threads.${generation}.bin`);
+  }
+
   /** Opens the current generation (creating it empty when missing) and removes other generations' leftovers. */
   openData(): void {
     const logPath = this.logPath();
@@ -82,6 +102,7 @@ export class RoomFiles {
       // A fresh room, or a compaction that died before its snapshot named the new generation: start this generation empty.
       writeFileSynced(logPath, [fileHeader(LOG_MAGIC, this.firstId)]);
       writeFileSynced(this.indexPath(), [fileHeader(INDEX_MAGIC, this.firstId)]);
+      fs.rmSync(this.threadsPath(), { force: true });
       fsyncDir(this.dir);
     }
     this.logFd = fs.openSync(logPath, 'r+');
@@ -97,7 +118,7 @@ export class RoomFiles {
     this.indexFd = fs.openSync(this.indexPath(), fs.existsSync(this.indexPath()) ? 'r+' : 'w+');
     // Files of other generations are leftovers of an interrupted compaction.
     for (const name of fs.readdirSync(this.dir)) {
-      const match = /^(log|index)\.(\d+)\.bin$/.exec(name);
+      const match = /^(log|index|threads)\.(\d+)\.bin$/.exec(name);
       if (match && Number(match[2]) !== this.generation) fs.rmSync(path.join(this.dir, name), { force: true });
     }
   }
@@ -107,8 +128,11 @@ export class RoomFiles {
     this.#indexWritten = this.indexSize;
   }
 
-  /** Appends a message's log record and queues its index entry. A failed log write leaves nothing behind. */
-  writeMessage(record: Buffer, entry: IndexEntry): void {
+  /**
+   * Appends a message's log record and queues its index entry and its thread
+   * entry (0 for a root, else the root's id). A failed log write leaves nothing behind.
+   */
+  writeMessage(record: Buffer, entry: IndexEntry, thread: number): void {
     const logSize = this.logSize;
     try {
       writeAll(this.logFd, record, logSize);
@@ -127,6 +151,8 @@ export class RoomFiles {
     this.indexSize += encoded.length;
     this.#indexPending.push(encoded);
     this.#indexPendingBytes += encoded.length;
+    this.#threadsPending.push(thread);
+    this.threadsCount++;
     this.#dirtyLog = true;
     this.#writes++;
     if (this.#indexPendingBytes >= INDEX_FLUSH_BYTES) {
@@ -161,12 +187,24 @@ export class RoomFiles {
 
   /** Writes the pending index entries: before an fsync, a compaction or close, or once 64 KiB have gathered. */
   flushIndex(): void {
+    this.#flushThreads();
     if (this.#indexPendingBytes === 0) return;
     const bytes = this.#indexPending.length === 1 ? (this.#indexPending[0] as Buffer) : Buffer.concat(this.#indexPending);
     this.#indexPending = [];
     this.#indexPendingBytes = 0;
     writeAll(this.indexFd, bytes, this.#indexWritten);
     this.#indexWritten += bytes.length;
+    this.#dirtyIndex = true;
+  }
+
+  #flushThreads(): void {
+    const pending = this.#threadsPending;
+    if (pending.length === 0) return;
+    this.#threadsPending = [];
+    const bytes = Buffer.allocUnsafe(pending.length * THREAD_ENTRY_BYTES);
+    for (let i = 0; i < pending.length; i++) bytes.writeUInt32LE(pending[i] as number, i * THREAD_ENTRY_BYTES);
+    const at = HEADER_BYTES + (this.threadsCount - pending.length) * THREAD_ENTRY_BYTES;
+    writeAll(this.threadsFd, bytes, at);
     this.#dirtyIndex = true;
   }
 
@@ -229,7 +267,7 @@ export class RoomFiles {
     try {
       if (!this.failed) {
         this.flushIndex();
-        for (const fd of [this.logFd, this.indexFd, this.metaFd]) fs.fsyncSync(fd);
+        for (const fd of [this.logFd, this.indexFd, this.metaFd, this.threadsFd]) if (fd >= 0) fs.fsyncSync(fd);
       }
     } finally {
       this.closeFds();
@@ -237,10 +275,10 @@ export class RoomFiles {
   }
 
   closeFds(): void {
-    for (const fd of [this.logFd, this.indexFd, this.metaFd]) {
+    for (const fd of [this.logFd, this.indexFd, this.metaFd, this.threadsFd]) {
       if (fd >= 0) fs.closeSync(fd);
     }
-    this.logFd = this.indexFd = this.metaFd = -1;
+    this.logFd = this.indexFd = this.metaFd = this.threadsFd = -1;
   }
 
   async #fsyncNow(): Promise<void> {
@@ -251,7 +289,7 @@ export class RoomFiles {
     if (this.#dirtyLog) fds.push(this.logFd);
     if (this.#dirtyMeta) fds.push(this.metaFd);
     // The index is derived from the log; 'always' need not wait for it, but batch/never sync it too.
-    if (this.#dirtyIndex && this.#fsync !== 'always') fds.push(this.indexFd);
+    if (this.#dirtyIndex && this.#fsync !== 'always') fds.push(this.indexFd, this.threadsFd);
     this.#dirtyLog = this.#dirtyMeta = false;
     if (this.#fsync !== 'always') this.#dirtyIndex = false;
     try {

@@ -10,6 +10,11 @@
  * - `index.<gen>.bin`: a 20-byte header (`MMBIDX01`, u32 version, f64 first id),
  *   then one record per message (`IndexEntry`, little-endian): derived from the
  *   log, so a missing or torn tail is rebuilt from the log on open.
+ * - `threads.<gen>.bin`: a 20-byte header (`MMBTHR01`, u32 version, f64 first
+ *   id), then one u32 per message: 0 for a message that starts its own thread,
+ *   else its thread's root id. Derived from the log like the index (rebuilt
+ *   from the records' `h` when missing or short); a room written before
+ *   threads existed gets it on its first open.
  * - `meta.jsonl`: a JSON-lines journal of membership, acks and broadcast
  *   audiences (`MetaRecord`), compacted into one `snap` line now and then.
  * - `LOCK`: who holds the room (see lock.ts).
@@ -19,6 +24,9 @@ import * as zlib from 'node:zlib';
 export const FORMAT_VERSION = 1;
 export const LOG_MAGIC = 'MMBLOG01';
 export const INDEX_MAGIC = 'MMBIDX01';
+export const THREADS_MAGIC = 'MMBTHR01';
+/** One u32 per message in `threads.<gen>.bin`. */
+export const THREAD_ENTRY_BYTES = 4;
 export const HEADER_BYTES = 20;
 /** Fixed part of an index entry; recipients (u32 each) and the idempotency key (UTF-8) follow. */
 export const INDEX_FIXED_BYTES = 37;
@@ -30,7 +38,11 @@ export const KIND_LIST = 0;
 export const KIND_MEMBERS = 1;
 export const KIND_EXCEPT_SENDER = 2;
 
-/** One message in the log. Broadcasts keep no recipient list: `e` names the audience epoch in `meta.jsonl`. */
+/**
+ * One message in the log. Broadcasts keep no recipient list: `e` names the audience epoch in `meta.jsonl`.
+ * `i` (inReplyTo), `h` (thread, only for a reply: a root's thread is its id) and `m` (metadata) are absent in
+ * records written before conversations, and in messages without them.
+ */
 export interface LogPayload {
   id: number;
   t: number;
@@ -41,6 +53,9 @@ export interface LogPayload {
   p: string;
   q: readonly string[] | null;
   k?: string;
+  i?: number;
+  h?: number;
+  m?: unknown;
   c: unknown;
 }
 
@@ -125,12 +140,14 @@ export function readHeader(buf: Buffer, magic: string): number | string {
   return buf.readDoubleLE(12);
 }
 
-/** The log payload, reusing the bus's `contentJson` instead of serialising the content again. */
-export function encodePayload(p: Omit<LogPayload, 'c'>, contentJson: string): Buffer {
+/** The log payload, reusing the bus's `contentJson` (and `metadataJson`) instead of serialising them again. */
+export function encodePayload(p: Omit<LogPayload, 'c' | 'm'>, contentJson: string, metadataJson?: string): Buffer {
   let json = `{"id":${p.id},"t":${p.t},"s":${JSON.stringify(p.s)},"a":${p.a},"e":${p.e}`;
   if (p.r) json += `,"r":${JSON.stringify(p.r)}`;
   json += `,"p":${JSON.stringify(p.p)},"q":${JSON.stringify(p.q)}`;
   if (p.k !== undefined) json += `,"k":${JSON.stringify(p.k)}`;
+  if (p.i !== undefined) json += `,"i":${p.i},"h":${p.h}`;
+  if (metadataJson !== undefined) json += `,"m":${metadataJson}`;
   json += `,"c":${contentJson}}`;
   const body = Buffer.from(json, 'utf8');
   const record = Buffer.allocUnsafe(LOG_RECORD_HEADER + body.length);

@@ -4,7 +4,7 @@
  * epoch's recipients. Recent appends come from the `RecentMessages` cache.
  */
 import { MessageBusError } from '../../core/errors.js';
-import type { JsonValue, StoredMessage } from '../../core/types.js';
+import type { JsonValue, MessageMetadata, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 import { type Epoch, storedMessage } from '../kit/index.js';
 import { NAME, type RoomFiles } from './files.js';
@@ -77,6 +77,9 @@ export class MessageReader {
       policy: p.p,
       requested: p.q,
       idempotencyKey: p.k,
+      inReplyTo: p.i,
+      thread: p.h,
+      metadata: p.m === undefined ? undefined : deepFreeze(p.m as MessageMetadata),
     });
   }
 }

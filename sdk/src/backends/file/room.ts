@@ -9,7 +9,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import type { AppendResult, MemberRecord, MemberUpdate, MessageDraft, RoomSnapshot, StoredMessage } from '../../core/types.js';
+import type {
+  AppendResult,
+  MemberRecord,
+  MemberUpdate,
+  MessageDraft,
+  MessageMetadata,
+  RoomSnapshot,
+  StoredMessage,
+} from '../../core/types.js';
 import {
   byId,
   DeliveryIndex,
@@ -18,11 +26,15 @@ import {
   EpochCache,
   fetchStart,
   idempotencyField,
+  latestWindow,
   messageFromDraft,
   newMember,
   parseContent,
+  replyThread,
   retainedOrZero,
   type StoredMember,
+  seenBy,
+  ThreadIndex,
   toRecord,
   toState,
   unknownAgent,
@@ -35,6 +47,7 @@ import { checkFormat, journal, META_COMPACT_LINES, openJournal, writeSnapshot } 
 import { RoomLock } from './lock.js';
 import { MessageReader } from './reader.js';
 import { RecentMessages } from './recent-messages.js';
+import { loadThreads } from './threads.js';
 
 export type { FsyncMode } from './files.js';
 
@@ -67,6 +80,7 @@ export class RoomStore implements IndexedRoom {
   #currentEpoch: number | undefined;
   #nextEpoch = 1;
   readonly #index = new DeliveryIndex();
+  readonly #threads = new ThreadIndex();
   /** `idempotencyField(sender, key)` → id, and back, for retained messages. */
   readonly #idempotency = new Map<string, number>();
   readonly #fieldById = new Map<number, string>();
@@ -196,6 +210,10 @@ export class RoomStore implements IndexedRoom {
       }
     }
     const id = this.#lastId + 1;
+    const parentId = draft.inReplyTo;
+    const parent =
+      parentId !== undefined && parentId >= this.#oldestId && parentId <= this.#lastId ? this.#reader.read(parentId) : undefined;
+    const thread = replyThread(NAME, this.room, id, parentId, parent, sender);
     let kind: 0 | 1 | 2;
     let epoch = 0;
     let recipients: readonly string[];
@@ -218,8 +236,10 @@ export class RoomStore implements IndexedRoom {
         p: draft.routing.policy,
         q: draft.routing.requested,
         ...(draft.idempotencyKey === undefined ? {} : { k: draft.idempotencyKey }),
+        ...(parentId === undefined ? {} : { i: parentId, h: thread }),
       },
       draft.contentJson,
+      draft.metadataJson,
     );
     const entry: IndexEntry = {
       id,
@@ -232,11 +252,13 @@ export class RoomStore implements IndexedRoom {
       recipients: kind === KIND_LIST ? recipients.map((r) => this.#agentNumbers.get(r) as number) : [],
       key: draft.idempotencyKey,
     };
-    this.#files.writeMessage(record, entry);
+    this.#files.writeMessage(record, entry, thread === id ? 0 : thread);
     this.apply(entry);
+    this.#threads.add(thread, id);
     // What a reopen reads back is the JSON text: an object's content is parsed from it, so both are the same.
     const content = typeof draft.content === 'object' && draft.content !== null ? parseContent(draft.contentJson) : draft.content;
-    const message = messageFromDraft(this.room, id, draft, recipients, content);
+    const metadata = draft.metadataJson === undefined ? undefined : (parseContent(draft.metadataJson) as MessageMetadata);
+    const message = messageFromDraft(this.room, id, draft, recipients, thread, content, metadata);
     this.#recent.remember(message);
     if (maxMessages !== undefined) this.#retain(maxMessages);
     this.#compactJournal();
@@ -251,6 +273,24 @@ export class RoomStore implements IndexedRoom {
     if (!member) throw unknownAgent(NAME, agentId, this.room);
     const start = fetchStart(NAME, this.room, after, member, this.#oldestId);
     return this.#index.routedIds(agentId, start, limit).map((id) => this.#reader.read(id));
+  }
+
+  fetchThread(agentId: string, thread: number, after: number, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
+    const root = thread >= this.#oldestId && thread <= this.#lastId ? this.#reader.read(thread) : undefined;
+    const visible = (id: number) => seenBy(member, this.#reader.read(id));
+    const ids = this.#threads.ids(thread, Math.max(after, this.#oldestId - 1), limit, root?.thread === thread, visible);
+    return ids.map((id) => this.#reader.read(id));
+  }
+
+  fetchLatest(agentId: string, before: number | null, limit: number): StoredMessage[] {
+    this.#assertUsable();
+    const member = this.#members.get(agentId);
+    if (!member) throw unknownAgent(NAME, agentId, this.room);
+    const window = latestWindow(member.joinedAfter, this.#oldestId, before);
+    return this.#index.latestIds(agentId, window.floor, window.before, limit).map((id) => this.#reader.read(id));
   }
 
   history(after: number, limit: number): StoredMessage[] {
@@ -323,6 +363,7 @@ export class RoomStore implements IndexedRoom {
     loadIndex(this.#files, this, limit);
     this.#oldestId = Math.max(this.#oldestId, this.#files.firstId);
     this.#lastId = this.#files.firstId + this.#files.logOffsets.length - 1;
+    loadThreads(this.#files, (thread, id) => this.#threads.add(thread, id));
   }
 
   /** Applies one journal line at load. Returns false for a line that cannot be right (the rest is cut). */
@@ -476,6 +517,7 @@ export class RoomStore implements IndexedRoom {
       this.#writeSnapshot(generation);
     });
     this.#index.dropBelow(firstId);
+    this.#threads.dropBelow(firstId);
   }
 }
 

@@ -9,13 +9,23 @@
 import { unwrap } from 'idb';
 import type { MessageBusError } from '../../core/errors.js';
 import type { AppendResult, MessageDraft, StoredMessage } from '../../core/types.js';
-import { type EpochCache, idempotencyField, type StoredMember, unknownAgent } from '../kit/index.js';
+import { type EpochCache, idempotencyField, replyThread, type StoredMember, unknownAgent } from '../kit/index.js';
 import { loadEpochs, roomRange, toStoredMessage } from './rows.js';
 import { RunWriter, trimRuns } from './runs.js';
 import { type BusTransaction, type MessageRow, NAME, type RoomRow, type StoreName } from './schema.js';
 
 /** Stores the append transaction covers. */
-export const APPEND_STORES: StoreName[] = ['rooms', 'members', 'messages', 'deliveries', 'broadcasts', 'audiences', 'idempotency', 'runs'];
+export const APPEND_STORES: StoreName[] = [
+  'rooms',
+  'members',
+  'messages',
+  'deliveries',
+  'broadcasts',
+  'audiences',
+  'idempotency',
+  'runs',
+  'threads',
+];
 
 /** Per draft, in order: its result, or the typed error that rejected it alone (nothing of it was written). */
 export interface BatchOutcome {
@@ -47,6 +57,7 @@ export async function appendBatch(
     audiences: unwrap(tx.objectStore('audiences')),
     idempotency: unwrap(tx.objectStore('idempotency')),
     runs: unwrap(tx.objectStore('runs')),
+    threads: unwrap(tx.objectStore('threads')),
   };
   const runs = new RunWriter(tx, room);
   // Member rows read in this transaction: `undefined` = not a member.
@@ -81,6 +92,13 @@ export async function appendBatch(
       }
     }
     const id = roomRow.lastId + 1;
+    let thread: number;
+    try {
+      thread = replyThread(NAME, room, id, draft.inReplyTo, await parentOf(tx, room, roomRow, draft.inReplyTo, epochs), sender);
+    } catch (error) {
+      outcome.results.push(error as MessageBusError);
+      continue;
+    }
     const row: MessageRow = {
       id,
       timestamp: draft.timestamp,
@@ -90,6 +108,12 @@ export async function appendBatch(
       audience: draft.audience,
     };
     if (key !== undefined) row.idempotencyKey = key;
+    if (draft.inReplyTo !== undefined) {
+      row.inReplyTo = draft.inReplyTo;
+      row.thread = thread;
+      raw.threads.put(id, [room, thread, id]);
+    }
+    if (draft.metadataJson !== undefined) row.metadataJson = draft.metadataJson;
     if (draft.audience === 'list') {
       await load(draft.recipients);
       // The backend's membership at append time wins over the bus's view.
@@ -124,6 +148,21 @@ export async function appendBatch(
 // --- internal helpers ---
 
 type RawStores = Record<StoreName, IDBObjectStore>;
+
+/** The retained message `inReplyTo` names (stored earlier, or earlier in this batch), with its audience expanded. */
+async function parentOf(
+  tx: BusTransaction<'readwrite'>,
+  room: string,
+  roomRow: RoomRow,
+  inReplyTo: number | undefined,
+  epochs: EpochCache,
+): Promise<StoredMessage | undefined> {
+  if (inReplyTo === undefined || inReplyTo < roomRow.oldestId || inReplyTo > roomRow.lastId) return undefined;
+  const row = await tx.objectStore('messages').get([room, inReplyTo]);
+  if (!row) return undefined;
+  if (row.epoch !== undefined) await loadEpochs(tx, epochs, room, [row.epoch]);
+  return toStoredMessage(room, row, epochs);
+}
 
 /** The message an earlier send with this idempotency key stored, if it is still retained. */
 async function findEarlier(
@@ -173,6 +212,7 @@ async function trim(tx: BusTransaction<'readwrite'>, raw: RawStores, room: strin
   for (const row of gone) {
     for (const recipient of row.recipients ?? []) raw.deliveries.delete([room, recipient, row.id]);
     if (row.idempotencyKey !== undefined) raw.idempotency.delete([room, row.sender, row.idempotencyKey]);
+    if (row.thread !== undefined) raw.threads.delete([room, row.thread, row.id]);
     if (row.epoch !== undefined) lastEpoch = row.epoch;
     if (row.audience === 'members-except-sender') runSenders.add(row.sender);
   }

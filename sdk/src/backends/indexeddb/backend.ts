@@ -17,11 +17,15 @@ import {
   EpochCache,
   fetchStart,
   lastBroadcastWalk,
+  latestBroadcastWalk,
+  latestWindow,
   mergeAscending,
   NO_MEMBERS,
+  newestAscending,
   newMember,
   retainedOrZero,
   type StoredMember,
+  seenBy,
   toRecord,
   toState,
   unknownAgent,
@@ -228,6 +232,65 @@ export class IndexedDBStorageBackend implements StorageBackend {
       const present = await messageRows(tx, room, ids);
       await loadEpochs(tx, this.#epochs, room, epochsOf(present));
       return present.map((row) => toStoredMessage(room, row, this.#epochs));
+    });
+  }
+
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    return this.#run('fetchThread', ['rooms', 'members', 'messages', 'threads', 'audiences'], 'readonly', async (tx) => {
+      const [roomRow, member] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').get([room, agentId])]);
+      if (!roomRow || !member) throw unknownAgent(NAME, agentId, room);
+      const from = Math.max(after, roomRow.oldestId - 1);
+      const out: StoredMessage[] = [];
+      const keep = async (rows: readonly MessageRow[]) => {
+        await loadEpochs(tx, this.#epochs, room, epochsOf(rows));
+        for (const row of rows) {
+          const message = toStoredMessage(room, row, this.#epochs);
+          if (out.length < limit && seenBy(member, message)) out.push(message);
+        }
+      };
+      if (thread > from) {
+        // The root itself, when it is one (a reply's row names its thread; a root's does not).
+        const root = await tx.objectStore('messages').get([room, thread]);
+        if (root && root.thread === undefined) await keep([root]);
+      }
+      // Then the thread's replies, a page at a time: the ones the agent cannot see are skipped.
+      for (let pos = from; out.length < limit; ) {
+        const want = Math.max(16, limit - out.length);
+        const ids = await tx.objectStore('threads').getAll(IDBKeyRange.bound([room, thread, pos], [room, thread, []], true, true), want);
+        if (ids.length === 0) break;
+        await keep(await messageRows(tx, room, ids));
+        pos = ids[ids.length - 1] as number;
+        if (ids.length < want) break;
+      }
+      return out;
+    });
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    const stores: StoreName[] = ['rooms', 'members', 'deliveries', 'broadcasts', 'runs', 'messages', 'audiences'];
+    return this.#run('fetchLatest', stores, 'readonly', async (tx) => {
+      const [roomRow, member] = await Promise.all([tx.objectStore('rooms').get(room), tx.objectStore('members').get([room, agentId])]);
+      if (!roomRow || !member) throw unknownAgent(NAME, agentId, room);
+      const { floor, before: below } = latestWindow(member.joinedAfter, roomRow.oldestId, before);
+      const upper = below === Number.POSITIVE_INFINITY ? [room, agentId, []] : [room, agentId, below];
+      const newestDirect = async () => {
+        const ids: number[] = [];
+        let cursor = await tx.objectStore('deliveries').openKeyCursor(IDBKeyRange.bound([room, agentId, floor], upper, true, true), 'prev');
+        while (cursor && ids.length < limit) {
+          ids.push(cursor.key[2]);
+          cursor = await cursor.continue();
+        }
+        return ids;
+      };
+      const [direct, broadcast] = await Promise.all([
+        newestDirect(),
+        walkAsync(latestBroadcastWalk(agentId, floor, below, limit), broadcastSource(tx, room)),
+      ]);
+      const rows = await messageRows(tx, room, newestAscending(direct, broadcast, limit));
+      await loadEpochs(tx, this.#epochs, room, epochsOf(rows));
+      return rows.map((row) => toStoredMessage(room, row, this.#epochs));
     });
   }
 

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 /** Turning stored rows back into `StoredMessage`s, the epoch member lists broadcasts point to, and key ranges. */
 import { MessageBusError } from '../../core/errors.js';
-import type { StoredMessage } from '../../core/types.js';
+import type { MessageMetadata, StoredMessage } from '../../core/types.js';
 import { type EpochCache, parseContent, storedMessage } from '../kit/index.js';
 import { type BusTransaction, type MessageRow, NAME } from './schema.js';
 
@@ -46,6 +46,9 @@ export function toStoredMessage(room: string, row: MessageRow, cache: EpochCache
     policy: row.routing.policy,
     requested: row.routing.requested,
     idempotencyKey: row.idempotencyKey,
+    inReplyTo: row.inReplyTo,
+    thread: row.thread,
+    metadata: row.metadataJson === undefined ? undefined : (parseContent(row.metadataJson) as MessageMetadata),
   });
 }
 

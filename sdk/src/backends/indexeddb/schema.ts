@@ -1,12 +1,15 @@
 /// <reference lib="dom" />
 /**
- * The on-disk layout of `IndexedDBStorageBackend` (schema version 2) and the
+ * The on-disk layout of `IndexedDBStorageBackend` (schema version 3) and the
  * code that opens it. Every key is an array starting with the room id, so one
  * database serves many rooms and every per-room read is a key range.
  *
  * Version 2 adds the `runs` store (each sender's own runs, see the storage
  * kit's own-runs.ts); opening a version-1 database creates it from the
- * `broadcasts` store in the upgrade transaction. Nothing else changed.
+ * `broadcasts` store in the upgrade transaction. Version 3 adds the `threads`
+ * store (the replies of each thread) and optional conversation fields on
+ * message rows; rows written before it are roots with no replies, so the
+ * upgrade only creates the empty store.
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
 import { MessageBusError } from '../../core/errors.js';
@@ -15,7 +18,7 @@ import { type OwnRun, RunBuilder, type StoredMember } from '../kit/index.js';
 
 export const NAME = 'indexeddb';
 /** Bump with a migration in `upgrade` when the layout below changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** One row per room: the counters every append reads and writes in its transaction. */
 export interface RoomRow {
@@ -42,6 +45,11 @@ export interface MessageRow {
   recipients?: string[];
   /** `members*` audiences only: the membership epoch whose audience applies. */
   epoch?: number;
+  /** Version 3, replies only: the message answered and the thread's root (a root's thread is its id). */
+  inReplyTo?: number;
+  thread?: number;
+  /** Version 3: the metadata as JSON text. */
+  metadataJson?: string;
 }
 
 /** The broadcast index: small rows a fetch walks instead of message rows. */
@@ -65,15 +73,17 @@ export interface BusSchema extends DBSchema {
   idempotency: { key: [string, string, string]; value: number };
   /** Version 2. Each sender's own runs: key [room, sender, first id], value the run. */
   runs: { key: [string, string, number]; value: OwnRun };
+  /** Version 3. The replies of each thread: key [room, thread root, id], value the id. */
+  threads: { key: [string, number, number]; value: number };
 }
 
-export type StoreName = 'rooms' | 'members' | 'messages' | 'deliveries' | 'broadcasts' | 'audiences' | 'idempotency' | 'runs';
+export type StoreName = 'rooms' | 'members' | 'messages' | 'deliveries' | 'broadcasts' | 'audiences' | 'idempotency' | 'runs' | 'threads';
 export type BusDatabase = IDBPDatabase<BusSchema>;
 export type BusTransaction<Mode extends IDBTransactionMode = IDBTransactionMode> = IDBPTransaction<BusSchema, StoreName[], Mode>;
 
-/** The stores of schema version 1; version 2 added `runs`. */
+/** The stores of schema version 1; version 2 added `runs`, version 3 `threads`. */
 const V1_STORES: StoreName[] = ['rooms', 'members', 'messages', 'deliveries', 'broadcasts', 'audiences', 'idempotency'];
-export const ALL_STORES: StoreName[] = [...V1_STORES, 'runs'];
+export const ALL_STORES: StoreName[] = [...V1_STORES, 'runs', 'threads'];
 
 /** What `openBusDatabase` reports when the connection later goes away. */
 export interface ConnectionEvents {
@@ -190,6 +200,8 @@ function upgrade(db: IDBDatabase, tx: IDBTransaction, oldVersion: number, dbName
     const runs = db.createObjectStore('runs');
     if (oldVersion >= 1) backfillRuns(tx.objectStore('broadcasts'), runs);
   }
+  // Messages written before version 3 answer nothing: every one is its own thread, and the index starts empty.
+  if (oldVersion < 3) db.createObjectStore('threads');
 }
 
 /**

@@ -9,6 +9,7 @@
  * A fetch binary-searches the member's direct list and walks the broadcast
  * list with `broadcastWalk`, then merges: O(log n + k).
  */
+import { latestBroadcastWalk, newestAscending } from './conversation.js';
 import { NumberList } from './number-list.js';
 import {
   type BroadcastRef,
@@ -91,6 +92,26 @@ export class DeliveryIndex implements BroadcastSource {
     // No broadcast after `start` (a room of direct messages): nothing to walk.
     if ((this.#broadcastIds.last() ?? 0) <= start) return direct;
     return mergeAscending(direct, walkSync(broadcastWalk(agent, start, limit, ceiling), this), limit);
+  }
+
+  /**
+   * The newest ids routed to `agent` in `(floor, before)`, ascending, at most
+   * `limit` (`fetchLatest`; `latestWindow` gives `floor`): its direct list read
+   * backwards and `latestBroadcastWalk`, merged. O(log n + k) direct, O(k log n) broadcast.
+   */
+  latestIds(agent: string, floor: number, before: number, limit: number): number[] {
+    const direct: number[] = [];
+    const ids = this.#direct.get(agent)?.ids;
+    if (ids) {
+      for (let i = ids.firstAbove(before - 1) - 1; i >= 0 && direct.length < limit; i--) {
+        const id = ids.get(i);
+        if (id <= floor) break;
+        direct.push(id);
+      }
+    }
+    // Only broadcasts newer than the oldest direct id of a full page can make the answer.
+    const lowest = direct.length === limit ? Math.max(floor, (direct[limit - 1] as number) - 1) : floor;
+    return newestAscending(direct, walkSync(latestBroadcastWalk(agent, lowest, before, limit), this), limit);
   }
 
   /** Highest id routed to the member in this membership (0 if none); callers apply retention (`retainedOrZero`). */

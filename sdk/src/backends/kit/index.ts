@@ -5,6 +5,16 @@
  * atomicity forces a rule into Lua (Redis) or SQL (Durable Object), a comment
  * there names the function here that it mirrors.
  */
+export {
+  latestBroadcastWalk,
+  latestWindow,
+  newestAscending,
+  replyRefused,
+  replyThread,
+  seenBy,
+  ThreadIndex,
+  type Viewer,
+} from './conversation.js';
 export { DeliveryIndex } from './delivery-index.js';
 export { Epoch, EpochCache } from './epoch.js';
 export { checkMaxMessages, closedError, cursorExpired, unknownAgent } from './errors.js';

@@ -17,11 +17,15 @@ import {
   EpochCache,
   fetchStart,
   idempotencyField,
+  latestWindow,
   messageFromDraft,
   NO_MEMBERS,
   newMember,
+  replyThread,
   retainedOrZero,
   type StoredMember,
+  seenBy,
+  ThreadIndex,
   toRecord,
   toState,
   unknownAgent,
@@ -43,7 +47,8 @@ export interface InMemoryStorageOptions {
  * A broadcast is stored once: its `recipients` array is shared by every
  * broadcast from the same sender while the room's membership is unchanged
  * (one epoch), and the shared `DeliveryIndex` (also used by the file backend)
- * serves fetches: O(log n + k).
+ * serves fetches: O(log n + k). A `ThreadIndex` (also the file backend's)
+ * serves `fetchThread`.
  *
  * @example
  * ```ts
@@ -120,6 +125,8 @@ export class InMemoryStorageBackend implements StorageBackend {
       if (message) return { message, duplicate: true };
     }
     const id = data.lastId + 1;
+    const parent = draft.inReplyTo === undefined ? undefined : retained(data, draft.inReplyTo);
+    const thread = replyThread(NAME, room, id, draft.inReplyTo, parent, sender);
     let recipients: readonly string[];
     if (draft.audience === 'list') {
       recipients = checkedRecipients(data, draft.recipients);
@@ -129,8 +136,9 @@ export class InMemoryStorageBackend implements StorageBackend {
       recipients = this.#currentEpoch(room, data).recipients(excluded);
       data.index.addBroadcast(id, excluded);
     }
-    const message = messageFromDraft(room, id, draft, recipients);
+    const message = messageFromDraft(room, id, draft, recipients, thread);
     data.messages.push(message);
+    data.threads.add(thread, id);
     data.lastId = id;
     if (field !== undefined) data.idempotency.set(field, id);
     sender.sentCount++;
@@ -146,6 +154,25 @@ export class InMemoryStorageBackend implements StorageBackend {
     if (!data || !member) throw unknownAgent(NAME, agentId, room);
     const start = fetchStart(NAME, room, after, member, data.oldestId);
     return data.index.routedIds(agentId, start, limit).map((id) => data.messages[id - data.offset] as StoredMessage);
+  }
+
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    const data = this.#room(room, false);
+    const member = data?.members.get(agentId);
+    if (!data || !member) throw unknownAgent(NAME, agentId, room);
+    const from = Math.max(after, data.oldestId - 1);
+    const root = retained(data, thread);
+    const visible = (id: number) => seenBy(member, data.messages[id - data.offset] as StoredMessage);
+    const ids = data.threads.ids(thread, from, limit, root?.thread === thread, visible);
+    return ids.map((id) => data.messages[id - data.offset] as StoredMessage);
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    const data = this.#room(room, false);
+    const member = data?.members.get(agentId);
+    if (!data || !member) throw unknownAgent(NAME, agentId, room);
+    const window = latestWindow(member.joinedAfter, data.oldestId, before);
+    return data.index.latestIds(agentId, window.floor, window.before, limit).map((id) => data.messages[id - data.offset] as StoredMessage);
   }
 
   async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
@@ -188,6 +215,7 @@ export class InMemoryStorageBackend implements StorageBackend {
         lastId: 0,
         members: new Map(),
         index: new DeliveryIndex(),
+        threads: new ThreadIndex(),
         epochNumber: 0,
         checkedLists: new WeakSet(),
         idempotency: new Map(),
@@ -218,6 +246,7 @@ interface RoomData {
   members: Map<string, StoredMember>;
   membersCache?: MemberRecord[] | undefined;
   index: DeliveryIndex;
+  threads: ThreadIndex;
   /** The current epoch, `undefined` after a join or leave until the next broadcast. */
   epoch?: Epoch | undefined;
   epochNumber: number;
@@ -253,5 +282,11 @@ function trim(data: RoomData, max: number): void {
     data.messages = data.messages.slice(dead);
     data.offset = data.oldestId;
     data.index.dropBelow(data.oldestId);
+    data.threads.dropBelow(data.oldestId);
   }
+}
+
+/** The retained message with this id, if any. */
+function retained(data: RoomData, id: number): StoredMessage | undefined {
+  return id >= data.oldestId && id <= data.lastId ? data.messages[id - data.offset] : undefined;
 }

@@ -12,14 +12,15 @@ import type {
   StoredMessage,
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
-import { byId, cursorExpired, toState, unknownAgent } from '../kit/index.js';
+import { byId, cursorExpired, replyRefused, toState, unknownAgent } from '../kit/index.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
 import { NAME, type RedisStorageOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { APPEND } from './scripts/append.js';
+import { FETCH_THREAD } from './scripts/conversations.js';
 import { ACK, GET_MEMBERS, PUT_MEMBER, REMOVE_MEMBER } from './scripts/members.js';
-import { FETCH, GET_ROOM, HISTORY } from './scripts/reads.js';
+import { FETCH, FETCH_LATEST, GET_ROOM, HISTORY } from './scripts/reads.js';
 
 /** A member list as read, with the membership version (`mver`) it reflects. */
 interface MemberList {
@@ -181,6 +182,7 @@ export class RedisStorageBackend implements StorageBackend {
     const args = this.#codec.appendArgs(room, draft, this.#options.maxMessages, this.#writerId, version);
     const reply = (await this.#script('append', room, APPEND, args)) as [number, number | string, string?, string?];
     if (reply[0] === -1) throw unknownAgent(NAME, draft.sender, room);
+    if (reply[0] === -4) throw replyRefused(NAME, room);
     if (reply[0] === -3) {
       if (this.#members.get(room)?.version !== reply[1]) this.#members.delete(room);
       throw membersChanged(NAME, room);
@@ -202,6 +204,16 @@ export class RedisStorageBackend implements StorageBackend {
     }
     const [, ids, values] = reply as [number, number[], string[]];
     return Promise.all(ids.map((id, i) => this.#decode(room, id, values[i] as string)));
+  }
+
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    const args = [agentId, String(thread), String(after), String(limit)];
+    return this.#decodeAll(room, agentId, await this.#script('fetchThread', room, FETCH_THREAD, args));
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    const args = [agentId, before === null ? '' : String(before), String(limit)];
+    return this.#decodeAll(room, agentId, await this.#script('fetchLatest', room, FETCH_LATEST, args));
   }
 
   async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
@@ -247,6 +259,13 @@ export class RedisStorageBackend implements StorageBackend {
     // Room ids are part of key names and their hash tag: only the bus's id alphabet (no braces) may get there.
     assertId(room, `[${NAME}] room`);
     return this.#connection.script(operation, room, script, [this.#key(room, 'meta')], [`${this.#options.prefix}{${room}}:`, ...args]);
+  }
+
+  /** A read script's `{1, ids, values}` as messages, `{-1}` as `UNKNOWN_AGENT`. */
+  #decodeAll(room: string, agentId: string, reply: unknown): Promise<StoredMessage[]> {
+    const [status, ids, values] = reply as [number, number[], string[]];
+    if (status === -1) throw unknownAgent(NAME, agentId, room);
+    return Promise.all(ids.map((id, i) => this.#decode(room, id, values[i] as string)));
   }
 
   #decode(room: string, id: number, value: string): Promise<StoredMessage> {

@@ -1,16 +1,23 @@
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import type { JsonValue, MessageDraft, StoredMessage } from '../../core/types.js';
+import type { JsonValue, MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 import { draftIdempotencyField, EpochCache, storedMessage } from '../kit/index.js';
 import { NAME } from './options.js';
 
-/** The JSON body stored after the head line: short keys, the content last (already serialised by the bus). */
+/**
+ * The JSON body stored after the head line: short keys, the content last (already serialised by the bus).
+ * `i` and `h` (a reply's inReplyTo and thread) come right after `s`, where the append script finds `h` to fill
+ * in; `m` is the metadata. Bodies stored before conversations have none of them.
+ */
 interface Body {
   t: number;
   s: string;
+  i?: number;
+  h?: number;
   p: string;
   q: string[] | null;
   k?: string;
+  m?: MessageMetadata;
   c: unknown;
 }
 
@@ -28,8 +35,12 @@ export class MessageCodec {
   /** The append script's ARGV after the room prefix (see scripts/append.ts). */
   appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string): string[] {
     const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
-    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)},"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
+    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
+    // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
+    if (draft.inReplyTo !== undefined) body += `,"i":${draft.inReplyTo},"h":0`;
+    body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
     if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
+    if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
     body += `,"c":${draft.contentJson}}`;
     const idem = draftIdempotencyField(draft) ?? '';
     return [
@@ -43,6 +54,7 @@ export class MessageCodec {
       this.#knownEpoch.get(room) ?? '',
       writerId,
       routedVersion,
+      draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
     ];
   }
 
@@ -115,6 +127,9 @@ export class MessageCodec {
       policy: body.p,
       requested: body.q,
       idempotencyKey: body.k,
+      inReplyTo: body.i,
+      thread: body.h,
+      metadata: body.m === undefined ? undefined : deepFreeze(body.m),
     });
   }
 }

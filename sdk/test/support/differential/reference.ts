@@ -134,6 +134,8 @@ export class ScanningReference {
       content: JSON.parse(json) as JsonValue,
       recipients,
       routing: { policy: policy.name, requested: requested === undefined ? null : [...requested] },
+      // These histories send no replies: every message is its own thread.
+      thread: id,
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     };
     this.#messages.push(message);

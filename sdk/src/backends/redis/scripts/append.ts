@@ -1,3 +1,4 @@
+import { REPLY } from './conversations.js';
 import { COMMON } from './layout.js';
 
 /**
@@ -22,6 +23,11 @@ local function trim(id, max)
       redis.call('ZREMRANGEBYSCORE', p .. 'bc', '-inf', oldest)
     end
     redis.call('HDEL', p .. 'msg', oldest)
+    local root = redis.call('HGET', p .. 'thr', oldest)
+    if root then
+      redis.call('ZREM', p .. 'th:' .. root, oldest)
+      redis.call('HDEL', p .. 'thr', oldest)
+    end
     local field = redis.call('HGET', p .. 'ik', oldest)
     if field then
       redis.call('HDEL', p .. 'idem', field)
@@ -51,11 +57,13 @@ end
  * ARGV: prefix, sender, kind (l|m|x), recipients (comma list), idempotency field or '',
  * maxMessages (0 = keep all), body, timestamp, the epoch whose list the client already has, the writer's id
  * (published with the message so the writer can skip its own echo), the membership version the message was
- * routed with ('' = not known: no check).
+ * routed with ('' = not known: no check), the id the message answers ('' = none).
  * Returns {1, id, value, epochList|false}, {0, id, value, false} for a duplicate, {-1} for a non-member sender,
- * {-3, mver} when the members changed since the routing read them (nothing stored: route again).
+ * {-3, mver} when the members changed since the routing read them (nothing stored: route again), {-4} for a
+ * reply to a message the sender has not seen (nothing stored). A reply's body carries `"h":0` after its `"i"`:
+ * the script writes the thread there, which only it can know atomically.
  */
-export const APPEND = `${COMMON}${TRIM}
+export const APPEND = `${COMMON}${TRIM}${REPLY}
 if ARGV[11] ~= '' and ARGV[11] ~= (redis.call('HGET', KEYS[1], 'mver') or '0') then
   return {-3, redis.call('HGET', KEYS[1], 'mver') or '0'}
 end
@@ -66,6 +74,10 @@ if idem ~= '' then
   local earlier = redis.call('HGET', p .. 'idem', idem)
   if earlier then return {0, tonumber(earlier), redis.call('HGET', p .. 'msg', earlier), false} end
 end
+local thread = replyTo(sender, ARGV[12])
+if thread == false then return {-4} end
+local body = ARGV[7]
+if thread then body = string.gsub(body, '^({"t":[^,]*,"s":"[^"]*","i":%d+,"h":)0', '%1' .. thread, 1) end
 local id = redis.call('HINCRBY', KEYS[1], 'last', 1)
 if id == 1 then redis.call('HSET', KEYS[1], 'oldest', 1) end
 local kind = ARGV[3]
@@ -102,8 +114,12 @@ else
     redis.call('ZADD', p .. 'bs:' .. sender, id, id)
   end
 end
-local value = head .. '\\n' .. ARGV[7]
+local value = head .. '\\n' .. body
 redis.call('HSET', p .. 'msg', id, value)
+if thread then
+  redis.call('HSET', p .. 'thr', id, thread)
+  redis.call('ZADD', p .. 'th:' .. thread, id, id)
+end
 if idem ~= '' then
   redis.call('HSET', p .. 'idem', idem, id)
   redis.call('HSET', p .. 'ik', id, idem)

@@ -18,6 +18,9 @@
  *   `bs:<agent>` the ids of the agent's own broadcasts that exclude it (so fetch jumps over runs of them).
  * - `ep:<n>` set and `epl:<n>` string: the members of audience epoch n, stored once.
  * - `idem` hash `sender \0 key` → id, and `ik` hash id → that field, for retention.
+ * - `thr` hash: reply id → its thread root; `th:<root>` sorted set: the replies of that thread (see
+ *   conversations.ts). A message that answers nothing is in neither: it is its own thread. The body of a reply
+ *   carries `i` (inReplyTo) and `h` (thread) right after `s`, and `m` (metadata) before `c`.
  * Appends are published on the `live` channel as `<id>\n<writer>\n<head>\n<body>`, membership changes as
  * `members` (watching processes drop their cached member list).
  *

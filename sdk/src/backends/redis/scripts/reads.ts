@@ -163,6 +163,72 @@ if #ids == 0 then return {1, {}, {}} end
 return {1, ids, redis.call('HMGET', p .. 'msg', unpack(ids))}
 `;
 
+/**
+ * ARGV: prefix, agent, before ('' = none), limit. Returns {1, ids, values} or {-1} for a non-member: the newest
+ * `limit` messages routed to the agent below `before`, ascending (`fetchLatest`). The window is `latestWindow`
+ * of the storage kit (above the membership's start and the oldest retained id, so never CURSOR_EXPIRED); the
+ * broadcasts are walked back like `lastRouted`, own runs jumped by `prevOther`: O(log n + k).
+ */
+export const FETCH_LATEST = `${COMMON}${LAST_ROUTED}
+local a = ARGV[2]
+if not member(a) then return {-1} end
+local join = tonumber(redis.call('HGET', p .. 'join', a))
+local oldest = tonumber(redis.call('HGET', KEYS[1], 'oldest') or '1')
+local floor = math.max(join, oldest - 1)
+local limit = tonumber(ARGV[4])
+local top = ARGV[3] == '' and '+inf' or '(' .. ARGV[3]
+local d = redis.call('ZREVRANGEBYSCORE', p .. 'dl:' .. a, top, '(' .. floor, 'LIMIT', 0, limit)
+-- With a full page of direct ids, no broadcast below the oldest of them can make the answer.
+local lowest = floor
+if #d == limit then lowest = math.max(floor, tonumber(d[#d])) end
+local b = {}
+local size = math.min(200, limit + 8)
+while #b < limit do
+  local batch = redis.call('ZREVRANGEBYSCORE', p .. 'bc', top, '(' .. lowest, 'LIMIT', 0, size)
+  if #batch == 0 then break end
+  local streak = 0
+  local jump = nil
+  for _, entry in ipairs(batch) do
+    local id = broadcastFor(entry, a)
+    if id then
+      b[#b + 1] = id
+      if #b >= limit then break end
+    end
+    if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
+    if streak >= 8 then
+      jump = prevOther(a, tonumber(string.match(entry, '^(%d+):')), lowest) or false
+      break
+    end
+  end
+  if jump == false or #b >= limit then break end
+  if jump then
+    top = jump
+  else
+    if #batch < size then break end
+    top = '(' .. string.match(batch[#batch], '^(%d+):')
+  end
+end
+-- The newest \`limit\` of both (each newest first), then ascending.
+local ids = {}
+local i, j = 1, 1
+while #ids < limit and (i <= #d or j <= #b) do
+  local x = d[i] and tonumber(d[i]) or -1
+  local y = b[j] or -1
+  if x >= y then
+    ids[#ids + 1] = x
+    i = i + 1
+    if x == y then j = j + 1 end
+  else
+    ids[#ids + 1] = y
+    j = j + 1
+  end
+end
+local asc = {}
+for k = #ids, 1, -1 do asc[#asc + 1] = ids[k] end
+if #asc == 0 then return {1, {}, {}} end
+return {1, asc, redis.call('HMGET', p .. 'msg', unpack(asc))}
+`;
+
 /** ARGV: prefix, after, limit. Returns {firstId, values}. */
 export const HISTORY = `${COMMON}
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
