@@ -5,6 +5,7 @@
 import { sign } from 'hono/jwt';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../../sdk/test/support/seeded-random.js';
 import { STATUS } from '../../src/errors.js';
 import { startWrangler, type WranglerServer, waitFor } from './support.js';
 
@@ -18,18 +19,7 @@ const MAX_BODY_BYTES = 16_384;
 type Json = Record<string, unknown>;
 type Expectation = 'valid' | 'invalid' | 'any';
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+const random = mulberry32(SEED);
 const int = (n: number) => Math.floor(random() * n);
 const pick = <T>(list: readonly T[]): T => list[int(list.length)] as T;
 const chance = (p: number) => random() < p;

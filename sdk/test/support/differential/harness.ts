@@ -14,6 +14,7 @@
  * Runtime-free (no node:*): it runs in Node.js, in Chromium and in workerd.
  */
 import type { JsonValue, StorageBackend } from '../../../src/core/types.js';
+import { mulberry32 } from '../seeded-random.js';
 import { POLICY_NAMES, type PolicyName, policyOf } from './policies.js';
 import { Rejection, ScanningReference } from './reference.js';
 import type { BusLike as MessageBus, Sdk } from './sdk.js';
@@ -409,15 +410,4 @@ function sortKeys(value: unknown, key?: string): unknown {
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(value).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k], k);
   return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
