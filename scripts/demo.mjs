@@ -7,9 +7,11 @@
  * 3. brings in a small team of simulated agents — a planner, two researchers
  *    in a `research` subgroup, a coder and a critic in `build` — each with its
  *    own agent token and its own `RemoteMessageBus` (the SDK's remote client),
- *    talking in three rooms: `standup` (broadcast), `lab` (subgroup) and `dm`
- *    (individual: direct messages). A room has one routing policy, so each way
- *    of talking gets its room,
+ *    talking in four rooms: `standup` (broadcast), `lab` (subgroup), `dm`
+ *    (individual: direct messages) and `crew` (addressed: each message names
+ *    agents and #groups, or nobody for all hands). In `crew` the planner asks a
+ *    researcher with `request` and waits for the answer, and the critic replies
+ *    to that answer in its thread,
  * 4. prints the dashboard URL with an admin token filled in.
  *
  * Ctrl-C stops the agents, the dev server and removes the demo's state.
@@ -17,16 +19,14 @@
  * Options: --port <n> (default 8787, or a free one), --rate <messages/s> (default 3),
  * --duration <s> (stop by itself, for smoke tests), --no-build.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { devVar } from './dev-vars.mjs';
+import { freePort, isPortFree } from './support/ports.mjs';
+import { ROOT, startWrangler } from './support/wrangler.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line) => console.log(`[demo] ${line}`);
 
 const { values: options } = parseArgs({
@@ -65,35 +65,10 @@ if (!secret) {
 
 // --- the dev server ---
 
-const port = options.port ? Number(options.port) : (await isFree(8787)) ? 8787 : await freePort();
+const port = options.port ? Number(options.port) : (await isPortFree(8787)) ? 8787 : await freePort();
 const url = `http://127.0.0.1:${port}`;
-const state = mkdtempSync(join(tmpdir(), 'mmb-demo-'));
-let output = '';
-const wrangler = spawn(
-  process.execPath,
-  [
-    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--persist-to',
-    state,
-    '--show-interactive-dev-session=false',
-    '--log-level',
-    'warn',
-  ],
-  { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' } },
-);
-wrangler.stdout.on('data', (chunk) => (output += chunk));
-wrangler.stderr.on('data', (chunk) => (output += chunk));
-wrangler.once('exit', (code) => {
-  if (!stopping) {
-    console.error(`[demo] wrangler dev exited (${code}):\n${output.slice(-3000)}`);
-    void stop(1);
-  }
-});
+/** The running `wrangler dev` (the shared launcher), once it answers. */
+let dev;
 
 let stopping = false;
 const timers = new Set();
@@ -104,17 +79,8 @@ async function stop(code = 0) {
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await Promise.race([Promise.allSettled(buses.map((bus) => bus.close())), sleep(2000)]);
-  if (wrangler.exitCode === null && wrangler.pid !== undefined) {
-    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
-    try {
-      // wrangler leads its own process group (it starts workerd): signal the group by its pid.
-      process.kill(-wrangler.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, sleep(5000)]);
-  }
-  rmSync(state, { recursive: true, force: true });
+  // Stops wrangler and removes the demo's state; before wrangler answered, the launcher's exit hook does that.
+  await dev?.stop();
   log('stopped.');
   process.exit(code);
 }
@@ -122,19 +88,19 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 log(`starting wrangler dev on ${url}…`);
-const ready = Date.now() + 90_000;
-while (
-  !(await fetch(`${url}/metrics`).then(
-    () => true,
-    () => false,
-  ))
-) {
-  if (stopping) await new Promise(() => {});
-  if (Date.now() > ready) {
-    console.error(`[demo] wrangler dev did not answer within 90 s:\n${output.slice(-3000)}`);
-    await stop(1);
-  }
-  await sleep(250);
+try {
+  dev = await startWrangler({
+    port,
+    readyTimeoutMs: 90_000,
+    onExit: (code, output) => {
+      if (stopping) return;
+      console.error(`[demo] wrangler dev exited (${code}):\n${output.slice(-3000)}`);
+      void stop(1);
+    },
+  });
+} catch (error) {
+  console.error(`[demo] ${error.message}`);
+  await stop(1);
 }
 
 // --- the team ---
@@ -149,7 +115,9 @@ const TEAM = {
   coder: ['build'],
   critic: ['build'],
 };
-const ROOMS = { standup: 'broadcast', lab: 'subgroup', dm: 'individual' };
+const ROOMS = { standup: 'broadcast', lab: 'subgroup', dm: 'individual', crew: 'addressed' };
+/** Rooms whose members join with their groups (the others route without groups). */
+const GROUPED = new Set(['lab', 'crew']);
 
 for (const [room, routing] of Object.entries(ROOMS)) {
   const response = await fetch(`${url}/v1/rooms/${room}`, {
@@ -167,10 +135,10 @@ for (const [room, routing] of Object.entries(ROOMS)) {
 const seats = new Map();
 for (const room of Object.keys(ROOMS)) {
   for (const [agent, groups] of Object.entries(TEAM)) {
-    const claims = { sub: agent, room, role: 'agent', ...(room === 'lab' ? { groups } : {}) };
+    const claims = { sub: agent, room, role: 'agent', ...(GROUPED.has(room) ? { groups } : {}) };
     const bus = new RemoteMessageBus({ url, room, token: await token(claims), WebSocket: WebSocketImpl });
     buses.push(bus);
-    await bus.connectAgent(agent, room === 'lab' ? { groups } : {});
+    await bus.connectAgent(agent, GROUPED.has(room) ? { groups } : {});
     const seat = { bus, agent, room, unread: 0, stop: null };
     seat.stop = bus.subscribe(agent, (message) => react(seat, message), { onError: () => {} });
     seats.set(`${room}/${agent}`, seat);
@@ -188,11 +156,11 @@ const TOPICS = [
   'the schema migration',
 ];
 
-async function say(room, agent, content, recipients) {
+async function say(room, agent, content, recipients, options) {
   if (stopping) return;
   const seat = seats.get(`${room}/${agent}`);
   try {
-    await seat.bus.sendMessage(new Message(agent, content, recipients));
+    return await seat.bus.sendMessage(new Message(agent, content, recipients, options));
   } catch (error) {
     // Refusals are part of the show (they feed the rejections chart); anything else is worth a line.
     if (!['UNKNOWN_GROUP', 'UNKNOWN_RECIPIENT', 'AGENT_OFFLINE', 'RATE_LIMITED'].includes(error.code))
@@ -230,6 +198,48 @@ function react(seat, message) {
   if (seat.room === 'dm' && text.review && seat.agent === 'coder' && Math.random() < 0.5) {
     later(800 + Math.random() * 1500, () => say('dm', 'coder', `fixed: ${text.review}`, ['critic']));
   }
+  if (seat.room === 'crew') reactInCrew(seat, message, text);
+}
+
+/**
+ * The addressed room. A researcher answers a question in its thread, to the asker and the build group; the critic
+ * (in build) answers an answer now and then: a reply to a reply, in the same thread.
+ */
+function reactInCrew(seat, message, text) {
+  const kind = message.metadata?.kind;
+  if (kind === 'question' && seat.agent.startsWith('researcher')) {
+    later(400 + Math.random() * 1200, () =>
+      say('crew', seat.agent, { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` }, [message.sender, '#build'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'answer' },
+      }),
+    );
+  }
+  if (kind === 'answer' && seat.agent === 'critic' && Math.random() < 0.6) {
+    later(600 + Math.random() * 1500, async () => {
+      const remark = pick(['which of them is peer-reviewed?', 'cite the second one', 'that matches the benchmark']);
+      const sent = await say('crew', 'critic', remark, [message.sender, '#leads'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'remark' },
+      });
+      if (sent) log(`crew: critic replied to answer #${message.id} in thread #${sent.thread}`);
+    });
+  }
+}
+
+/** The planner asks one researcher and waits for the answer with `request` (a timeout is part of the show too). */
+async function askInCrew() {
+  const researcher = pick(['researcher-1', 'researcher-2']);
+  const topic = pick(TOPICS);
+  const seat = seats.get('crew/planner');
+  const started = Date.now();
+  try {
+    const question = new Message('planner', { question: topic }, [researcher, '#build'], { metadata: { kind: 'question' } });
+    const answer = await seat.bus.request(question, { timeoutMs: 10_000 });
+    log(`crew: planner asked ${researcher} about ${topic} (#${answer.inReplyTo}), answer #${answer.id} in ${Date.now() - started} ms`);
+  } catch (error) {
+    if (!stopping) log(`crew: planner's question got no answer: ${error.code} (request #${error.details?.requestId ?? '-'})`);
+  }
 }
 
 /** What each agent starts on its own. */
@@ -241,6 +251,10 @@ const ACTIONS = [
   () => say('lab', pick(['researcher-1', 'researcher-2']), { question: `is ${pick(TOPICS)} in scope?` }, ['leads']),
   () => say('dm', 'planner', `can you look into ${pick(TOPICS)}?`, [pick(['researcher-1', 'researcher-2', 'coder'])]),
   () => say('dm', pick(['researcher-1', 'researcher-2']), `notes on ${pick(TOPICS)} attached`, ['planner']),
+  () => askInCrew(),
+  () => say('crew', 'coder', { build: `green at ${pick(TOPICS)}` }, ['#build', 'planner'], { metadata: { kind: 'status' } }),
+  () => say('crew', pick(Object.keys(TEAM)), `all hands: ${pick(TOPICS)} is next`, undefined, { metadata: { kind: 'announcement' } }),
+  () => say('crew', 'critic', `a word on ${pick(TOPICS)}`, ['coder']),
   // A group nobody is in: refused with UNKNOWN_GROUP, which the metrics panel counts.
   () => (Math.random() < 0.3 ? say('lab', 'planner', 'anyone from design?', ['design']) : undefined),
 ];
@@ -275,7 +289,8 @@ for (const room of Object.keys(ROOMS))
     `    ${room.padEnd(8)} ${url}/v1/rooms/${room}/mcp\n             Authorization: Bearer ${await token({ sub: 'you', room, role: 'agent' })}`,
   );
 console.log(`
-  Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup) and dm (individual).
+  Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup), dm (individual)
+  and crew (addressed: direct, #group and all-hands messages, a planner's requests answered in threads).
 
   Dashboard:  ${dashboard}
 
@@ -289,25 +304,6 @@ ${mcp.join('\n')}
 if (options.duration) later(Number(options.duration) * 1000, () => stop(0));
 
 // --- helpers ---
-
-function isFree(candidate) {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: free } = server.address();
-      server.close(() => resolve(free));
-    });
-  });
-}
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));

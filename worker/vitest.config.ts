@@ -18,6 +18,7 @@ export default defineConfig({
           RATE_LIMIT_BURST: '5',
           MAX_BODY_BYTES: '4096',
           MAX_CONTENT_BYTES: '1024',
+          MAX_METADATA_BYTES: '64',
           MAX_SOCKETS_PER_ROOM: '4',
           MAX_MEMBERS_PER_ROOM: '6',
           MAX_MESSAGES_PER_ROOM: '20',

@@ -4,7 +4,7 @@
  * right. State that several panels share (selected room, message, filter,
  * replay position) lives here; panels get it through props.
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { AgentsPanel } from './agents/AgentsPanel.js';
 import type { ApiClient } from './api/client.js';
 import { ApiError } from './api/errors.js';
@@ -17,6 +17,7 @@ import { useRoomFeed } from './hooks/useRoomFeed.js';
 import { useRooms } from './hooks/useRooms.js';
 import type { Settings } from './hooks/useSettings.js';
 import { useThrottled } from './hooks/useThrottled.js';
+import { conversationFacts } from './inspector/conversation-facts.js';
 import { Inspector } from './inspector/Inspector.js';
 import { MetricsPanel } from './metrics/MetricsPanel.js';
 import { ReplayScrubber } from './replay/ReplayScrubber.js';
@@ -82,7 +83,10 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
   const graphLimit = Math.min(useThrottled(limit, membership.ids.length > 60 ? 1000 : 250), total);
   const filterByAgent = useCallback((agent: string) => setFilter((f) => ({ ...f, agent })), []);
   const selectSent = useCallback((m: { id: number }) => setSelectedId(m.id), []);
+  const filterByThread = useCallback((thread: number) => setFilter((f) => ({ ...f, thread })), []);
   const selected = selectedId === null ? null : (feed.store.get(selectedId) ?? null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `feed.version` marks new messages, which may be replies to the selected one.
+  const conversation = useMemo(() => (selected ? conversationFacts(selected, feed.store) : null), [selected, feed.store, feed.version]);
 
   useEffect(() => {
     // A handle for the end-to-end suite and for curious developers in the console.
@@ -190,8 +194,21 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
         <div className="column right">
           {room && !roomMissing && (
             <>
-              <Inspector message={selected} memberIds={membership.ids} />
-              <Composer client={client} room={room} membership={membership} onSent={selectSent} />
+              <Inspector
+                message={selected}
+                memberIds={membership.ids}
+                conversation={conversation}
+                onSelect={setSelectedId}
+                onFilterThread={filterByThread}
+              />
+              <Composer
+                client={client}
+                room={room}
+                policy={detail.data?.policy ?? null}
+                membership={membership}
+                selected={selected}
+                onSent={selectSent}
+              />
             </>
           )}
           <MetricsPanel metrics={metrics} room={room} />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, MessageBusError, type RoutingPolicy, type StorageBackend } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
 
@@ -67,6 +67,61 @@ describe('every error code is typed and stores nothing', () => {
     const bus = await room();
     const error = await rejectsAndStoresNothing(bus, () => bus.sendMessage(new Message('a', cyclic as never, ['b'])), 'INVALID_MESSAGE');
     expect(error.message).toContain('circular');
+  });
+
+  it('INVALID_MESSAGE, not STORAGE_FAILURE: content or a message whose getter or Proxy trap throws', async () => {
+    const boom = () => {
+      throw new Error('trap sprung');
+    };
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const contents: unknown[] = [
+      Object.defineProperty({}, 'x', { enumerable: true, get: boom }),
+      [Object.defineProperty({}, 'deep', { enumerable: true, get: boom })],
+      new Proxy({}, { ownKeys: boom }),
+      new Proxy({ a: 1 }, { get: boom }),
+      new Proxy({}, { getPrototypeOf: boom }),
+      new Proxy([1, 2], { get: boom }),
+      revoked.proxy,
+    ];
+    for (const content of contents) {
+      const bus = await room();
+      const error = await rejectsAndStoresNothing(bus, () => bus.sendMessage(new Message('a', content as never, ['b'])), 'INVALID_MESSAGE');
+      expect(error.message).toContain('content');
+    }
+    const messages: unknown[] = [
+      {
+        sender: 'a',
+        recipients: ['b'],
+        get content() {
+          return boom();
+        },
+      },
+      {
+        sender: 'a',
+        content: 'x',
+        get recipients() {
+          return boom();
+        },
+      },
+      { sender: 'a', content: 'x', recipients: new Proxy(['b'], { get: boom }) },
+      { sender: 'a', content: 'x', recipients: ['b'], options: new Proxy({}, { get: boom }) },
+      new Proxy(new Message('a', 'x', ['b']), { get: boom }),
+    ];
+    for (const message of messages) {
+      const bus = await room();
+      await rejectsAndStoresNothing(bus, () => bus.sendMessage(message as Message), 'INVALID_MESSAGE');
+    }
+  });
+
+  it('INVALID_MESSAGE: an idempotency key with a lone surrogate (UTF-8, Redis and SQLite text cannot keep it)', async () => {
+    const bus = await room();
+    await rejectsAndStoresNothing(
+      bus,
+      () => bus.sendMessage(new Message('a', 'x', ['b'], { idempotencyKey: 'k\ud800' })),
+      'INVALID_MESSAGE',
+    );
+    expect((await bus.sendMessage(new Message('a', 'x', ['b'], { idempotencyKey: 'k\ud83d\ude00' }))).idempotencyKey).toBe('k\ud83d\ude00');
   });
 
   it('INVALID_MESSAGE: broadcast with recipients, subgroup without groups', async () => {
@@ -157,6 +212,32 @@ describe('every error code is typed and stores nothing', () => {
     );
     expect(() => bus.subscribe('b', () => {}, { after: -3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect((await bus.agents()).map((m) => m.id)).toEqual(['a', 'b', 'off']);
+  });
+
+  it('INVALID_ARGUMENT, not a plain Error: groups whose iterator, getter or Proxy trap throws', async () => {
+    const boom = () => {
+      throw new Error('trap sprung');
+    };
+    const throwingIterator = Object.assign(['g'], { [Symbol.iterator]: boom });
+    const groupLists: unknown[] = [throwingIterator, new Proxy(['g'], { get: boom }), Object.defineProperty(['g'], 0, { get: boom })];
+    const optionObjects: unknown[] = [
+      ...groupLists.map((groups) => ({ groups })),
+      {
+        get groups() {
+          return boom();
+        },
+      },
+      null,
+    ];
+    for (const options of optionObjects) {
+      const bus = await room();
+      const membership = async () => (await bus.agents()).map((m) => [m.id, m.online, m.groups]);
+      const before = await membership();
+      const error = await rejectsAndStoresNothing(bus, () => bus.connectAgent('b', options as never), 'INVALID_ARGUMENT');
+      expect(error.message).toMatch(/groups|options/);
+      await rejectsAndStoresNothing(bus, () => bus.connectAgent('newcomer', options as never), 'INVALID_ARGUMENT');
+      expect(await membership()).toEqual(before);
+    }
   });
 
   it('CURSOR_EXPIRED carries the oldest id still available', async () => {

@@ -1,6 +1,11 @@
 import { describe, it } from 'vitest';
-import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
-import { broadcastCases, individualCases, routingPolicySuite, subgroupCases } from '../src/testing/index.js';
+import {
+  AddressedRoutingPolicy,
+  BroadcastRoutingPolicy,
+  IndividualRoutingPolicy,
+  SubgroupRoutingPolicy,
+} from '../src/routing-policies/index.js';
+import { addressedCases, broadcastCases, individualCases, routingPolicySuite, subgroupCases } from '../src/testing/index.js';
 
 const test = { describe, it };
 routingPolicySuite('BroadcastRoutingPolicy', { create: () => new BroadcastRoutingPolicy(), cases: broadcastCases, test });
@@ -11,3 +16,4 @@ routingPolicySuite('BroadcastRoutingPolicy({ includeSender: true })', {
 });
 routingPolicySuite('SubgroupRoutingPolicy', { create: () => new SubgroupRoutingPolicy(), cases: subgroupCases, test });
 routingPolicySuite('IndividualRoutingPolicy', { create: () => new IndividualRoutingPolicy(), cases: individualCases, test });
+routingPolicySuite('AddressedRoutingPolicy', { create: () => new AddressedRoutingPolicy(), cases: addressedCases, test });

@@ -175,13 +175,47 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
+  app.get('/v1/rooms/:room/messages/latest', async (c) => {
+    const room = c.req.param('room');
+    const agent = c.req.query('agent') ?? c.var.principal.sub;
+    const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    const before = readDecimal(c.req.query('before'), 'before');
+    if (!before.ok) return errorResponse(before.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    const outcome = await roomOf(c, room).fetchLatest(room, agent, before.value, limit.value);
+    return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
+  });
+
+  app.get('/v1/rooms/:room/threads/:thread', async (c) => {
+    const room = c.req.param('room');
+    const agent = c.req.query('agent') ?? c.var.principal.sub;
+    const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    const thread = readDecimal(c.req.param('thread'), 'the thread id');
+    if (!thread.ok) return errorResponse(thread.error);
+    const after = readDecimal(c.req.query('after'), 'after');
+    if (!after.ok) return errorResponse(after.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    // The bus refuses 0 (not a message id) with INVALID_ARGUMENT, as any bad thread.
+    const outcome = await roomOf(c, room).fetchThread(room, agent, thread.value as number, after.value, limit.value);
+    return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
+  });
+
   app.get('/v1/rooms/:room/ws', async (c) => {
     const room = c.req.param('room');
     const agent = c.req.query('agent') ?? c.var.principal.sub;
     if (!isUpgrade(c)) return errorResponse(fail('INVALID_ARGUMENT', 'this route is a WebSocket: send "Upgrade: websocket"'));
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return refuseSocket(refused, c.var.protocol);
-    return upgrade(c, room, 'agent', agent);
+    // `watch=1`: the agent's messages without its presence (RemoteMessageBus.request waits on one).
+    const watch = c.req.query('watch');
+    if (watch !== undefined && watch !== '1') {
+      return refuseSocket(fail('INVALID_ARGUMENT', `watch must be "1" or absent; got "${watch}"`), c.var.protocol);
+    }
+    return upgrade(c, room, watch === '1' ? 'watch' : 'agent', agent);
   });
 
   app.on(['GET', 'POST', 'DELETE'], '/v1/rooms/:room/mcp', (c) =>
@@ -316,7 +350,7 @@ function isUpgrade(c: Ctx): boolean {
 }
 
 /** Forwards an authorised upgrade to the room, with the principal's facts in headers only the worker sets. */
-async function upgrade(c: Ctx, room: string, kind: 'agent' | 'events', agent: string | null): Promise<Response> {
+async function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'events', agent: string | null): Promise<Response> {
   const after = readDecimal(c.req.query('after'), 'after');
   if (!after.ok) return refuseSocket(after.error, c.var.protocol);
   const headers = new Headers({ upgrade: 'websocket', 'x-mmb-room': room, 'x-mmb-kind': kind });

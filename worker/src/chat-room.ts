@@ -1,7 +1,20 @@
 import { DurableObject } from 'cloudflare:workers';
-import { type Counter, Message, MessageBus, MessageBusError, MetricsRegistry, type RoutingPolicy } from 'modular-message-bus-library';
+import {
+  type Counter,
+  Message,
+  MessageBus,
+  MessageBusError,
+  type MessageOptions,
+  MetricsRegistry,
+  type RoutingPolicy,
+} from 'modular-message-bus-library';
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
-import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from 'modular-message-bus-library/routing-policies';
+import {
+  AddressedRoutingPolicy,
+  BroadcastRoutingPolicy,
+  IndividualRoutingPolicy,
+  SubgroupRoutingPolicy,
+} from 'modular-message-bus-library/routing-policies';
 import type {
   AckResponse,
   AgentInfo,
@@ -36,8 +49,8 @@ import { directoryOf } from './stubs.js';
 export interface ChatRoomOptions {
   /**
    * Routing policies a room may be configured with (`PUT /v1/rooms/:room`),
-   * by name, added to (or replacing) the built-in `broadcast`, `subgroup` and
-   * `individual`. The `DEFAULT_ROUTING` var may name one of them.
+   * by name, added to (or replacing) the built-in `broadcast`, `subgroup`,
+   * `individual` and `addressed`. The `DEFAULT_ROUTING` var may name one of them.
    */
   routing?: Record<string, () => RoutingPolicy>;
 }
@@ -46,6 +59,7 @@ const BUILT_IN: Record<string, () => RoutingPolicy> = {
   broadcast: () => new BroadcastRoutingPolicy(),
   subgroup: () => new SubgroupRoutingPolicy(),
   individual: () => new IndividualRoutingPolicy(),
+  addressed: () => new AddressedRoutingPolicy(),
 };
 
 /**
@@ -95,9 +109,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     this.#registry.addCollector(() => {
       if (this.#room === undefined) return;
       const open = this.#sockets.open();
-      const events = open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === 'events').length;
-      socketsGauge.set({ room: this.#room, kind: 'agent' }, open.length - events);
-      socketsGauge.set({ room: this.#room, kind: 'events' }, events);
+      const count = (kind: string) => open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === kind).length;
+      for (const kind of ['agent', 'watch', 'events']) socketsGauge.set({ room: this.#room, kind }, count(kind));
     });
     this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
     this.#meta = new RoomMeta(ctx.storage.sql);
@@ -187,6 +200,24 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     return this.#run(room, (bus) => bus.fetchMessages(agent, after, limit === undefined ? {} : { limit }));
   }
 
+  fetchThread(
+    room: string,
+    agent: string,
+    thread: number,
+    after: number | undefined,
+    limit: number | undefined,
+  ): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) =>
+      bus.fetchThread(agent, thread, { ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) }),
+    );
+  }
+
+  fetchLatest(room: string, agent: string, before: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>> {
+    return this.#run(room, (bus) =>
+      bus.fetchLatest(agent, { ...(before === undefined ? {} : { before }), ...(limit === undefined ? {} : { limit }) }),
+    );
+  }
+
   ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>> {
     return this.#run(room, async (bus) => ({ agent, cursor: await bus.ackMessages(agent, upTo) }));
   }
@@ -261,8 +292,9 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       this.#init(room);
       return this.#mcp.handle(request, room, request.headers.get('x-mmb-agent') as string);
     }
-    const kind = request.headers.get('x-mmb-kind') === 'events' ? 'events' : 'agent';
-    const agent = kind === 'agent' ? request.headers.get('x-mmb-agent') : null;
+    const kindHeader = request.headers.get('x-mmb-kind');
+    const kind = kindHeader === 'events' || kindHeader === 'watch' ? kindHeader : 'agent';
+    const agent = kind === 'events' ? null : request.headers.get('x-mmb-agent');
     const afterHeader = request.headers.get('x-mmb-after');
     const { 0: client, 1: server } = new WebSocketPair();
     const refuse = (error: ErrorBody) => {
@@ -288,7 +320,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         return refuse(fail('UNKNOWN_AGENT', `agent "${agent}" is not a member of room "${room}": POST .../agents/${agent}/connect first`));
       }
       after ??= member.cursor;
-      if (!member.online) {
+      // A watch socket only reads: the agent stays exactly as online as it was.
+      if (kind === 'agent' && !member.online) {
         await bus.connectAgent(agent);
         this.#presence(agent, true, member.groups, 'socket-open');
       }
@@ -306,7 +339,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     const answer = await answerFrame(
       data,
       {
-        kind: agent === null ? 'events' : attachment.kind,
+        kind: attachment.kind,
         maxBytes: this.#limits.maxBodyBytes,
         maxContentDepth: this.#limits.maxContentDepth,
       },
@@ -345,7 +378,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         { details: { retryAfter } },
       );
     }
-    const options = input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey };
+    const options: MessageOptions = {};
+    if (input.idempotencyKey !== undefined) options.idempotencyKey = input.idempotencyKey;
+    if (input.inReplyTo !== undefined) options.inReplyTo = input.inReplyTo;
+    if (input.metadata !== undefined) options.metadata = input.metadata;
     try {
       return await bus.sendMessage(new Message(sender, input.content, input.recipients, options));
     } catch (error) {
@@ -379,10 +415,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
 
   /** A socket went away: when it was the agent's last, the agent goes offline. */
   async #socketGone(attachment: SocketAttachment | undefined): Promise<void> {
-    if (!attachment || attachment.agent === null) return;
+    if (attachment?.kind !== 'agent' || attachment.agent === null) return;
     this.#init(attachment.room);
     const agent = attachment.agent;
-    if (this.#sockets.open(agent).length > 0) return;
+    if (this.#sockets.presence(agent).length > 0) return;
     const member = (await this.#backend.getMembers(attachment.room)).find((m) => m.id === agent);
     if (!member?.online) return;
     await this.#bus?.disconnectAgent(agent);
@@ -424,6 +460,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       room,
       metrics: this.#registry,
       maxContentBytes: this.#limits.maxContentBytes,
+      maxMetadataBytes: this.#limits.maxMetadataBytes,
       closeStorage: false,
       logLevel: 'warn',
     });

@@ -6,9 +6,9 @@
  * Cloudflare types, so a browser bundle can import it (`import type` from
  * `modular-message-bus-worker/contract`).
  */
-import type { AgentInfo, ErrorCode, JsonValue, StoredMessage } from 'modular-message-bus-library';
+import type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage } from 'modular-message-bus-library';
 
-export type { AgentInfo, ErrorCode, JsonValue, StoredMessage };
+export type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage };
 
 // --- errors ---
 
@@ -63,7 +63,7 @@ export interface RoomsResponse {
   rooms: RoomSummary[];
 }
 
-/** `GET /v1/rooms/:room/messages` and `GET /v1/rooms/:room/history`. */
+/** `GET /v1/rooms/:room/messages`, `…/messages/latest`, `…/threads/:thread` and `…/history`. */
 export interface MessagesResponse {
   messages: StoredMessage[];
 }
@@ -100,6 +100,9 @@ export interface SendRequest {
   recipients?: string[];
   idempotencyKey?: string;
   sender?: string;
+  /** The id of the earlier message this one answers. */
+  inReplyTo?: number;
+  metadata?: MessageMetadata;
 }
 
 /** What a send carries to the room object besides its sender. */
@@ -107,6 +110,8 @@ export interface SendInput {
   content: JsonValue;
   recipients?: string[];
   idempotencyKey?: string;
+  inReplyTo?: number;
+  metadata?: MessageMetadata;
 }
 
 // --- WebSocket frames ---
@@ -160,7 +165,15 @@ export type FrameRef = string | number | null;
 
 /** Frames an agent socket may send (the events feed accepts only `ping`). */
 export type ClientFrame =
-  | { type: 'send'; ref?: FrameRef; content: JsonValue; recipients?: string[]; idempotencyKey?: string }
+  | {
+      type: 'send';
+      ref?: FrameRef;
+      content: JsonValue;
+      recipients?: string[];
+      idempotencyKey?: string;
+      inReplyTo?: number;
+      metadata?: MessageMetadata;
+    }
   | { type: 'ack'; ref?: FrameRef; upTo: number }
   | { type: 'ping'; ref?: FrameRef };
 
@@ -195,6 +208,16 @@ export interface RoomRpc {
   removeAgent(room: string, agent: string): Promise<Outcome<RemoveResponse>>;
   sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>>;
   fetchMessages(room: string, agent: string, after: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
+  /** The thread as `agent` sees it (`MessageBus.fetchThread`). */
+  fetchThread(
+    room: string,
+    agent: string,
+    thread: number,
+    after: number | undefined,
+    limit: number | undefined,
+  ): Promise<Outcome<StoredMessage[]>>;
+  /** The newest messages routed to `agent` below `before` (`MessageBus.fetchLatest`). */
+  fetchLatest(room: string, agent: string, before: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
   ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>>;
   history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
   configure(room: string, routing: string): Promise<Outcome<RoutingResponse>>;

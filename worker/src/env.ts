@@ -17,10 +17,12 @@ export interface Env {
   BUS_SECRET?: string;
   /** Comma-separated allowed origins for CORS, or `*`. */
   CORS_ORIGINS?: string;
-  /** Routing policy of a room that was never configured: `broadcast`, `subgroup` or `individual`. */
+  /** Routing policy of a room that was never configured: `broadcast`, `subgroup`, `individual` or `addressed`. */
   DEFAULT_ROUTING?: string;
   MAX_BODY_BYTES?: string;
   MAX_CONTENT_BYTES?: string;
+  /** Largest `metadata` of a message, UTF-8 JSON bytes (default 4096). */
+  MAX_METADATA_BYTES?: string;
   RATE_LIMIT_PER_SECOND?: string;
   RATE_LIMIT_BURST?: string;
   MAX_SOCKETS_PER_ROOM?: string;
@@ -39,6 +41,7 @@ export interface Env {
 export interface Limits {
   maxBodyBytes: number;
   maxContentBytes: number;
+  maxMetadataBytes: number;
   ratePerSecond: number;
   rateBurst: number;
   maxSocketsPerRoom: number;
@@ -51,6 +54,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 128 * 1024,
   maxContentBytes: 64 * 1024,
+  maxMetadataBytes: 4 * 1024,
   ratePerSecond: 20,
   rateBurst: 40,
   maxSocketsPerRoom: 1000,
@@ -74,6 +78,7 @@ export function limitsOf(env: Env): Limits {
   return {
     maxBodyBytes: read('MAX_BODY_BYTES', DEFAULT_LIMITS.maxBodyBytes),
     maxContentBytes: read('MAX_CONTENT_BYTES', DEFAULT_LIMITS.maxContentBytes),
+    maxMetadataBytes: read('MAX_METADATA_BYTES', DEFAULT_LIMITS.maxMetadataBytes),
     ratePerSecond: read('RATE_LIMIT_PER_SECOND', DEFAULT_LIMITS.ratePerSecond),
     rateBurst: read('RATE_LIMIT_BURST', DEFAULT_LIMITS.rateBurst),
     maxSocketsPerRoom: read('MAX_SOCKETS_PER_ROOM', DEFAULT_LIMITS.maxSocketsPerRoom),

@@ -22,6 +22,9 @@ export const STATUS: Record<ErrorCode, number> = {
   MISCONFIGURED: 500,
   STORAGE_FAILURE: 503,
   CLOSED: 503,
+  // Raised only on the caller's side by `request`, never answered by the worker; listed because the table is total.
+  TIMEOUT: 504,
+  ABORTED: 499,
 };
 
 /** Turns anything thrown into an error body; unexpected errors become `STORAGE_FAILURE` and are logged. */

@@ -11,8 +11,8 @@ export interface FrameActions {
 
 /** The socket a frame came in on, as far as answering it is concerned. */
 export interface FrameSource {
-  /** `events` feeds are read-only: only `ping`. */
-  kind: 'agent' | 'events';
+  /** `events` feeds and `watch` sockets are read-only: only `ping`. */
+  kind: 'agent' | 'watch' | 'events';
   /** MAX_BODY_BYTES: a longer frame is refused unread. */
   maxBytes: number;
   /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
@@ -38,8 +38,9 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
   if (!tag.usable) return refuse(null, fail('INVALID_MESSAGE', 'ref must be a string of at most 128 characters or a number'));
   const { ref } = tag;
   if (frame.type === 'ping') return { type: 'ok', ref };
-  if (source.kind === 'events') {
-    return refuse(ref, fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted'));
+  if (source.kind !== 'agent') {
+    const what = source.kind === 'events' ? 'the events feed' : 'a watch socket';
+    return refuse(ref, fail('INVALID_MESSAGE', `${what} is read-only: only "ping" frames are accepted`));
   }
   if (frame.type === 'send') {
     const input = readSendInput(frame, source.maxContentDepth);

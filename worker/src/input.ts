@@ -32,9 +32,9 @@ export function readUpTo(value: unknown): Outcome<number> {
   return refused(fail('INVALID_ARGUMENT', 'upTo must be a non-negative integer message id, as a JSON number'));
 }
 
-/** The `content`, `recipients` and `idempotencyKey` of a send, from an HTTP body or a `send` frame. */
+/** The `content`, `recipients`, `idempotencyKey`, `inReplyTo` and `metadata` of a send, from an HTTP body or a `send` frame. */
 export function readSendInput(body: Record<string, unknown>, maxContentDepth: number): Outcome<SendInput> {
-  const { content, recipients, idempotencyKey } = body;
+  const { content, recipients, idempotencyKey, inReplyTo, metadata } = body;
   if (content === undefined) return refused(fail('INVALID_MESSAGE', 'a send needs "content": any JSON value'));
   if (exceedsDepth(content, maxContentDepth)) {
     return refused(fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`));
@@ -45,9 +45,19 @@ export function readSendInput(body: Record<string, unknown>, maxContentDepth: nu
   if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') {
     return refused(fail('INVALID_MESSAGE', 'idempotencyKey must be a string'));
   }
+  // The bus judges the values (a positive integer; a plain object within MAX_METADATA_BYTES); only the shapes an RPC
+  // must not carry are refused here, with the codes the bus would give.
+  if (inReplyTo !== undefined && typeof inReplyTo !== 'number') {
+    return refused(fail('INVALID_ARGUMENT', 'inReplyTo must be the id of an earlier message: a positive integer'));
+  }
+  if (metadata !== undefined && exceedsDepth(metadata, maxContentDepth)) {
+    return refused(fail('INVALID_MESSAGE', `metadata nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`));
+  }
   const input: SendInput = { content: content as JsonValue };
   if (recipients !== undefined) input.recipients = recipients;
   if (idempotencyKey !== undefined) input.idempotencyKey = idempotencyKey;
+  if (inReplyTo !== undefined) input.inReplyTo = inReplyTo;
+  if (metadata !== undefined) input.metadata = metadata as NonNullable<SendInput['metadata']>;
   return ok(input);
 }
 

@@ -3,8 +3,13 @@ import { closeCodeOf, type ErrorBody, toErrorBody } from './errors.js';
 
 /** Per-socket state kept in the socket's attachment, so it survives hibernation. */
 export interface SocketAttachment {
-  /** `agent`: an agent's subscription; `events`: the admin feed of every message and presence change. */
-  kind: 'agent' | 'events';
+  /**
+   * `agent`: an agent's subscription, which keeps it online while open;
+   * `watch`: what is routed to an agent, with no effect on its presence (a
+   * remote `request` waiting for its reply); `events`: the admin feed of every
+   * message and presence change.
+   */
+  kind: 'agent' | 'watch' | 'events';
   room: string;
   /** The agent id (`null` for the events feed). */
   agent: string | null;
@@ -58,6 +63,11 @@ export class SocketHub {
   open(agent?: string): WebSocket[] {
     const sockets = agent === undefined ? this.#ctx.getWebSockets() : this.#ctx.getWebSockets(`agent:${agent}`);
     return sockets.filter((ws) => ws.readyState === OPEN && this.#states.has(ws));
+  }
+
+  /** Open sockets that keep `agent` online: its `agent` sockets, not the `watch` ones. */
+  presence(agent: string): WebSocket[] {
+    return this.open(agent).filter((ws) => this.#state(ws)?.attachment.kind === 'agent');
   }
 
   /** The attachment of a socket the runtime handed back (after hibernation too). */
@@ -156,7 +166,7 @@ export class SocketHub {
         state.missed = false;
         const storage = this.#storage();
         const page =
-          attachment.kind === 'agent'
+          attachment.agent !== null
             ? await storage.fetch(attachment.room, attachment.agent as string, attachment.delivered, PAGE)
             : await storage.history(attachment.room, attachment.delivered, PAGE);
         if (!this.#states.has(ws)) return;

@@ -1,9 +1,12 @@
 /**
  * The admin API client: plain `fetch` with the admin token, every failure turned
- * into an `ApiError`. One instance per (worker URL, token) pair.
+ * into an `ApiError`. One instance per (worker URL, token) pair, and only for a
+ * token entered for that URL's origin: every request and socket goes to that
+ * origin, so the token never reaches another one.
  */
 import { ApiError } from './errors.js';
 import { readMessage, readMessages, readRoomDetail, readRooms } from './normalize.js';
+import { apiOriginOf, type OriginToken } from './token-store.js';
 import type { RoomDetail, RoomSummary, RoutingPolicyName, SendRequest, StoredMessage } from './types.js';
 
 /** Largest page the history endpoint is asked for. */
@@ -13,9 +16,13 @@ export class ApiClient {
   readonly apiBase: string;
   readonly #token: string;
 
-  constructor(apiBase: string, token: string) {
+  constructor(apiBase: string, credential: OriginToken) {
+    const origin = apiOriginOf(apiBase);
+    if (origin === null || origin !== credential.origin) {
+      throw new Error(`[devtools] refusing to send the token entered for ${credential.origin} to ${origin ?? apiBase}`);
+    }
     this.apiBase = apiBase.replace(/\/+$/, '');
-    this.#token = token;
+    this.#token = credential.token;
   }
 
   async listRooms(signal?: AbortSignal): Promise<RoomSummary[]> {

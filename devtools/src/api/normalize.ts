@@ -12,6 +12,7 @@ type Obj = Record<string, unknown>;
 
 const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isNum = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isMessageId = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 const VIAS: readonly MemberVia[] = ['mcp', 'websocket', 'http'];
 
@@ -92,7 +93,10 @@ export function readMessage(value: unknown): StoredMessage | null {
     !isStrings(value.recipients) ||
     !isObj(value.routing) ||
     typeof value.routing.policy !== 'string' ||
-    !(value.routing.requested === null || isStrings(value.routing.requested))
+    !(value.routing.requested === null || isStrings(value.routing.requested)) ||
+    !(value.inReplyTo === undefined || isMessageId(value.inReplyTo)) ||
+    !(value.thread === undefined || isMessageId(value.thread)) ||
+    !(value.metadata === undefined || isObj(value.metadata))
   ) {
     return null;
   }

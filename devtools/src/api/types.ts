@@ -11,12 +11,13 @@ import type {
   ConfigFrame,
   JsonValue,
   MemberView,
+  MessageMetadata,
   PresenceFrame,
   RoomView,
   StoredMessage,
 } from 'modular-message-bus-worker/contract';
 
-export type { JsonValue, StoredMessage };
+export type { JsonValue, MessageMetadata, StoredMessage };
 
 /** One row of `GET /v1/rooms` (`RoomSummary`, with `routing` as `policy`). */
 export type RoomSummary = Pick<ApiRoomSummary, 'room' | 'members' | 'online' | 'lastId'> & { policy: string };
@@ -34,5 +35,5 @@ export type RoomEvent = PresenceFrame | ConfigFrame;
 /** The body of `POST /v1/rooms/:room/messages` as an admin sends it: the sender is named. */
 export type SendRequest = ApiSendRequest & { sender: string };
 
-export type RoutingPolicyName = 'broadcast' | 'subgroup' | 'individual';
-export const ROUTING_POLICIES: readonly RoutingPolicyName[] = ['broadcast', 'subgroup', 'individual'];
+export type RoutingPolicyName = 'broadcast' | 'subgroup' | 'individual' | 'addressed';
+export const ROUTING_POLICIES: readonly RoutingPolicyName[] = ['broadcast', 'subgroup', 'individual', 'addressed'];

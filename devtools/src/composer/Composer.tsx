@@ -1,7 +1,9 @@
 /**
  * Sends a message as any member (admin only): pick the sender, name agents or
- * groups (empty = the policy's default audience), write content (JSON or text).
- * The result — the stored message's id and audience, or the refusal — is shown.
+ * groups (empty = the policy's default audience; in an `addressed` room agents
+ * and `#groups` mixed), write content (JSON or text) and optional metadata,
+ * and optionally answer the selected message. The result — the stored
+ * message's id and audience, or the refusal — is shown.
  */
 import { type FormEvent, memo, useState } from 'react';
 import type { ApiClient } from '../api/client.js';
@@ -9,23 +11,29 @@ import { ApiError } from '../api/errors.js';
 import type { StoredMessage } from '../api/types.js';
 import type { Membership } from '../hooks/useMembership.js';
 import { Panel } from '../ui/Panel.js';
-import { buildSendRequest } from './parse.js';
+import { buildSendRequest, groupRecipient, replyDefaults } from './parse.js';
 
 export interface ComposerProps {
   client: ApiClient;
   room: string;
+  /** The room's routing policy: says how groups are written and which chips make sense. */
+  policy: string | null;
   membership: Membership;
+  /** The message selected in the timeline, which the composer can answer. */
+  selected: StoredMessage | null;
   onSent(message: StoredMessage): void;
 }
 
 type Outcome = { ok: true; message: StoredMessage } | { ok: false; code: string; text: string } | null;
 
-export const Composer = memo(function Composer({ client, room, membership, onSent }: ComposerProps) {
+export const Composer = memo(function Composer({ client, room, policy, membership, selected, onSent }: ComposerProps) {
   const { ids, online, groupNames: groups } = membership;
   const [sender, setSender] = useState('');
   const [recipients, setRecipients] = useState('');
   const [content, setContent] = useState('');
   const [idempotencyKey, setIdempotencyKey] = useState('');
+  const [metadata, setMetadata] = useState('');
+  const [inReplyTo, setInReplyTo] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome>(null);
   const from = sender || ids[0] || '';
@@ -35,13 +43,18 @@ export const Composer = memo(function Composer({ client, room, membership, onSen
     setBusy(true);
     setOutcome(null);
     try {
-      const message = await client.send(room, buildSendRequest({ sender: from, recipients, content, idempotencyKey }));
+      const request = buildSendRequest({ sender: from, recipients, content, idempotencyKey, inReplyTo, metadata, policy });
+      const message = await client.send(room, request);
       setOutcome({ ok: true, message });
       setContent('');
       setIdempotencyKey('');
+      setInReplyTo(null);
       onSent(message);
     } catch (error) {
-      const e = error instanceof ApiError ? error : new ApiError('server', 'CLIENT_ERROR', 0, String(error));
+      const e =
+        error instanceof ApiError
+          ? error
+          : new ApiError('server', 'CLIENT_ERROR', 0, error instanceof Error ? error.message : String(error));
       setOutcome({ ok: false, code: e.code, text: e.message });
     } finally {
       setBusy(false);
@@ -49,6 +62,15 @@ export const Composer = memo(function Composer({ client, room, membership, onSen
   };
 
   const addRecipient = (name: string) => setRecipients((r) => (r.trim() ? `${r.trim()}, ${name}` : name));
+  const replyToSelected = () => {
+    if (!selected) return;
+    const defaults = replyDefaults(selected, online, policy);
+    if (defaults.sender) setSender(defaults.sender);
+    setRecipients(defaults.recipients);
+    setInReplyTo(selected.id);
+  };
+  const addressesAgents = policy === 'addressed' || policy === 'individual';
+  const addressesGroups = policy !== 'individual' && policy !== 'broadcast';
 
   return (
     <Panel title="Composer" testId="composer">
@@ -70,28 +92,80 @@ export const Composer = memo(function Composer({ client, room, membership, onSen
             aria-label="Recipients"
             data-testid="composer-recipients"
             list="composer-recipient-options"
-            placeholder="empty = policy default; agents or groups, comma separated"
+            placeholder={
+              policy === 'addressed'
+                ? 'empty = everyone; agents and #groups, comma separated'
+                : 'empty = policy default; agents or groups, comma separated'
+            }
             value={recipients}
             onChange={(e) => setRecipients(e.target.value)}
           />
           <datalist id="composer-recipient-options">
             {groups.map((g) => (
-              <option key={`g:${g}`} value={g} />
+              <option key={`g:${g}`} value={groupRecipient(g, policy)} />
             ))}
             {ids.map((id) => (
               <option key={id} value={id} />
             ))}
           </datalist>
         </label>
-        {groups.length > 0 && (
+        {((addressesGroups && groups.length > 0) || (addressesAgents && ids.length > 0)) && (
           <div className="chips">
-            {groups.map((g) => (
-              <button type="button" key={g} className="chip" onClick={() => addRecipient(g)} data-testid={`composer-group-${g}`}>
-                #{g}
-              </button>
-            ))}
+            {addressesGroups &&
+              groups.map((g) => (
+                <button
+                  type="button"
+                  key={`g:${g}`}
+                  className="chip"
+                  onClick={() => addRecipient(groupRecipient(g, policy))}
+                  data-testid={`composer-group-${g}`}
+                >
+                  #{g}
+                </button>
+              ))}
+            {addressesAgents &&
+              ids
+                .filter((id) => id !== from)
+                .map((id) => (
+                  <button
+                    type="button"
+                    key={`a:${id}`}
+                    className="chip agent"
+                    onClick={() => addRecipient(id)}
+                    data-testid={`composer-agent-${id}`}
+                  >
+                    @{id}
+                  </button>
+                ))}
           </div>
         )}
+        <div className="row reply-row">
+          {inReplyTo === null ? (
+            <button
+              type="button"
+              className="secondary small"
+              disabled={!selected}
+              onClick={replyToSelected}
+              data-testid="composer-reply"
+              title={selected ? `Answer message #${selected.id}` : 'Select a message in the timeline to answer it'}
+            >
+              {selected ? `Reply to #${selected.id}` : 'Reply to the selected message'}
+            </button>
+          ) : (
+            <span className="chip reply" data-testid="composer-replying">
+              ↩ replying to #{inReplyTo}{' '}
+              <button
+                type="button"
+                className="link"
+                onClick={() => setInReplyTo(null)}
+                aria-label="Do not reply"
+                data-testid="composer-reply-cancel"
+              >
+                ✕
+              </button>
+            </span>
+          )}
+        </div>
         <textarea
           aria-label="Content"
           data-testid="composer-content"
@@ -99,6 +173,14 @@ export const Composer = memo(function Composer({ client, room, membership, onSen
           rows={3}
           value={content}
           onChange={(e) => setContent(e.target.value)}
+        />
+        <input
+          aria-label="Metadata"
+          data-testid="composer-metadata"
+          className="mono"
+          placeholder='metadata (optional JSON object), e.g. {"kind": "tool_call"}'
+          value={metadata}
+          onChange={(e) => setMetadata(e.target.value)}
         />
         <div className="row">
           <input
@@ -114,7 +196,8 @@ export const Composer = memo(function Composer({ client, room, membership, onSen
         </div>
         {outcome?.ok && (
           <p className="ok-text" data-testid="composer-result">
-            Stored as #{outcome.message.id} → {outcome.message.recipients.length} recipient(s) by {outcome.message.routing.policy}.
+            Stored as #{outcome.message.id} → {outcome.message.recipients.length} recipient(s) by {outcome.message.routing.policy}
+            {outcome.message.inReplyTo === undefined ? '' : `, in reply to #${outcome.message.inReplyTo}`}.
           </p>
         )}
         {outcome && !outcome.ok && (

@@ -2,7 +2,8 @@
  * Who talks to whom: agents and groups as nodes, one edge per sender → target
  * with its message count as the stroke weight and the policy as its colour.
  * The latest messages' edges are animated, so routing is seen as it happens
- * (and, during replay, up to the chosen message).
+ * (and, during replay, up to the chosen message). Replies are dashed curves
+ * from the one who answered back to the one asked.
  */
 import {
   Background,
@@ -44,6 +45,8 @@ const LABEL_LIMIT = 80;
 export const EDGE_LIMIT = 200;
 /** Rooms with more members than this get the lighter drawing. */
 const LARGE_ROOM = 60;
+/** Reply edges are one colour whatever the policy: they show who answered, not how the answer was routed. */
+const REPLY_COLOR = '#db2777';
 
 function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
   const aggregate = useRef(new FlowAggregate()).current;
@@ -116,26 +119,31 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
     const small = stats.edges.length <= LABEL_LIMIT;
     for (const e of stats.edges) {
       const recent = e.lastId > stats.latestId - RECENT;
-      const key = `${e.count}|${e.policy}|${recent}|${small}`;
+      const key = `${e.kind}|${e.count}|${e.policy}|${recent}|${small}`;
       const cached = edgeCache.get(e.id);
       if (cached?.key === key) {
         list.push(cached.edge);
         continue;
       }
-      const color = policyColor(e.policy);
+      const reply = e.kind === 'reply';
+      const color = reply ? REPLY_COLOR : policyColor(e.policy);
       const edge: Edge = {
         id: e.id,
         source: e.source,
         target: e.target,
+        // A curve, so a reply does not lie on top of the straight edge of the message it answers.
+        ...(reply ? { type: 'default' } : {}),
         // Dash animation repaints the whole graph layer every frame: only for small graphs; large ones mark recent edges by opacity.
         animated: small && recent,
-        className: recent ? 'flow-edge recent' : 'flow-edge',
-        style: { stroke: color, strokeWidth: 1 + Math.log2(e.count) * 1.5 },
+        className: `flow-edge${reply ? ' reply' : ''}${recent ? ' recent' : ''}`,
+        style: { stroke: color, strokeWidth: 1 + Math.log2(e.count) * 1.5, ...(reply ? { strokeDasharray: '6 4' } : {}) },
         // Sized in user space: by default markers scale with the stroke, and heavy edges would get huge arrowheads.
         markerEnd: { type: MarkerType.ArrowClosed, color, width: 14, height: 14, markerUnits: 'userSpaceOnUse' },
-        ariaLabel: `${e.source} to ${e.target}: ${e.count} messages (${e.policy})`,
-        data: { count: e.count, policy: e.policy },
-        ...(small ? { label: String(e.count) } : {}),
+        ariaLabel: reply
+          ? `${e.source} replied to ${e.target}: ${e.count} replies`
+          : `${e.source} to ${e.target}: ${e.count} messages (${e.policy})`,
+        data: { count: e.count, policy: e.policy, kind: e.kind },
+        ...(small ? { label: reply ? `↩ ${e.count}` : String(e.count) } : {}),
       };
       edgeCache.set(e.id, { key, edge });
       list.push(edge);
@@ -188,6 +196,7 @@ export const FlowGraph = memo(function FlowGraph(props: FlowGraphProps) {
               ━ {p}
             </span>
           ))}
+          <span style={{ color: REPLY_COLOR }}>╌ reply</span>
           <button type="button" className="secondary small" onClick={() => setShown(!shown)} data-testid="flow-toggle">
             {shown ? 'Hide' : 'Show'}
           </button>

@@ -1,16 +1,28 @@
-/** The routing decision of one message: policy, what the sender asked for, who it resolved to, idempotency key and timestamps. */
+/**
+ * The routing decision of one message (policy, what the sender asked for, who
+ * it resolved to, idempotency key and timestamps) and its conversation: what it
+ * answers, its thread, its replies and its metadata.
+ */
 import { memo } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import { Panel } from '../ui/Panel.js';
 import { policyColor } from '../ui/policy.js';
+import { ConversationFacts } from './ConversationFacts.js';
+import type { ConversationFacts as Facts } from './conversation-facts.js';
 
 export interface InspectorProps {
   message: StoredMessage | null;
   /** Members who were not among the recipients, to show who the policy left out. */
   memberIds: readonly string[];
+  /** The selected message's conversation (`conversationFacts`); `null` with no message. */
+  conversation: Facts | null;
+  /** Selects another message (the one answered, a reply). */
+  onSelect(id: number): void;
+  /** Filters the timeline to one thread. */
+  onFilterThread(thread: number): void;
 }
 
-export const Inspector = memo(function Inspector({ message, memberIds }: InspectorProps) {
+export const Inspector = memo(function Inspector({ message, memberIds, conversation, onSelect, onFilterThread }: InspectorProps) {
   if (!message) {
     return (
       <Panel title="Inspector" testId="inspector">
@@ -61,6 +73,7 @@ export const Inspector = memo(function Inspector({ message, memberIds }: Inspect
           {message.room} · {message.id}
         </dd>
       </dl>
+      {conversation && <ConversationFacts message={message} facts={conversation} onSelect={onSelect} onFilterThread={onFilterThread} />}
       <pre className="content-json" data-testid="inspector-content">
         {JSON.stringify(message.content, null, 2)}
       </pre>

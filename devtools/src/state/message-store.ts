@@ -4,6 +4,7 @@
  * `useSyncExternalStore`, so a burst of 100 messages renders once.
  */
 import type { StoredMessage } from '../api/types.js';
+import { ConversationIndex } from './conversation.js';
 
 export class MessageStore {
   /** Messages in id order. Only `append` and `reset` change it; readers must not mutate it. */
@@ -11,6 +12,8 @@ export class MessageStore {
   #version = 0;
   readonly #listeners = new Set<() => void>();
   readonly #byId = new Map<number, StoredMessage>();
+  /** Replies and threads of the messages held. */
+  readonly conversations = new ConversationIndex();
 
   get version(): number {
     return this.#version;
@@ -27,6 +30,7 @@ export class MessageStore {
       if (message.id <= this.lastId) continue;
       this.messages.push(message);
       this.#byId.set(message.id, message);
+      this.conversations.add(message);
       added++;
     }
     if (added > 0) this.#changed();
@@ -54,6 +58,7 @@ export class MessageStore {
   reset(): void {
     this.messages.length = 0;
     this.#byId.clear();
+    this.conversations.clear();
     this.#changed();
   }
 

@@ -7,7 +7,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import { Panel } from '../ui/Panel.js';
-import { FilterCache, type TimelineFilter } from './filter.js';
+import { FilterCache, rowOf, type TimelineFilter } from './filter.js';
 import { TimelineFilters } from './TimelineFilters.js';
 import { TimelineRow } from './TimelineRow.js';
 
@@ -60,6 +60,21 @@ export function Timeline({ messages, limit, version, filter, agents, groups, sel
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
+
+  // A message selected elsewhere (the inspector's "in reply to #n", a reply) is scrolled into view; that stops
+  // following, or the next render would jump back to the newest message.
+  const shownSelection = useRef<number | null>(null);
+  useEffect(() => {
+    const el = scroller.current;
+    if (selectedId === null || selectedId === shownSelection.current || !el) return;
+    shownSelection.current = selectedId;
+    const row = rowOf(messages, indexes, selectedId);
+    if (row < 0) return;
+    const top = row * ROW_HEIGHT;
+    if (top >= el.scrollTop && top + ROW_HEIGHT <= el.scrollTop + el.clientHeight) return;
+    setFollow(false);
+    virtualizer.scrollToIndex(row, { align: 'center' });
+  }, [selectedId, messages, indexes, virtualizer]);
 
   // Scrolling up by hand stops following; scrolling back to the bottom resumes it. A layout change (the graph
   // hidden, the window resized) moves no scroll position up, so it never turns following off.

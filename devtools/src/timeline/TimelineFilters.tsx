@@ -1,4 +1,4 @@
-/** The timeline's filter bar: agent, group and free text. */
+/** The timeline's filter bar: agent, group, thread and free text. */
 import type { TimelineFilter } from './filter.js';
 
 export interface TimelineFiltersProps {
@@ -38,6 +38,30 @@ export function TimelineFilters({ filter, agents, groups, onChange }: TimelineFi
           </option>
         ))}
       </select>
+      <input
+        aria-label="Filter by thread"
+        data-testid="filter-thread"
+        className="thread-filter"
+        type="number"
+        min={1}
+        placeholder="thread #"
+        value={filter.thread ?? ''}
+        onChange={(e) => {
+          const value = Number.parseInt(e.target.value, 10);
+          onChange({ ...filter, thread: Number.isSafeInteger(value) && value > 0 ? value : null });
+        }}
+      />
+      {filter.thread !== null && (
+        <button
+          type="button"
+          className="secondary small"
+          onClick={() => onChange({ ...filter, thread: null })}
+          data-testid="filter-thread-clear"
+          aria-label="Show every thread"
+        >
+          all threads
+        </button>
+      )}
       <input
         aria-label="Filter by text"
         data-testid="filter-text"

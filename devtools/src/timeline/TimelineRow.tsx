@@ -1,4 +1,4 @@
-/** One message in the timeline: id, time, sender → recipients, policy and a line of content. */
+/** One message in the timeline: id, time, sender → recipients, policy, the message it answers, its kind and a line of content. */
 import { memo } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import { contentPreview, formatTime } from '../ui/format.js';
@@ -37,6 +37,16 @@ export const TimelineRow = memo(function TimelineRow({ message, selected, top, h
       <span className="policy-tag" style={{ background: policyColor(message.routing.policy) }}>
         {message.routing.policy}
       </span>
+      {message.inReplyTo !== undefined && (
+        <span className="reply-mark mono" data-testid="timeline-reply-mark" title={`in reply to #${message.inReplyTo}`}>
+          ↩ #{message.inReplyTo}
+        </span>
+      )}
+      {typeof message.metadata?.kind === 'string' && (
+        <span className="kind-tag mono" data-testid="timeline-kind">
+          {message.metadata.kind}
+        </span>
+      )}
       <span className="content">{contentPreview(message, message.content)}</span>
     </button>
   );

@@ -3,6 +3,7 @@ const COLORS: Record<string, string> = {
   broadcast: '#2f6fde',
   subgroup: '#1f9d55',
   individual: '#d97706',
+  addressed: '#0e9aa7',
 };
 
 export function policyColor(policy: string | null | undefined): string {

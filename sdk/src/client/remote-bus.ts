@@ -1,6 +1,7 @@
 import type { AgentInfo, ConnectOptions } from '../core/bus.js';
 import { type ErrorCode, MessageBusError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
+import { awaitReply, type RequestOptions } from '../core/request.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { StoredMessage } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
@@ -73,6 +74,8 @@ export class RemoteMessageBus {
   readonly #retries: number;
   readonly #backoff: { initialMs: number; maxMs: number };
   readonly #subscriptions = new Set<() => void>();
+  /** `request`s waiting for a reply: told when this bus closes. */
+  readonly #waiting = new Set<(error: MessageBusError) => void>();
   #closed = false;
 
   constructor(options: RemoteMessageBusOptions) {
@@ -103,7 +106,7 @@ export class RemoteMessageBus {
   /** Makes `agentId` a member (if it is not yet) and marks it online. */
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<AgentInfo> {
     assertId(agentId, 'agent id');
-    const body = options.groups === undefined ? {} : { groups: options.groups };
+    const body = snapshot(() => (options.groups === undefined ? {} : { groups: options.groups }), 'INVALID_ARGUMENT');
     return this.#call('POST', `/agents/${agentId}/connect`, body);
   }
 
@@ -147,12 +150,18 @@ export class RemoteMessageBus {
     if (typeof message !== 'object' || message === null) {
       throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
     }
-    const body: Record<string, unknown> = {
-      sender: message.sender,
-      content: message.content,
-      idempotencyKey: message.options?.idempotencyKey ?? newKey(),
-    };
-    if (message.recipients !== undefined) body.recipients = message.recipients;
+    // Every attempt sends the message as it was at this call: a retry carries the same idempotency key.
+    const body = snapshot(() => {
+      const fields: Record<string, unknown> = {
+        sender: message.sender,
+        content: message.content,
+        idempotencyKey: message.options?.idempotencyKey ?? newKey(),
+      };
+      if (message.recipients !== undefined) fields.recipients = message.recipients;
+      if (message.options?.inReplyTo !== undefined) fields.inReplyTo = message.options.inReplyTo;
+      if (message.options?.metadata !== undefined) fields.metadata = message.options.metadata;
+      return fields;
+    }, 'INVALID_MESSAGE');
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#call<StoredMessage>('POST', '/messages', body);
@@ -166,6 +175,31 @@ export class RemoteMessageBus {
     }
   }
 
+  /**
+   * Sends `message` (as `sendMessage`) and resolves with the first later
+   * message routed to the sender whose `inReplyTo` is its id, from any client
+   * of the room. It waits on a read-only `watch` socket, so the sender's
+   * presence is exactly as it was once it settles. Rejects with `TIMEOUT`
+   * (`timeoutMs`, default 30 s) or `ABORTED` (`signal`), both with
+   * `details.requestId`; an already aborted signal sends nothing.
+   */
+  request(message: Message, options: RequestOptions = {}): Promise<StoredMessage> {
+    return awaitReply(
+      {
+        send: () => this.sendMessage(message),
+        watch: (request, onMessage, onEnd) => {
+          this.#waiting.add(onEnd);
+          const stop = this.#stream(request.sender, onMessage, request.id, { watch: true, onError: () => {}, onEnd });
+          return () => {
+            this.#waiting.delete(onEnd);
+            stop();
+          };
+        },
+      },
+      options,
+    );
+  }
+
   /** Messages routed to `agentId` after `lastMessageId` (default: after its acknowledged cursor). */
   async fetchMessages(agentId: string, lastMessageId?: number, options: { limit?: number } = {}): Promise<StoredMessage[]> {
     assertId(agentId, 'agent id');
@@ -173,6 +207,29 @@ export class RemoteMessageBus {
     if (lastMessageId !== undefined) query.set('after', String(lastMessageId));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/messages?${query}`);
+    return messages;
+  }
+
+  /** The thread whose root is `thread` as `agentId` sees it, ascending (`MessageBus.fetchThread`). */
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    assertId(agentId, 'agent id');
+    if (typeof thread !== 'number' || !Number.isSafeInteger(thread) || thread < 1) {
+      throw new MessageBusError('INVALID_ARGUMENT', 'thread must be a message id: a positive integer');
+    }
+    const query = new URLSearchParams({ agent: agentId });
+    if (options.after !== undefined) query.set('after', String(options.after));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/threads/${thread}?${query}`);
+    return messages;
+  }
+
+  /** The newest messages routed to `agentId` with ids below `before`, ascending (`MessageBus.fetchLatest`). */
+  async fetchLatest(agentId: string, options: { limit?: number; before?: number } = {}): Promise<StoredMessage[]> {
+    assertId(agentId, 'agent id');
+    const query = new URLSearchParams({ agent: agentId });
+    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    const { messages } = await this.#call<{ messages: StoredMessage[] }>('GET', `/messages/latest?${query}`);
     return messages;
   }
 
@@ -212,6 +269,32 @@ export class RemoteMessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
+    const onError = (error: Error) => options.onError?.(error);
+    return this.#stream(agentId, handler, options.after, { watch: false, onError, onEnd: onError });
+  }
+
+  /** Stops every subscription; further sends reject with `CLOSED`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const stop of [...this.#subscriptions]) stop();
+    const closed = new MessageBusError('CLOSED', `[${NAME}] this RemoteMessageBus was closed while a request waited for its reply`);
+    for (const onEnd of [...this.#waiting]) onEnd(closed);
+  }
+
+  // --- internal helpers ---
+
+  /**
+   * The WebSocket behind `subscribe` and `request`: replays after `after`,
+   * then delivers live, reconnecting with backoff and resuming after the last
+   * delivered id. `watch` opens a read-only socket that leaves the agent's
+   * presence alone. `onEnd` reports a refusal that retrying cannot fix.
+   */
+  #stream(
+    agentId: string,
+    handler: MessageHandler,
+    after: number | undefined,
+    options: { watch: boolean; onError: (error: Error) => void; onEnd: (error: MessageBusError) => void },
+  ): () => void {
     const WebSocketImpl = this.#WebSocket;
     if (!WebSocketImpl) {
       throw new MessageBusError(
@@ -219,7 +302,7 @@ export class RemoteMessageBus {
         `[${NAME}] no WebSocket in this runtime: pass { WebSocket } (e.g. from the "ws" package on Node 20) to RemoteMessageBus`,
       );
     }
-    let delivered: number | null = options.after ?? null;
+    let delivered: number | null = after ?? null;
     let socket: WebSocketLike | undefined;
     let stopped = false;
     let failures = 0;
@@ -228,7 +311,7 @@ export class RemoteMessageBus {
     let queue: Promise<void> = Promise.resolve();
     const report = (error: Error) => {
       try {
-        options.onError?.(error);
+        options.onError(error);
       } catch {
         // An onError that throws must not break delivery.
       }
@@ -259,6 +342,7 @@ export class RemoteMessageBus {
       if (stopped) return;
       const query = new URLSearchParams({ agent: agentId });
       if (delivered !== null) query.set('after', String(delivered));
+      if (options.watch) query.set('watch', '1');
       let ws: WebSocketLike;
       try {
         ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`, [bearerProtocol(token)]);
@@ -321,7 +405,11 @@ export class RemoteMessageBus {
       stopped = true;
       clearTimeout(timer);
       this.#subscriptions.delete(stop);
-      report(error);
+      try {
+        options.onEnd(error);
+      } catch {
+        // An onError that throws must not break the client.
+      }
     };
     const retry = () => {
       if (stopped) return;
@@ -345,14 +433,6 @@ export class RemoteMessageBus {
     void open();
     return stop;
   }
-
-  /** Stops every subscription; further sends reject with `CLOSED`. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    for (const stop of [...this.#subscriptions]) stop();
-  }
-
-  // --- internal helpers ---
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     this.#assertOpen();
@@ -411,4 +491,18 @@ function newKey(): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads a request body once, at the call, and copies it through JSON (what the request carries anyway), so a
+ * caller who changes its objects later changes no request and no retry. A getter that throws, a cycle or a
+ * BigInt is a typed `code` error before anything is sent.
+ */
+function snapshot(read: () => Record<string, unknown>, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT'): unknown {
+  try {
+    return JSON.parse(JSON.stringify(read()));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessageBusError(code, `the request could not be serialised as JSON: ${reason}`, { cause: error });
+  }
 }

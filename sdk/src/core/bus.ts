@@ -1,23 +1,46 @@
 import { BusMetrics } from './bus-metrics.js';
+import { checkMessage, type MessageLimits, readInput } from './check-message.js';
+import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
-import { asStorageFailure, MessageBusError } from './errors.js';
+import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
-import { Message } from './message.js';
+import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
+import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
-import { routeMessage } from './route.js';
+import { type Routed, routeMessage } from './route.js';
 import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
-import type { JsonValue, MemberState, MessageDraft, RoomView, RoutingPolicy, StorageBackend, StoredMessage } from './types.js';
-import { assertCursor, assertId, copyContent, isValidId, resolveLimit, utf8Length } from './validate.js';
+import type {
+  AppendResult,
+  MemberRecord,
+  MemberState,
+  MessageDraft,
+  RoomView,
+  RoutingPolicy,
+  StorageBackend,
+  StoredMessage,
+} from './types.js';
+import {
+  assertCursor,
+  assertId,
+  DEFAULT_MAX_CONTENT_DEPTH,
+  isValidId,
+  MAX_CONTENT_DEPTH_LIMIT,
+  resolveLimit,
+  snapshotIds,
+} from './validate.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;
 export const MAX_FETCH_LIMIT = 1000;
 /** Default `maxContentBytes`: 64 KiB of UTF-8 JSON. */
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
-const MAX_RECIPIENTS = 1000;
-const MAX_IDEMPOTENCY_KEY = 256;
+/** Default `maxGroupsPerMember`. */
+export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
+const FRESH = Object.freeze({ fresh: true });
+/** Refusals that a newer member list could turn into a delivery. */
+const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
 
 /** Options of a `MessageBus`. */
 export interface MessageBusOptions {
@@ -31,6 +54,15 @@ export interface MessageBusOptions {
   metrics?: MetricsRegistry;
   /** Largest content, as UTF-8 JSON bytes. Default 64 KiB. */
   maxContentBytes?: number;
+  /** Largest `metadata`, as UTF-8 JSON bytes. Default 4 KiB. */
+  maxMetadataBytes?: number;
+  /**
+   * How many arrays and objects content may have inside one another (`"x"` is 0, `[]` 1, `[{"a":[1]}]` 3);
+   * deeper is `INVALID_MESSAGE`. Default 64, at most 1000. `exceedsContentDepth` applies the same rule.
+   */
+  maxContentDepth?: number;
+  /** How many groups one member may be in; more is `INVALID_ARGUMENT` and changes nothing. Default 100. */
+  maxGroupsPerMember?: number;
   /** Clock for message timestamps (ms since epoch). Default `Date.now`. */
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
@@ -79,7 +111,8 @@ export class MessageBus {
   readonly policy: RoutingPolicy;
   readonly #log: BusLogger;
   readonly #metrics: BusMetrics;
-  readonly #maxContentBytes: number;
+  readonly #limits: MessageLimits;
+  readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
   readonly #events = new Emitter<MessageBusEvents>();
@@ -98,16 +131,17 @@ export class MessageBus {
     if (!policy || typeof policy.route !== 'function' || typeof policy.name !== 'string') {
       throw new MessageBusError('INVALID_ARGUMENT', 'MessageBus needs a RoutingPolicy (with `name` and `route`) as its second argument');
     }
-    const maxContentBytes = options.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
-    if (!Number.isInteger(maxContentBytes) || maxContentBytes < 1) {
-      throw new MessageBusError('INVALID_ARGUMENT', `maxContentBytes must be a positive integer; got ${maxContentBytes}`);
-    }
+    const maxContentBytes = positiveInteger(options.maxContentBytes, DEFAULT_MAX_CONTENT_BYTES, 'maxContentBytes');
+    const maxMetadataBytes = positiveInteger(options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
+    const maxContentDepth = positiveInteger(options.maxContentDepth, DEFAULT_MAX_CONTENT_DEPTH, 'maxContentDepth', MAX_CONTENT_DEPTH_LIMIT);
+    const maxGroups = positiveInteger(options.maxGroupsPerMember, DEFAULT_MAX_GROUPS_PER_MEMBER, 'maxGroupsPerMember');
     this.room = room;
     this.storage = storage;
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
-    this.#maxContentBytes = maxContentBytes;
+    this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
+    this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
@@ -132,7 +166,11 @@ export class MessageBus {
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<MemberState> {
     this.#assertOpen();
     assertId(agentId, 'agent id');
-    const groups = options.groups === undefined ? undefined : normaliseGroups(options.groups);
+    const requested = readInput(() => options.groups, 'INVALID_ARGUMENT', 'connectAgent options');
+    const groups =
+      requested === undefined
+        ? undefined
+        : sortedUnique(snapshotIds(requested, 'groups', this.#maxGroups, 'INVALID_ARGUMENT', 'maxGroupsPerMember'));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: true, groups }));
     const member = await this.#member(agentId);
     this.#log.info('agent connected', { room: this.room, agent: agentId, groups: member.groups });
@@ -161,9 +199,19 @@ export class MessageBus {
     this.#emit('disconnect', [{ agent: agentId, removed: true }]);
   }
 
-  /** Adds a member to a group (for `SubgroupRoutingPolicy`). */
+  /** Adds a member to a group (for `SubgroupRoutingPolicy`). A member already in `maxGroupsPerMember` groups gets `INVALID_ARGUMENT`. */
   async joinGroup(agentId: string, group: string): Promise<string[]> {
-    return this.#changeGroups(agentId, group, (groups) => [...groups, group]);
+    return this.#changeGroups(agentId, group, (groups) => {
+      if (groups.includes(group)) return [...groups];
+      if (groups.length >= this.#maxGroups) {
+        throw new MessageBusError(
+          'INVALID_ARGUMENT',
+          `agent "${agentId}" is already in ${groups.length} groups; maxGroupsPerMember is ${this.#maxGroups}: leave one first`,
+          { details: { limit: this.#maxGroups } },
+        );
+      }
+      return [...groups, group];
+    });
   }
 
   /** Removes a member from a group. */
@@ -185,9 +233,33 @@ export class MessageBus {
       const failure = asStorageFailure(this.storage.name, 'sendMessage', error);
       this.#metrics.rejected(failure.code);
       const level = failure.code === 'STORAGE_FAILURE' ? 'error' : 'debug';
-      this.#log[level](`message rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: safeId(message?.sender) });
+      this.#log[level](`message rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: safeSender(message) });
       throw failure;
     }
+  }
+
+  /**
+   * Sends `message` as `sendMessage` does, under any policy, and resolves with
+   * the first later message routed to the sender whose `inReplyTo` is the
+   * request's id, whichever bus sharing the room stored it. Rejects with
+   * `TIMEOUT` after `timeoutMs` (default 30 s) or `ABORTED` when `signal`
+   * aborts, both with `details.requestId`; the request stays stored. An already
+   * aborted signal sends nothing. The sender's presence is left as it was.
+   *
+   * @example
+   * ```ts
+   * const answer = await bus.request(new Message('planner', 'which sources?', ['researcher']), { timeoutMs: 5000 });
+   * console.log(answer.sender, answer.content); // researcher, replying with { inReplyTo: <the request's id> }
+   * ```
+   */
+  request(message: Message, options: RequestOptions = {}): Promise<StoredMessage> {
+    return awaitReply(
+      {
+        send: () => this.sendMessage(message),
+        watch: (request, onMessage, onEnd) => this.#watchReplies(request.sender, request.id, onMessage, onEnd),
+      },
+      options,
+    );
   }
 
   /**
@@ -201,9 +273,56 @@ export class MessageBus {
     if (lastMessageId !== undefined) assertCursor(lastMessageId, 'lastMessageId');
     const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
     const started = performance.now();
-    const view = await this.#view();
-    if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
+    await this.#requireMember(agentId);
     const messages = await this.#store('fetch', () => this.storage.fetch(this.room, agentId, lastMessageId ?? null, limit));
+    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+    return messages;
+  }
+
+  /**
+   * The thread whose root is `thread`, as `agentId` sees it: the messages it
+   * sent or that were routed to its current membership, after `after`
+   * (default 0), ascending, at most `limit` (default 100, at most 1000). `[]`
+   * for a thread it cannot see or an id that is not a root. Answered from an
+   * index; returns what retention kept.
+   *
+   * @example
+   * ```ts
+   * const thread = await bus.fetchThread('critic', answer.thread); // the question, the answer, the remarks
+   * ```
+   */
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    assertMessageId(thread, 'thread');
+    const after = options.after ?? 0;
+    assertCursor(after, 'after');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    await this.#requireMember(agentId);
+    return this.#store('fetchThread', () => this.storage.fetchThread(this.room, agentId, thread, after, limit));
+  }
+
+  /**
+   * The newest `limit` messages routed to `agentId` (default 100, at most
+   * 1000) with ids below `before` (default: no bound), ascending: a chat view
+   * opens with it and pages up by passing the first id it holds as `before`.
+   * Routed means what `fetchMessages` counts; it stops at the oldest retained
+   * message and never throws `CURSOR_EXPIRED`.
+   *
+   * @example
+   * ```ts
+   * const newest = await bus.fetchLatest('alice', { limit: 50 });
+   * const older = await bus.fetchLatest('alice', { limit: 50, before: newest[0]?.id });
+   * ```
+   */
+  async fetchLatest(agentId: string, options: { limit?: number; before?: number } = {}): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    assertId(agentId, 'agent id');
+    if (options.before !== undefined) assertCursor(options.before, 'before');
+    const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
+    const started = performance.now();
+    await this.#requireMember(agentId);
+    const messages = await this.#store('fetchLatest', () => this.storage.fetchLatest(this.room, agentId, options.before ?? null, limit));
     this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
     return messages;
   }
@@ -240,21 +359,7 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
-    const subscription = new Subscription({
-      agentId,
-      handler,
-      after: options.after,
-      fetchPage: (after) => this.fetchMessages(agentId, after ?? undefined, { limit: MAX_FETCH_LIMIT }),
-      onError: (error, fatal) => {
-        options.onError?.(error);
-        this.#emit('error', [error]);
-        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
-      },
-      onStop: () => this.#subscriptions.delete(subscription),
-    });
-    this.#subscriptions.add(subscription);
-    subscription.start();
-    return () => subscription.stop();
+    return this.#subscribe(agentId, handler, options.after, (error) => options.onError?.(error));
   }
 
   /** Members with online state, groups, cursor, lag and send counters. */
@@ -281,85 +386,132 @@ export class MessageBus {
 
   // --- internal helpers ---
 
-  async #send(message: Message): Promise<StoredMessage> {
-    this.#assertOpen();
-    const { sender, recipients, idempotencyKey, content, contentJson } = this.#checkMessage(message);
-    // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    const members = this.storage.getMembers(this.room);
-    const view = roomViewOf(this.room, members instanceof Promise ? await members : members);
-    const member = view.member(sender);
-    if (!member) throw unknownAgent(sender, this.room);
-    if (!member.online) {
-      throw new MessageBusError(
-        'AGENT_OFFLINE',
-        `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
-      );
-    }
-    let routed = routeMessage(this.policy, { sender, content, recipients }, view);
-    if (routed instanceof Promise) routed = await routed;
-    const draft: MessageDraft = {
-      timestamp: this.#now(),
-      sender,
-      content,
-      recipients: routed.recipients,
-      audience: routed.audience,
-      routing: { policy: this.policy.name, requested: recipients === undefined ? null : [...recipients] },
-      contentJson,
-    };
-    if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
-    const appended = this.storage.append(this.room, draft);
-    const { message: stored, duplicate } = appended instanceof Promise ? await appended : appended;
-    if (duplicate) {
-      this.#metrics.duplicates.inc(this.#metrics.roomLabels);
-      return stored;
-    }
-    this.#metrics.sentBound.inc();
-    this.#metrics.deliveriesBound.inc(stored.recipients.length);
-    this.#onStored(stored);
-    return stored;
+  #subscribe(
+    agentId: string,
+    handler: MessageHandler,
+    after: number | undefined,
+    onError: (error: MessageBusError | Error, fatal: boolean) => void,
+    onStop?: () => void,
+  ): () => void {
+    const subscription = new Subscription({
+      agentId,
+      handler,
+      after,
+      fetchPage: (from) => this.fetchMessages(agentId, from ?? undefined, { limit: MAX_FETCH_LIMIT }),
+      onError: (error, fatal) => {
+        onError(error, fatal);
+        this.#emit('error', [error]);
+        if (fatal) this.#log.warn(`subscription ended: ${error.message}`, { room: this.room, agent: agentId });
+      },
+      onStop: () => {
+        this.#subscriptions.delete(subscription);
+        onStop?.();
+      },
+    });
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return () => subscription.stop();
   }
 
-  #checkMessage(message: Message): {
-    sender: string;
-    recipients: readonly string[] | undefined;
-    idempotencyKey: string | undefined;
-    content: JsonValue;
-    contentJson: string;
-  } {
-    if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
-    }
-    const { sender, recipients, content } = message;
-    if (!isValidId(sender)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
-    }
-    if (recipients !== undefined) {
-      if (!Array.isArray(recipients) || recipients.length > MAX_RECIPIENTS || !recipients.every(isValidId)) {
-        throw new MessageBusError(
-          'INVALID_MESSAGE',
-          `recipients must be an array of at most ${MAX_RECIPIENTS} ids (letters, digits and "._:-")`,
-        );
+  /** `request`'s wait: a subscription that reports why it ended unless `request` itself stopped it. */
+  #watchReplies(
+    agentId: string,
+    after: number,
+    onMessage: (message: StoredMessage) => void,
+    onEnd: (error: MessageBusError) => void,
+  ): () => void {
+    let stopping = false;
+    let failure: MessageBusError | undefined;
+    const stop = this.#subscribe(
+      agentId,
+      onMessage,
+      after,
+      (error, fatal) => {
+        if (fatal) failure = MessageBusError.is(error) ? error : asStorageFailure(this.storage.name, 'request', error);
+      },
+      () => {
+        if (stopping) return;
+        // Ended by close(), removeAgent() or a fatal fetch error: no reply can arrive through it any more.
+        onEnd(failure ?? (this.#closed ? closedError(this.room) : unknownAgent(agentId, this.room)));
+      },
+    );
+    return () => {
+      stopping = true;
+      stop();
+    };
+  }
+
+  async #send(message: Message): Promise<StoredMessage> {
+    this.#assertOpen();
+    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = checkMessage(message, this.#limits);
+    // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
+    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
+    // change acknowledged before then and needs no check (under churn a check could fail again and again).
+    for (let fresh = false; ; fresh = true) {
+      const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
+      const members = pending instanceof Promise ? await pending : pending;
+      let routed: Routed;
+      try {
+        const view = roomViewOf(this.room, members);
+        const member = view.member(sender);
+        if (!member) throw unknownAgent(sender, this.room);
+        if (!member.online) {
+          throw new MessageBusError(
+            'AGENT_OFFLINE',
+            `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
+          );
+        }
+        const result = routeMessage(this.policy, { sender, content, recipients, metadata: metadata?.copy }, view);
+        routed = result instanceof Promise ? await result : result;
+      } catch (error) {
+        // A refusal over membership is final only on a current list.
+        if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
+        throw error;
       }
-    }
-    const idempotencyKey = message.options?.idempotencyKey;
-    if (
-      idempotencyKey !== undefined &&
-      (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)
-    ) {
-      throw new MessageBusError('INVALID_MESSAGE', `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters`);
-    }
-    if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    const { copy, json: contentJson } = copyContent(content);
-    // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
-    if (contentJson.length * 3 > this.#maxContentBytes) {
-      const bytes = utf8Length(contentJson);
-      if (bytes > this.#maxContentBytes) {
-        throw new MessageBusError('CONTENT_TOO_LARGE', `content is ${bytes} bytes of JSON; the limit is ${this.#maxContentBytes}`, {
-          details: { limit: this.#maxContentBytes, size: bytes },
-        });
+      const draft: MessageDraft = {
+        timestamp: this.#now(),
+        sender,
+        content,
+        recipients: routed.recipients,
+        audience: routed.audience,
+        routing: { policy: this.policy.name, requested: recipients ?? null },
+        contentJson,
+      };
+      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+      if (!fresh) draft.members = members;
+      if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
+      if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
+      if (metadata !== undefined) {
+        draft.metadata = metadata.copy;
+        draft.metadataJson = metadata.json;
       }
+      let appended: AppendResult;
+      try {
+        const result = this.storage.append(this.room, draft);
+        appended = result instanceof Promise ? await result : result;
+      } catch (error) {
+        if (!fresh && isMembersChanged(error)) continue;
+        throw error;
+      }
+      const { message: stored, duplicate } = appended;
+      if (duplicate) {
+        this.#metrics.duplicates.inc(this.#metrics.roomLabels);
+        return stored;
+      }
+      this.#metrics.sentBound.inc();
+      this.#metrics.deliveriesBound.inc(stored.recipients.length);
+      this.#onStored(stored);
+      return stored;
     }
-    return { sender, recipients, idempotencyKey, content: copy, contentJson };
+  }
+
+  /** `true` when the store's member list is no longer `members` (a backend returns the same array while unchanged). */
+  async #outdated(members: readonly MemberRecord[]): Promise<boolean> {
+    try {
+      return (await this.storage.getMembers(this.room, FRESH)) !== members;
+    } catch {
+      return false; // the refusal stands; the store's failure is for the next operation to report
+    }
   }
 
   /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
@@ -369,8 +521,8 @@ export class MessageBus {
     for (const subscription of this.#subscriptions) subscription.notify(message);
   }
 
-  async #view(): Promise<RoomView> {
-    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room));
+  async #view(fresh = false): Promise<RoomView> {
+    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room, fresh ? FRESH : undefined));
     return roomViewOf(this.room, members);
   }
 
@@ -381,8 +533,10 @@ export class MessageBus {
     return member;
   }
 
-  async #requireMember(agentId: string): Promise<RoomView> {
-    const view = await this.#view();
+  /** The room view, holding `agentId`; an agent missing from a cached list is looked up again in the store. */
+  async #requireMember(agentId: string, fresh = false): Promise<RoomView> {
+    let view = await this.#view(fresh);
+    if (!view.has(agentId) && !fresh) view = await this.#view(true);
     if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
     return view;
   }
@@ -391,9 +545,10 @@ export class MessageBus {
     this.#assertOpen();
     assertId(agentId, 'agent id');
     assertId(group, 'group name');
-    const view = await this.#requireMember(agentId);
+    // Read-modify-write of the groups: on the store's list, so a change another process made is not undone.
+    const view = await this.#requireMember(agentId, true);
     const member = view.member(agentId) as NonNullable<ReturnType<RoomView['member']>>;
-    const groups = normaliseGroups(change(member.groups));
+    const groups = sortedUnique(change(member.groups));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: member.online, groups }));
     return groups;
   }
@@ -425,14 +580,30 @@ export class MessageBus {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `the bus for room "${this.room}" is closed; create a new MessageBus`);
+    if (this.#closed) throw closedError(this.room);
   }
 }
 
-function normaliseGroups(groups: unknown): string[] {
-  if (!Array.isArray(groups)) throw new MessageBusError('INVALID_ARGUMENT', 'groups must be an array of group names');
-  for (const group of groups) assertId(group, 'group name');
-  return [...new Set(groups as string[])].sort();
+function sortedUnique(ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort();
+}
+
+function assertMessageId(value: unknown, what: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new MessageBusError('INVALID_ARGUMENT', `${what} must be a message id: a positive integer`);
+  }
+}
+
+function closedError(room: string): MessageBusError {
+  return new MessageBusError('CLOSED', `the bus for room "${room}" is closed; create a new MessageBus`);
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  const resolved = value ?? fallback;
+  if (!Number.isInteger(resolved) || resolved < 1 || resolved > max) {
+    throw new MessageBusError('INVALID_ARGUMENT', `${name} must be an integer from 1 to ${max}; got ${resolved}`);
+  }
+  return resolved;
 }
 
 function unknownAgent(agentId: string, room: string): MessageBusError {
@@ -442,6 +613,16 @@ function unknownAgent(agentId: string, room: string): MessageBusError {
   );
 }
 
-function safeId(value: unknown): string | undefined {
-  return isValidId(value) ? value : undefined;
+/** The sender for a log line, when it is a valid id; reading it must not throw again (a hostile getter). */
+function safeSender(message: Message): string | undefined {
+  try {
+    const sender: unknown = message?.sender;
+    return isValidId(sender) ? sender : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMembershipRefusal(error: unknown): boolean {
+  return MessageBusError.is(error) && MEMBERSHIP_REFUSALS.has(error.code);
 }

@@ -11,6 +11,9 @@ export const ERROR_CODES = [
   'CURSOR_EXPIRED',
   'STORAGE_FAILURE',
   'CLOSED',
+  // Raised by `request` (on a bus and on the remote client): the reply did not come in time, or the caller gave up.
+  'TIMEOUT',
+  'ABORTED',
   // Raised by the edge worker and the remote client only.
   'UNAUTHORIZED',
   'FORBIDDEN',
@@ -65,4 +68,23 @@ export function asStorageFailure(backend: string, operation: string, error: unkn
   if (MessageBusError.is(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new MessageBusError('STORAGE_FAILURE', `[${backend}] ${operation} failed: ${reason}`, { cause: error });
+}
+
+/**
+ * What `StorageBackend.append` throws when `MessageDraft.members`, the list the message was routed with, is no
+ * longer the room's member list (another process changed it meanwhile): nothing was stored, and the bus routes
+ * the message again on a fresh list. It is a `STORAGE_FAILURE` (retryable) should it ever reach a caller of
+ * `append` other than the bus.
+ */
+export function membersChanged(backend: string, room: string): MessageBusError {
+  return new MessageBusError(
+    'STORAGE_FAILURE',
+    `[${backend}] the members of room "${room}" changed while the message was being routed; nothing was stored: send it again`,
+    { details: { membersChanged: true } },
+  );
+}
+
+/** `true` for the error `membersChanged` makes. */
+export function isMembersChanged(error: unknown): boolean {
+  return MessageBusError.is(error, 'STORAGE_FAILURE') && error.details.membersChanged === true;
 }

@@ -1,4 +1,4 @@
-import type { JsonValue } from './types.js';
+import type { JsonValue, MessageMetadata } from './types.js';
 
 /** Options of a `Message`. */
 export interface MessageOptions {
@@ -8,16 +8,31 @@ export interface MessageOptions {
    * 1-256 characters.
    */
   idempotencyKey?: string;
+  /**
+   * The id of the earlier message this one answers. It must be one the sender
+   * sent, or one routed to its current membership, in the same room; anything
+   * else is refused with `INVALID_ARGUMENT` and nothing is stored.
+   */
+  inReplyTo?: number;
+  /**
+   * A plain JSON object for programs (`{ kind: 'tool_call' }`): stored and
+   * returned as it is, and seen by routing policies. At most
+   * `maxMetadataBytes` of UTF-8 JSON (default 4 KiB).
+   */
+  metadata?: MessageMetadata;
 }
 
 /**
  * A message to send: who sends it, what it says, and whom it asks for. What
  * `recipients` means is up to the room's routing policy (agent ids for
- * individual routing, group names for subgroup routing, absent for broadcast).
+ * individual routing, group names for subgroup routing, agents and `#groups`
+ * for addressed routing, absent for broadcast).
  *
  * @example
  * ```ts
  * await bus.sendMessage(new Message('alice', { text: 'hi' }, ['bob'], { idempotencyKey: 'alice-42' }));
+ * // An answer to message 7, marked for programs:
+ * await bus.sendMessage(new Message('bob', 'found it', ['alice'], { inReplyTo: 7, metadata: { kind: 'answer' } }));
  * ```
  */
 export class Message {

@@ -7,6 +7,9 @@
 /** Any value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
+/** A message's metadata: a plain JSON object for programs, e.g. `{ kind: 'tool_call', tool: 'search' }`. */
+export type MessageMetadata = { [key: string]: JsonValue };
+
 /** Why a message went where it went: the policy's name and what the sender asked for. */
 export interface RoutingDecision {
   /** `name` of the routing policy that resolved the recipients. */
@@ -39,6 +42,12 @@ export interface StoredMessage {
   readonly recipients: readonly string[];
   readonly routing: RoutingDecision;
   readonly idempotencyKey?: string;
+  /** The earlier message this one answers: one the sender had sent or received. */
+  readonly inReplyTo?: number;
+  /** Id of the root of the reply chain: the message's own id when it answers nothing, else its parent's `thread`. */
+  readonly thread: number;
+  /** As the sender passed it (a frozen copy); absent when none was given. */
+  readonly metadata?: MessageMetadata;
 }
 
 /** What the bus hands to `StorageBackend.append`: a routed message without its id. */
@@ -58,6 +67,19 @@ export interface MessageDraft {
   idempotencyKey?: string;
   /** `JSON.stringify(content)`, already computed by the bus (backends that serialise may reuse it). */
   contentJson: string;
+  /** The message this one answers; the bus checked only its shape, the backend checks the sender saw it. */
+  inReplyTo?: number;
+  /** A deep-frozen copy made by the bus, with its JSON text beside it. */
+  metadata?: MessageMetadata;
+  metadataJson?: string;
+  /**
+   * The member list the message was routed with (the very array `getMembers` returned), when it may have come
+   * from a cache; absent when the bus read it with `fresh`. A backend whose `getMembers` may answer from a cache
+   * that another process can outdate checks, atomically with the append, that this list is still current; if
+   * it is not, it stores nothing and throws `membersChanged(...)`, and the bus routes the message again on a
+   * fresh list (once: that list was read after the send began). Other backends ignore it.
+   */
+  members?: readonly MemberRecord[];
 }
 
 /** The result of `StorageBackend.append`. */
@@ -87,6 +109,15 @@ export interface MemberState extends MemberRecord {
   sentCount: number;
   /** Timestamp of the agent's last stored message, or `null`. */
   lastSentAt: number | null;
+}
+
+/** Options of `StorageBackend.getMembers`. */
+export interface GetMembersOptions {
+  /**
+   * Read the store even when a cached list is at hand. The bus asks for this before it refuses a send over
+   * membership (unknown sender, recipient or group; sender offline), so a refusal never rests on a stale list.
+   */
+  fresh?: boolean;
 }
 
 /** What the bus passes to `putMember`: a new member or an update of an existing one. */
@@ -123,9 +154,11 @@ export interface StorageBackend {
   /**
    * The room's members, sorted by id: the hot path of every send, so a backend
    * should return the same (unmodified) array while membership is unchanged;
-   * callers never mutate it. An unknown room has no members.
+   * callers never mutate it. An unknown room has no members. A backend that caches the list must honour
+   * `fresh`, and check `MessageDraft.members` in `append`, so routing sees every membership change that was
+   * acknowledged (to any process) before the send began.
    */
-  getMembers(room: string): Promise<readonly MemberRecord[]> | readonly MemberRecord[];
+  getMembers(room: string, options?: GetMembersOptions): Promise<readonly MemberRecord[]> | readonly MemberRecord[];
   /** Full room state: members with cursors and counters, `lastId`, `oldestId`. An unknown room is empty, not an error. */
   getRoom(room: string): Promise<RoomSnapshot>;
   /** Rooms that hold members or messages. */
@@ -136,8 +169,13 @@ export interface StorageBackend {
   removeMember(room: string, agentId: string): Promise<boolean>;
   /**
    * Stores a routed message under the next id, atomically with its idempotency
-   * key and delivery index. Must throw `MessageBusError('UNKNOWN_AGENT')` if the
-   * sender is no longer a member at append time, and store nothing then.
+   * key, delivery index and thread index. Must throw
+   * `MessageBusError('UNKNOWN_AGENT')` if the sender is no longer a member at
+   * append time, and `INVALID_ARGUMENT` (always the same message) when
+   * `draft.inReplyTo` names a message the sender cannot see: missing,
+   * trimmed, at or above the next id, or neither sent by the sender nor routed
+   * to its current membership. Nothing is stored then. The stored `thread` is
+   * the id itself for a message that answers nothing, else the parent's `thread`.
    */
   append(room: string, draft: MessageDraft): Promise<AppendResult> | AppendResult;
   /**
@@ -148,6 +186,20 @@ export interface StorageBackend {
    * into history that retention removed and that could have held deliveries for the agent.
    */
   fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]>;
+  /**
+   * The messages of the thread whose root is `thread`, with `id > after`, that
+   * `agentId` sent or that were routed to its current membership: ascending, at
+   * most `limit`. `[]` when `thread` is not a root. Answered from a thread
+   * index (O(log n + k)), never a scan of the room; returns what retention
+   * kept and never throws `CURSOR_EXPIRED`.
+   */
+  fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]>;
+  /**
+   * The newest `limit` messages routed to `agentId` (as `fetch` counts them)
+   * with `id < before` (`null`: no bound), in ascending order. Indexed like
+   * `fetch`; it stops at the oldest retained message and never throws `CURSOR_EXPIRED`.
+   */
+  fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]>;
   /** Every retained message of the room with `id > after`, ascending, at most `limit`. */
   history(room: string, after: number, limit: number): Promise<StoredMessage[]>;
   /** Moves the agent's cursor forward to `upTo` (never backwards). Returns the cursor now stored. Throws `UNKNOWN_AGENT` for a non-member. */
@@ -189,6 +241,8 @@ export interface RoutableMessage {
   readonly content: JsonValue;
   /** What the sender asked for, or `undefined` when none were given. */
   readonly recipients: readonly string[] | undefined;
+  /** The message's metadata, so a policy can route by kind; `undefined` when none was given. */
+  readonly metadata?: MessageMetadata;
 }
 
 /** What a policy returns: recipient ids, or an audience of every member (stored compactly). */

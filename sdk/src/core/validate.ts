@@ -9,6 +9,11 @@ export function isValidId(value: unknown): value is string {
   return typeof value === 'string' && ID_PATTERN.test(value);
 }
 
+/** `true` when `value` is an id, or `#` and a group name (how `AddressedRoutingPolicy` names a group): `#` is outside the id alphabet. */
+export function isValidRecipient(value: unknown): value is string {
+  return isValidId(value) || (typeof value === 'string' && value.startsWith('#') && ID_PATTERN.test(value.slice(1)));
+}
+
 /** Throws `INVALID_ARGUMENT` unless `value` is a valid id. `what` names it in the message. */
 export function assertId(value: unknown, what: string): asserts value is string {
   if (!isValidId(value)) {
@@ -32,32 +37,90 @@ export function resolveLimit(value: unknown, fallback: number, max: number): num
   return value;
 }
 
-/** Deeper than this is refused (and is how a circular structure shows itself without tracking every object). */
-const MAX_DEPTH = 1000;
+/** Default `maxContentDepth`: how many arrays and objects inside one another content may have. */
+export const DEFAULT_MAX_CONTENT_DEPTH = 64;
+/** The largest `maxContentDepth` a bus takes: the copy recurses once per level, and this stays far from any stack limit. */
+export const MAX_CONTENT_DEPTH_LIMIT = 1000;
+
+/**
+ * `true` when `value` has arrays and objects inside one another more than
+ * `maxDepth` levels deep: the depth rule of `maxContentDepth`, for code that
+ * must refuse deep JSON before passing it on (the edge worker checks request
+ * bodies before its RPC to the room). `"x"` has depth 0, `[]` and `{}` 1,
+ * `[{"a":[1]}]` 3. It keeps its own stack instead of recursing and stops at the
+ * first level past `maxDepth`, so no input overflows it, a cycle included.
+ * Meant for JSON data (what `JSON.parse` returns): it reads every property.
+ *
+ * @example
+ * ```ts
+ * const body = JSON.parse(text);
+ * if (exceedsContentDepth(body.content)) throw new MessageBusError('INVALID_MESSAGE', 'content is nested too deeply');
+ * ```
+ */
+export function exceedsContentDepth(value: unknown, maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const pending: object[] = [value];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const node = pending.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(node)) {
+      if (typeof child === 'object' && child !== null) {
+        pending.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
 
 /**
  * Checks message content in one walk and returns a frozen deep copy of it with
  * its JSON text. Anything `JSON.parse(JSON.stringify(x))` would not give back
  * unchanged is refused (undefined, functions, NaN, Infinity, class instances,
- * cycles), so what is stored is exactly what every backend would read back.
- * The copy means a caller who changes its object after sending cannot change
- * stored history.
+ * cycles, more than `maxDepth` levels), so what is stored is exactly what every
+ * backend would read back. The copy is made of plain objects and arrays, as
+ * `JSON.parse` makes them: an own `__proto__` key stays an own key. Content is
+ * read exactly once, so a caller who changes its object after sending cannot
+ * change stored history, and a getter or Proxy trap that throws is
+ * `INVALID_MESSAGE`, like any other content that is not JSON.
  */
-export function copyContent(content: unknown): { copy: JsonValue; json: string } {
+export function copyContent(
+  content: unknown,
+  maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH,
+  what = 'content',
+): { copy: JsonValue; json: string } {
   // Strings are immutable: the common case costs one JSON.stringify.
   if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
-  const copy = copyJson(content, '$', 0);
+  let copy: JsonValue;
+  try {
+    copy = copyJson(content, '$', 0, maxDepth, what);
+  } catch (error) {
+    if (MessageBusError.is(error)) throw error;
+    throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
+  }
   return { copy, json: JSON.stringify(copy) };
 }
 
-/** UTF-8 byte length of a string, without allocating an encoder per call. */
+/** Throws `CONTENT_TOO_LARGE` (with `details: { limit, size }`) when `json` is over `limit` UTF-8 bytes. `what` names it. */
+export function assertJsonSize(json: string, limit: number, what: string): void {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the exact count when it cannot matter.
+  if (json.length * 3 <= limit) return;
+  const size = utf8Length(json);
+  if (size > limit) {
+    throw new MessageBusError('CONTENT_TOO_LARGE', `${what} is ${size} bytes of JSON; the limit is ${limit}`, { details: { limit, size } });
+  }
+}
+
+/** UTF-8 byte length of a string, without allocating an encoder per call. A lone surrogate counts 3, as `TextEncoder` writes U+FFFD. */
 export function utf8Length(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x80) continue;
     if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 2; // a surrogate pair is 4 bytes for 2 UTF-16 units
       i++;
     } else bytes += 2;
@@ -65,36 +128,88 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-function copyJson(value: unknown, path: string, depth: number): JsonValue {
+/** `true` unless `text` holds a lone surrogate (which UTF-8, Redis and SQLite text cannot carry). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * Reads a list of ids exactly once and checks it: an array of at most `max`
+ * ids that pass `isValid` (`limitName` names the option that sets `max`). What it returns is a new array, so a caller who changes its own
+ * list after the call changes nothing. Anything else, a throwing iterator,
+ * getter or Proxy trap included, is a `code` error naming `what`.
+ */
+export function snapshotIds(
+  value: unknown,
+  what: string,
+  max: number,
+  code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT',
+  limitName?: string,
+  isValid: (id: unknown) => id is string = isValidId,
+): string[] {
+  const shape = `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
+  const ids: string[] = [];
+  try {
+    if (!Array.isArray(value)) throw new MessageBusError(code, `${shape}; got ${describe(value)}`);
+    for (const id of value as unknown[]) {
+      if (ids.length === max)
+        throw new MessageBusError(code, `${shape}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
+          details: { limit: max },
+        });
+      if (!isValid(id)) throw new MessageBusError(code, `${shape}; ${what}[${ids.length}] is ${describe(id)}`);
+      ids.push(id);
+    }
+  } catch (error) {
+    if (MessageBusError.is(error)) throw error;
+    throw new MessageBusError(code, `${what} could not be read: ${reasonOf(error)}`, { cause: error });
+  }
+  return ids;
+}
+
+// Lone high surrogate, or lone low surrogate.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+function copyJson(value: unknown, path: string, depth: number, maxDepth: number, what: string): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value;
     case 'number':
       if (Number.isFinite(value)) return value;
-      throw invalidContent(`${path} is ${value}`);
+      throw invalidContent(what, `${path} is ${value}`);
     case 'object': {
       if (value === null) return null;
-      if (depth >= MAX_DEPTH) throw invalidContent(`${path} is circular or nested deeper than ${MAX_DEPTH} levels`);
+      // The same rule as exceedsContentDepth: the top container is level 1.
+      if (depth >= maxDepth) throw invalidContent(what, `${path} is circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
       if (Array.isArray(value)) {
-        const out: JsonValue[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1);
+        const length = value.length;
+        const out: JsonValue[] = new Array(length);
+        for (let i = 0; i < length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, maxDepth, what);
         return Object.freeze(out) as JsonValue[];
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null)
-        throw invalidContent(`${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+        throw invalidContent(what, `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
       const out: { [key: string]: JsonValue } = {};
-      for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+      for (const key of Object.keys(value)) {
+        const child = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth, what);
+        // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
+        else out[key] = child;
+      }
       return Object.freeze(out);
     }
     default:
-      throw invalidContent(`${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+      throw invalidContent(what, `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
 }
 
-function invalidContent(problem: string): MessageBusError {
-  return new MessageBusError('INVALID_MESSAGE', `content must be a JSON value: ${problem}`);
+function invalidContent(what: string, problem: string): MessageBusError {
+  return new MessageBusError('INVALID_MESSAGE', `${what} must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */
@@ -104,6 +219,10 @@ export function deepFreeze<T extends JsonValue>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {

@@ -19,6 +19,9 @@ export class IndividualRoutingPolicy implements RoutingPolicy {
       throw new MessageBusError('INVALID_MESSAGE', 'individual routing needs recipients: one or more agent ids');
     }
     for (const id of recipients) {
+      if (id.startsWith('#')) {
+        throw new MessageBusError('INVALID_MESSAGE', `individual routing takes agent ids; "${id}" names a group (addressed routing)`);
+      }
       if (!room.has(id)) {
         throw new MessageBusError('UNKNOWN_RECIPIENT', `recipient "${id}" is not a member of room "${room.id}"`, {
           details: { recipient: id },

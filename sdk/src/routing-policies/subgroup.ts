@@ -22,6 +22,9 @@ export class SubgroupRoutingPolicy implements RoutingPolicy {
     }
     const recipients = new Set<string>();
     for (const group of groups) {
+      if (group.startsWith('#')) {
+        throw new MessageBusError('INVALID_MESSAGE', `subgroup routing takes group names without "#"; write "${group.slice(1)}"`);
+      }
       const members = room.groups.get(group);
       if (!members)
         throw new MessageBusError('UNKNOWN_GROUP', `group "${group}" has no members in room "${room.id}"`, { details: { group } });

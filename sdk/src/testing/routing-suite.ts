@@ -1,4 +1,4 @@
-import { InMemoryStorageBackend } from '../backends/memory.js';
+import { InMemoryStorageBackend } from '../backends/memory/index.js';
 import { MessageBus } from '../core/bus.js';
 import type { ErrorCode } from '../core/errors.js';
 import { Message } from '../core/message.js';
@@ -114,6 +114,12 @@ export const subgroupCases: RoutingCase[] = [
     send: { sender: 'a', recipients: ['nope'] },
     expect: { error: 'UNKNOWN_GROUP' },
   },
+  {
+    name: 'subgroup: a "#group" entry (the addressed spelling) is refused',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['#x'] },
+    expect: { error: 'INVALID_MESSAGE' },
+  },
   { name: 'subgroup: no groups named', members: [{ id: 'a', groups: ['x'] }], send: { sender: 'a' }, expect: { error: 'INVALID_MESSAGE' } },
 ];
 
@@ -137,5 +143,75 @@ export const individualCases: RoutingCase[] = [
     send: { sender: 'a', recipients: ['ghost'] },
     expect: { error: 'UNKNOWN_RECIPIENT' },
   },
+  {
+    name: 'individual: a "#group" entry is refused',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['#x'] },
+    expect: { error: 'INVALID_MESSAGE' },
+  },
   { name: 'individual: no recipients', members: [{ id: 'a' }], send: { sender: 'a' }, expect: { error: 'INVALID_MESSAGE' } },
+];
+
+/** Cases every `AddressedRoutingPolicy` passes. */
+export const addressedCases: RoutingCase[] = [
+  {
+    name: 'addressed: no recipients is every member but the sender, offline ones included',
+    members: [{ id: 'a' }, { id: 'b' }, { id: 'c', offline: true }],
+    send: { sender: 'a' },
+    expect: ['b', 'c'],
+  },
+  {
+    name: 'addressed: agents and #groups mixed, their union minus the sender',
+    members: [{ id: 'a', groups: ['x'] }, { id: 'b', groups: ['x'] }, { id: 'c', groups: ['y'] }, { id: 'd' }, { id: 'e' }],
+    send: { sender: 'a', recipients: ['d', '#x', '#y', 'b'] },
+    expect: ['b', 'c', 'd'],
+  },
+  {
+    name: 'addressed: a name without "#" is an agent even when a group has that name',
+    members: [{ id: 'a' }, { id: 'x', groups: ['y'] }, { id: 'z', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['x'] },
+    expect: ['x'],
+  },
+  {
+    name: 'addressed: only the sender addressed reaches nobody, like a lone broadcast',
+    members: [{ id: 'a', groups: ['solo'] }, { id: 'b' }],
+    send: { sender: 'a', recipients: ['a', '#solo'] },
+    expect: [],
+  },
+  {
+    name: 'addressed: a room of one reaches nobody',
+    members: [{ id: 'a' }],
+    send: { sender: 'a' },
+    expect: [],
+  },
+  {
+    name: 'addressed: an unknown agent',
+    members: [{ id: 'a' }, { id: 'b' }],
+    send: { sender: 'a', recipients: ['b', 'ghost'] },
+    expect: { error: 'UNKNOWN_RECIPIENT' },
+  },
+  {
+    name: 'addressed: an unknown group',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['#x', '#nope'] },
+    expect: { error: 'UNKNOWN_GROUP' },
+  },
+  {
+    name: 'addressed: a group named without its "#" is not a group',
+    members: [{ id: 'a' }, { id: 'b', groups: ['x'] }],
+    send: { sender: 'a', recipients: ['x'] },
+    expect: { error: 'UNKNOWN_RECIPIENT' },
+  },
+  {
+    name: 'addressed: an empty recipient list',
+    members: [{ id: 'a' }, { id: 'b' }],
+    send: { sender: 'a', recipients: [] },
+    expect: { error: 'INVALID_MESSAGE' },
+  },
+  {
+    name: 'addressed: "#" alone is not a group name',
+    members: [{ id: 'a' }, { id: 'b' }],
+    send: { sender: 'a', recipients: ['#'] },
+    expect: { error: 'INVALID_MESSAGE' },
+  },
 ];

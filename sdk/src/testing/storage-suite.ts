@@ -4,7 +4,9 @@ import type { RoutingPolicy, StorageBackend } from '../core/types.js';
 import { BroadcastRoutingPolicy } from '../routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../routing-policies/individual.js';
 import { SubgroupRoutingPolicy } from '../routing-policies/subgroup.js';
+import { conversationCases } from './conversation-suite.js';
 import { assert, assertEqual, assertRejects, resolveTestApi, type TestApi, waitFor } from './harness.js';
+import { checkOddContentRoundTrip } from './odd-content.js';
 
 /** How the storage suite gets backends. Each test calls `create` with a fresh room id, so backends may share one store. */
 export interface StorageSuiteOptions {
@@ -98,6 +100,7 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
           content,
           recipients: ['b', 'c'],
           routing: { policy: 'individual', requested: ['c', 'b'] },
+          thread: 1,
         },
         'the stored message',
       );
@@ -452,6 +455,14 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
       await bus.close();
       await assertRejects(bus.fetchMessages('a'), 'CLOSED', 'fetch on a closed bus');
     });
+
+    test('content with odd keys and lone surrogates round-trips exactly, as JSON.parse gives it back', async (ctx) => {
+      const bus = await ctx.bus(new BroadcastRoutingPolicy());
+      await connect(bus, 'a', 'b');
+      await checkOddContentRoundTrip(bus, await ctx.reopenBus(bus, new BroadcastRoutingPolicy()));
+    });
+
+    conversationCases(test);
   });
 }
 

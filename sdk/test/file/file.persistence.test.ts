@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileStorageBackend } from '../../src/backends/file.js';
+import { FileStorageBackend } from '../../src/backends/file/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';
@@ -112,7 +112,7 @@ describe('FileStorageBackend on disk', () => {
     for (let i = 1; i <= 3000; i++) await bus.sendMessage(new Message('a', i, [i % 3 ? 'b' : 'c'], { idempotencyKey: `k${i}` }));
     const files = readdirSync(join(directory, 'r-r')).filter((f) => f.endsWith('.bin'));
     expect(files.some((f) => f.startsWith('log.0.'))).toBe(false);
-    expect(files).toHaveLength(2);
+    expect(files.map((f) => f.replace(/\.\d+\.bin$/, '')).sort()).toEqual(['index', 'log', 'threads']); // one generation
     expect(statSync(join(directory, 'r-r', files.find((f) => f.startsWith('log'))!)).size).toBeLessThan(1200 * 120); // at most ~1024 dead records wait for the next compaction;
     // The new generation's index is its own (not rebuilt on open): it starts at the log's first id, at offset 20.
     const index = readFileSync(join(directory, 'r-r', files.find((f) => f.startsWith('index'))!));

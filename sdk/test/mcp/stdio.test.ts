@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { RedisStorageBackend } from '../../src/backends/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
 import { type RedisServer, startRedis } from '../redis/server.js';
@@ -153,7 +153,7 @@ describe('npx modular-message-bus-library mcp --redis', () => {
       [['mcp', '--redis', redis.url, '--agent', 'a'], /--room is required/],
       [
         ['mcp', '--redis', redis.url, '--room', 'r', '--agent', 'a', '--routing', 'random'],
-        /--routing must be one of broadcast, subgroup, individual; got "random"/,
+        /--routing must be one of broadcast, subgroup, individual, addressed; got "random"/,
       ],
       [['mcp', '--redis', redis.url, '--room', 'no spaces', '--agent', 'a'], /--room must be 1-128 letters/],
       [['mcp', '--redis', 'http://x', '--room', 'r', '--agent', 'a'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],

@@ -40,8 +40,11 @@ describe('README edge examples', () => {
       env: { ...process.env, BUS_SECRET: dev.secret },
     });
     expect(output).toContain('"hi bob"');
+    // bob's reply is in alice's view of thread 1, and first in her newest page.
+    expect(output).toMatch(/"inReplyTo":1,"metadata":\{"kind":"reply"\}/);
+    expect(output).toMatch(/\{"messages":\[\{"id":1,.*"thread":1.*\},\{"id":2,.*"inReplyTo":1.*\}\]\}/);
     expect(output).toMatch(/"cursor":1/);
-    expect(output).toMatch(/^mmb_messages_sent_total\{room="lobby",policy="individual"\} 1$/m);
+    expect(output).toMatch(/^mmb_messages_sent_total\{room="lobby",policy="individual"\} 2$/m);
   }, 60_000);
 
   it('the remote-client example runs against the worker', async () => {
@@ -59,12 +62,12 @@ describe('README edge examples', () => {
     } finally {
       console.log = original;
     }
-    // alice sent to bob, so nothing is routed to her: the example's subscription prints nothing, and the send
-    // reached bob, which the admin history shows.
+    // The subscription replays what was routed to alice: bob's reply from the curl walkthrough, and nothing of
+    // her own send to bob, which reached bob, as the admin history shows.
     const admin = await tokenFor(dev.secret, 'admin', '*', 'admin');
     const history = await fetch(`${dev.url}/v1/rooms/lobby/history?after=0`, { headers: { authorization: `Bearer ${admin}` } });
     const { messages } = (await history.json()) as { messages: Array<{ sender: string; recipients: string[]; content: unknown }> };
     expect(messages.at(-1)).toMatchObject({ sender: 'alice', recipients: ['bob'], content: { text: 'hello' } });
-    expect(logged).toEqual([]);
+    expect(logged).toEqual(['2 bob hi alice']);
   }, 60_000);
 });

@@ -1,0 +1,84 @@
+/**
+ * The one way a backend turns what it stored into the `StoredMessage` the bus
+ * hands out: frozen all the way down, `idempotencyKey`, `inReplyTo` and
+ * `metadata` present only when set, `routing.requested` a frozen copy, and
+ * `thread` the message's own id when nothing says otherwise (a message
+ * written before threads existed is its own root).
+ */
+import type { JsonValue, MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
+import { deepFreeze } from '../../core/validate.js';
+
+/** What a backend read back (or is about to store) for one message. */
+export interface MessageFields {
+  id: number;
+  timestamp: number;
+  sender: string;
+  /** Deep-frozen content (see `parseContent`). */
+  content: JsonValue;
+  /** Frozen, sorted recipient ids; may be shared between messages. */
+  recipients: readonly string[];
+  policy: string;
+  requested: readonly string[] | null;
+  idempotencyKey?: string | undefined;
+  inReplyTo?: number | undefined;
+  /** The thread root; `undefined` (data from before threads) means the message's own id. */
+  thread?: number | undefined;
+  /** Deep-frozen metadata (see `parseContent`). */
+  metadata?: MessageMetadata | undefined;
+}
+
+/** Builds the frozen message. */
+export function storedMessage(room: string, fields: MessageFields): StoredMessage {
+  const requested = fields.requested;
+  const routing = Object.freeze({ policy: fields.policy, requested: requested === null ? null : Object.freeze(requested.slice()) });
+  // One literal, its optional keys added only when set: every message has the same key order, whatever the backend.
+  const message: { -readonly [K in keyof StoredMessage]: StoredMessage[K] } = {
+    id: fields.id,
+    room,
+    timestamp: fields.timestamp,
+    sender: fields.sender,
+    content: fields.content,
+    recipients: fields.recipients,
+    routing,
+    thread: fields.thread ?? fields.id,
+  };
+  if (fields.idempotencyKey !== undefined) message.idempotencyKey = fields.idempotencyKey;
+  if (fields.inReplyTo !== undefined) message.inReplyTo = fields.inReplyTo;
+  if (fields.metadata !== undefined) message.metadata = fields.metadata;
+  return Object.freeze(message);
+}
+
+/**
+ * The message an append stores, from the bus's draft. The draft's content is
+ * already a deep-frozen copy made by the bus; a backend that keeps objects
+ * (memory) uses it as it is, one that reads JSON text back passes `content`
+ * (and `metadata`) parsed from it (`parseContent`), so a fresh read and the append agree.
+ */
+export function messageFromDraft(
+  room: string,
+  id: number,
+  draft: MessageDraft,
+  recipients: readonly string[],
+  thread: number,
+  content: JsonValue = draft.content,
+  metadata: MessageMetadata | undefined = draft.metadata,
+): StoredMessage {
+  return storedMessage(room, {
+    id,
+    timestamp: draft.timestamp,
+    sender: draft.sender,
+    content,
+    recipients,
+    policy: draft.routing.policy,
+    requested: draft.routing.requested,
+    idempotencyKey: draft.idempotencyKey,
+    inReplyTo: draft.inReplyTo,
+    thread,
+    metadata,
+  });
+}
+
+/** Content read back as JSON text: parsed and deep-frozen, so no reader can change stored history through it. */
+export function parseContent(json: string): JsonValue {
+  return deepFreeze(JSON.parse(json) as JsonValue);
+}
