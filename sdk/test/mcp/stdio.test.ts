@@ -95,10 +95,11 @@ describe('npx modular-message-bus-library mcp --redis', () => {
     expect(got.structuredContent).toMatchObject({ messages: [{ id: 1, sender: 'alice', content: 'hello from another process' }] });
     expect(latency).toBeLessThan(1000);
 
-    await call(bob.client, 'send_message', { content: { reply: 'hi alice' } });
+    await call(bob.client, 'send_message', { content: { reply: 'hi alice' }, in_reply_to: 1 });
     expect((await call(alice.client, 'wait_for_messages', { timeout_seconds: 10 })).structuredContent).toMatchObject({
-      messages: [{ id: 2, sender: 'bob', content: { reply: 'hi alice' } }],
+      messages: [{ id: 2, sender: 'bob', content: { reply: 'hi alice' }, inReplyTo: 1, thread: 1 }],
     });
+    expect((await call(alice.client, 'get_thread', { thread: 1 })).structuredContent).toMatchObject({ messages: [{ id: 1 }, { id: 2 }] });
     const agents = await call(alice.client, 'list_agents');
     expect(agents.structuredContent).toEqual({
       agents: [
