@@ -1,5 +1,6 @@
 import type { ConnectOptions } from '../core/bus.js';
 import type { Message } from '../core/message.js';
+import type { RequestOptions } from '../core/request.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { MemberState, StoredMessage } from '../core/types.js';
 
@@ -23,6 +24,10 @@ export interface McpBus {
   removeAgent(agentId: string): Promise<void>;
   sendMessage(message: Message): Promise<StoredMessage>;
   fetchMessages(agentId: string, lastMessageId?: number, options?: { limit?: number }): Promise<StoredMessage[]>;
+  /** The thread whose root is `thread`, as `agentId` sees it, ascending. */
+  fetchThread(agentId: string, thread: number, options?: { after?: number; limit?: number }): Promise<StoredMessage[]>;
+  /** Sends `message` and resolves with its first reply; rejects with `TIMEOUT` (`details.requestId`) when none came. */
+  request(message: Message, options?: RequestOptions): Promise<StoredMessage>;
   ackMessages(agentId: string, upToId: number): Promise<number>;
   agents(): Promise<readonly McpMember[]>;
   subscribe(agentId: string, handler: MessageHandler, options?: SubscribeOptions): () => void;

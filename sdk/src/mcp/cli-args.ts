@@ -5,10 +5,10 @@
 import { isValidId } from '../core/validate.js';
 
 /** Routing policies the Redis mode can create by name. */
-export const ROUTING_NAMES = ['broadcast', 'subgroup', 'individual'] as const;
+export const ROUTING_NAMES = ['broadcast', 'subgroup', 'individual', 'addressed'] as const;
 export type RoutingName = (typeof ROUTING_NAMES)[number];
-/** `--routing` when none is given. */
-export const DEFAULT_ROUTING: RoutingName = 'broadcast';
+/** `--routing` when none is given: agents, `#groups` or everyone, chosen per message. */
+export const DEFAULT_ROUTING: RoutingName = 'addressed';
 
 /** What the command was asked to do. */
 export type McpCommand =

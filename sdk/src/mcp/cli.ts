@@ -112,6 +112,8 @@ async function openRemote(command: Extract<McpCommand, { mode: 'remote' }>): Pro
     removeAgent: (id) => remote.removeAgent(id),
     sendMessage: (message) => remote.sendMessage(message),
     fetchMessages: (id, after, fetch) => remote.fetchMessages(id, after, fetch),
+    fetchThread: (id, thread, options) => remote.fetchThread(id, thread, options),
+    request: (message, options) => remote.request(message, options),
     ackMessages: (id, upTo) => remote.ackMessages(id, upTo),
     // RemoteMessageBus.agents() reads the admin-only room view; agents list members through the MCP endpoint.
     agents: () => remoteMembers(command.url, command.room, command.token),
@@ -129,6 +131,8 @@ async function policyNamed(name: RoutingName): Promise<RoutingPolicy> {
       return new policies.SubgroupRoutingPolicy();
     case 'individual':
       return new policies.IndividualRoutingPolicy();
+    case 'addressed':
+      return new policies.AddressedRoutingPolicy();
   }
 }
 

@@ -18,6 +18,7 @@ const NEXT: Partial<Record<ErrorCode, string>> = {
   CONTENT_TOO_LARGE: 'send less, for example split it into several messages',
   CURSOR_EXPIRED: 'older messages were trimmed; call fetch_messages without "after" or from the oldest id still kept',
   RATE_LIMITED: 'wait, then call again',
+  ABORTED: 'the call was cancelled; call again if you still need it',
   ROUTING_FAILED: "the room's routing policy could not place this message; try other recipients",
   STORAGE_FAILURE: 'the room is unavailable; try again in a few seconds',
   CLOSED: 'this session has ended; reconnect the MCP client',
@@ -41,7 +42,7 @@ export function failure(error: unknown): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: `${known.code}: ${known.message}${next ? `; ${next}` : ''}${details}` }] };
 }
 
-/** One line per message: `#12 alice -> bob: hello` (content as text, or its JSON). */
+/** One line per message: `#12 alice -> bob (re #9): hello` (content as text, or its JSON). */
 export function renderMessages(messages: readonly StoredMessage[], empty: string): string {
   if (messages.length === 0) return empty;
   return messages.map(renderMessage).join('\n');
@@ -50,5 +51,6 @@ export function renderMessages(messages: readonly StoredMessage[], empty: string
 export function renderMessage(message: StoredMessage): string {
   const to = message.recipients.length === 0 ? 'nobody' : message.recipients.join(', ');
   const content = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
-  return `#${message.id} ${message.sender} -> ${to}: ${content}`;
+  const reply = message.inReplyTo === undefined ? '' : ` (re #${message.inReplyTo})`;
+  return `#${message.id} ${message.sender} -> ${to}${reply}: ${content}`;
 }

@@ -16,6 +16,13 @@ export const DEFAULT_WAIT_SECONDS = 25;
 
 const MAX_RECIPIENTS = 1000;
 
+function metadata(tool: string) {
+  return z
+    .record(z.string(), z.unknown(), { error: `INVALID_MESSAGE: ${tool}'s metadata must be a JSON object` })
+    .optional()
+    .describe('A JSON object for programs, e.g. {"kind":"tool_result"}; stored and returned as it is.');
+}
+
 function cursor(name: string, what: string) {
   const error = `INVALID_ARGUMENT: ${name} must be a non-negative integer (${what})`;
   return z.number({ error }).int({ error }).min(0, { error });
@@ -57,10 +64,42 @@ export const sendInput = strict('send_message', {
     .describe(
       "Who should receive it, as the room's routing understands it: agent ids for direct messages, group names in a subgroup room. Omit to address everyone the routing allows (call list_agents to see who is here).",
     ),
+  in_reply_to: z
+    .number({ error: 'INVALID_ARGUMENT: in_reply_to must be the id of a message you received or sent (a positive integer)' })
+    .int({ error: 'INVALID_ARGUMENT: in_reply_to must be the id of a message you received or sent (a positive integer)' })
+    .min(1, { error: 'INVALID_ARGUMENT: in_reply_to must be the id of a message you received or sent (a positive integer)' })
+    .optional()
+    .describe('The id of the message you are answering: your message joins its thread (see get_thread).'),
+  metadata: metadata('send_message'),
   idempotency_key: z
     .string({ error: 'INVALID_MESSAGE: idempotency_key must be a string' })
     .optional()
     .describe('Makes a retry safe: a second send with the same key returns the first stored message and stores nothing.'),
+});
+
+export const threadInput = strict('get_thread', {
+  thread: z
+    .number({ error: "INVALID_ARGUMENT: thread must be the id of a thread's first message (a positive integer)" })
+    .int({ error: "INVALID_ARGUMENT: thread must be the id of a thread's first message (a positive integer)" })
+    .min(1, { error: "INVALID_ARGUMENT: thread must be the id of a thread's first message (a positive integer)" })
+    .describe("The thread's id: the `thread` field of any of its messages (its first message's id)."),
+});
+
+export const askInput = strict('ask_agent', {
+  content: sendInput.shape.content,
+  recipients: z
+    .array(z.string({ error: 'INVALID_MESSAGE: each recipient is a string' }), {
+      error: 'INVALID_MESSAGE: recipients must be an array of strings',
+    })
+    .min(1, { error: 'INVALID_MESSAGE: ask_agent needs recipients: whom you ask' })
+    .max(MAX_RECIPIENTS, { error: `INVALID_MESSAGE: at most ${MAX_RECIPIENTS} recipients` })
+    .describe("Whom you ask: agent ids (or groups, as the room's routing understands them)."),
+  timeout_seconds: z
+    .number({ error: `INVALID_ARGUMENT: timeout_seconds must be a number from 1 to ${MAX_WAIT_SECONDS}` })
+    .min(1, { error: `INVALID_ARGUMENT: timeout_seconds must be a number from 1 to ${MAX_WAIT_SECONDS}` })
+    .max(MAX_WAIT_SECONDS, { error: `INVALID_ARGUMENT: timeout_seconds must be a number from 1 to ${MAX_WAIT_SECONDS}` })
+    .optional()
+    .describe(`How long to wait for the answer (default ${DEFAULT_WAIT_SECONDS}, at most ${MAX_WAIT_SECONDS}).`),
 });
 
 export const fetchInput = strict('fetch_messages', {
@@ -92,7 +131,7 @@ export const ackInput = strict('ack_messages', {
 
 // --- outputs ---
 
-/** A stored message. Loose: fields a newer bus adds (threads, metadata) pass through. */
+/** A stored message. Loose: fields a newer bus adds pass through. */
 export const storedMessage = z.looseObject({
   id: z.number().int(),
   room: z.string(),
@@ -102,6 +141,10 @@ export const storedMessage = z.looseObject({
   recipients: z.array(z.string()),
   routing: z.object({ policy: z.string(), requested: z.array(z.string()).nullable() }),
   idempotencyKey: z.string().optional(),
+  /** The root of the reply chain: the message's own id when it answers nothing. */
+  thread: z.number().int(),
+  inReplyTo: z.number().int().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const memberOutput = z.object({ id: z.string(), groups: z.array(z.string()), online: z.boolean() });
@@ -110,3 +153,9 @@ export const messagesOutput = z.object({ messages: z.array(storedMessage) });
 export const agentsOutput = z.object({ agents: z.array(agentOutput) });
 export const cursorOutput = z.object({ cursor: z.number().int() });
 export const leftOutput = z.object({ left: z.literal(true) });
+/** `ask_agent`: the reply, or (a normal result, not an error) that none came in time and the request's id. */
+export const askOutput = z.object({
+  reply: storedMessage.optional(),
+  timedOut: z.literal(true).optional(),
+  requestId: z.number().int().optional(),
+});

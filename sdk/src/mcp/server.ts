@@ -9,6 +9,7 @@ import {
 import { MessageBusError } from '../core/errors.js';
 import { assertId } from '../core/validate.js';
 import type { McpBus } from './bus.js';
+import { registerConversationTools } from './conversation-tools.js';
 import { Inbox } from './inbox.js';
 import { instructionsFor } from './instructions.js';
 import { DEFAULT_IDLE_MS, Presence } from './presence.js';
@@ -16,7 +17,7 @@ import { failure } from './results.js';
 import { registerTools } from './tools.js';
 
 /** The `version` this package reports as its MCP server (kept equal to package.json by a test). */
-export const MCP_SERVER_VERSION = '0.1.0';
+export const MCP_SERVER_VERSION = '0.2.0';
 
 /** Options of `createMcpServer`. */
 export interface McpServerOptions {
@@ -39,7 +40,7 @@ export interface McpServerOptions {
 /**
  * The room as an MCP server for one agent: the tools `join_room`,
  * `leave_room`, `send_message`, `fetch_messages`, `wait_for_messages`,
- * `ack_messages` and `list_agents`, the resource `room://{room}/inbox` (with
+ * `ack_messages`, `list_agents`, `get_thread` and `ask_agent`, the resource `room://{room}/inbox` (with
  * `notifications/resources/updated` for subscribers) and `instructions` that
  * tell a model how to take part. Works over any `MessageBus` or
  * `RemoteMessageBus`; connect the result to any MCP transport.
@@ -98,7 +99,9 @@ export function createMcpServer(bus: McpBus, options: McpServerOptions): McpServ
       return failure(error);
     }
   };
-  registerTools(server, { bus, agent, inbox, presence, run });
+  const context = { bus, agent, inbox, presence, run };
+  registerTools(server, context);
+  registerConversationTools(server, context);
 
   server.registerResource(
     'inbox',

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Message, type MessageOptions } from '../core/message.js';
-import type { JsonValue, StoredMessage } from '../core/types.js';
+import type { JsonValue, MessageMetadata, StoredMessage } from '../core/types.js';
 import type { McpBus, McpMember } from './bus.js';
 import type { Inbox } from './inbox.js';
 import type { Presence } from './presence.js';
@@ -79,7 +79,7 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
     {
       title: 'Send a message',
       description:
-        "Send a message to the room. The room's routing decides who receives it from `recipients`. Returns the stored message with its id.",
+        "Send a message to the room. The room's routing decides who receives it from `recipients`. To answer a message, pass its id as `in_reply_to`. Returns the stored message with its id and thread.",
       inputSchema: sendInput,
       outputSchema: storedMessage,
     },
@@ -87,6 +87,8 @@ export function registerTools(server: McpServer, ctx: ToolContext): void {
       run('send_message', async () => {
         const options: MessageOptions = {};
         if (input.idempotency_key !== undefined) options.idempotencyKey = input.idempotency_key;
+        if (input.in_reply_to !== undefined) options.inReplyTo = input.in_reply_to;
+        if (input.metadata !== undefined) options.metadata = input.metadata as MessageMetadata;
         const stored = await bus.sendMessage(new Message(agent, input.content as JsonValue, input.recipients, options));
         return ok({ ...stored }, `sent ${renderMessage(stored)}`);
       }),

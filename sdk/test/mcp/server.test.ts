@@ -37,7 +37,9 @@ describe('createMcpServer', () => {
     const { tools } = await alice.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       'ack_messages',
+      'ask_agent',
       'fetch_messages',
+      'get_thread',
       'join_room',
       'leave_room',
       'list_agents',
@@ -49,7 +51,13 @@ describe('createMcpServer', () => {
       expect(tool.outputSchema?.type).toBe('object');
     }
     const send = tools.find((t) => t.name === 'send_message');
-    expect(Object.keys(send?.inputSchema.properties ?? {}).sort()).toEqual(['content', 'idempotency_key', 'recipients']);
+    expect(Object.keys(send?.inputSchema.properties ?? {}).sort()).toEqual([
+      'content',
+      'idempotency_key',
+      'in_reply_to',
+      'metadata',
+      'recipients',
+    ]);
     expect(send?.inputSchema.required).toEqual(['content']);
     const instructions = alice.getInstructions() ?? '';
     for (const word of ['join_room', 'wait_for_messages', 'ack_messages', 'room://lobby/inbox', '"alice"'])
@@ -212,6 +220,60 @@ describe('createMcpServer', () => {
     await alice.close();
     await until(async () => (await bus.agents())[0]?.online === false);
     expect((await bus.agents()).map((a) => a.id)).toEqual(['alice']);
+  });
+
+  it('replies with in_reply_to form a thread that get_thread reads, as each agent may see it', async () => {
+    const bus = room(new IndividualRoutingPolicy());
+    const [alice, bob, carol] = [await agent(bus, 'alice'), await agent(bus, 'bob'), await agent(bus, 'carol')];
+    for (const client of [alice, bob, carol]) await call(client, 'join_room');
+    const question = await call(alice, 'send_message', { content: 'which sources?', recipients: ['bob'], metadata: { kind: 'question' } });
+    expect(question.structuredContent).toMatchObject({ id: 1, thread: 1, metadata: { kind: 'question' } });
+    const answer = await call(bob, 'send_message', { content: 'three papers', recipients: ['alice'], in_reply_to: 1 });
+    expect(answer.structuredContent).toMatchObject({ id: 2, inReplyTo: 1, thread: 1 });
+    expect(textOf(answer)).toBe('sent #2 bob -> alice (re #1): three papers');
+    expect((await call(alice, 'get_thread', { thread: 1 })).structuredContent).toMatchObject({
+      messages: [{ id: 1 }, { id: 2, inReplyTo: 1 }],
+    });
+    expect((await call(carol, 'get_thread', { thread: 1 })).structuredContent).toEqual({ messages: [] });
+
+    // A reply to a message carol never saw is refused like a missing one, and nothing is stored.
+    const hidden = await call(carol, 'send_message', { content: 'me too', recipients: ['alice'], in_reply_to: 1 });
+    const missing = await call(carol, 'send_message', { content: 'me too', recipients: ['alice'], in_reply_to: 99 });
+    expect(hidden.isError).toBe(true);
+    expect(textOf(hidden)).toMatch(/^INVALID_ARGUMENT: /);
+    expect(textOf(hidden)).toBe(textOf(missing));
+    expect(textOf(await call(carol, 'send_message', { content: 'x', recipients: ['alice'], in_reply_to: 0 }))).toContain(
+      'INVALID_ARGUMENT: in_reply_to must be the id of a message',
+    );
+    expect(textOf(await call(carol, 'send_message', { content: 'x', recipients: ['alice'], metadata: [1] }))).toContain(
+      "INVALID_MESSAGE: send_message's metadata must be a JSON object",
+    );
+    expect((await bus.history()).length).toBe(2);
+  });
+
+  it('ask_agent resolves with the first reply, or reports the request id when none came in time', async () => {
+    const bus = room(new IndividualRoutingPolicy());
+    const planner = await agent(bus, 'planner');
+    const researcher = await agent(bus, 'researcher');
+    await call(planner, 'join_room');
+    await call(researcher, 'join_room');
+    const asking = call(planner, 'ask_agent', { content: { question: 'scope?' }, recipients: ['researcher'], timeout_seconds: 10 });
+    const incoming = await call(researcher, 'wait_for_messages', { timeout_seconds: 10 });
+    const [question] = (incoming.structuredContent as { messages: Array<{ id: number }> }).messages;
+    await call(researcher, 'send_message', { content: 'just the parser', recipients: ['planner'], in_reply_to: question?.id });
+    const answered = await asking;
+    expect(answered.isError).toBeUndefined();
+    expect(answered.structuredContent).toMatchObject({
+      reply: { sender: 'researcher', content: 'just the parser', inReplyTo: question?.id },
+    });
+
+    const unanswered = await call(planner, 'ask_agent', { content: 'anyone?', recipients: ['researcher'], timeout_seconds: 1 });
+    expect(unanswered.isError).toBeUndefined();
+    expect(unanswered.structuredContent).toEqual({ timedOut: true, requestId: 3 });
+    expect(textOf(unanswered)).toContain('no answer within 1 s to your question #3');
+    expect(textOf(await call(planner, 'ask_agent', { content: 'hi', recipients: [] }))).toContain(
+      'INVALID_MESSAGE: ask_agent needs recipients',
+    );
   });
 
   it('refuses a bad agent id and a missing bus', () => {

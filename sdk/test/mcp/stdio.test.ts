@@ -95,10 +95,11 @@ describe('npx modular-message-bus-library mcp --redis', () => {
     expect(got.structuredContent).toMatchObject({ messages: [{ id: 1, sender: 'alice', content: 'hello from another process' }] });
     expect(latency).toBeLessThan(1000);
 
-    await call(bob.client, 'send_message', { content: { reply: 'hi alice' } });
+    await call(bob.client, 'send_message', { content: { reply: 'hi alice' }, in_reply_to: 1 });
     expect((await call(alice.client, 'wait_for_messages', { timeout_seconds: 10 })).structuredContent).toMatchObject({
-      messages: [{ id: 2, sender: 'bob', content: { reply: 'hi alice' } }],
+      messages: [{ id: 2, sender: 'bob', content: { reply: 'hi alice' }, inReplyTo: 1, thread: 1 }],
     });
+    expect((await call(alice.client, 'get_thread', { thread: 1 })).structuredContent).toMatchObject({ messages: [{ id: 1 }, { id: 2 }] });
     const agents = await call(alice.client, 'list_agents');
     expect(agents.structuredContent).toEqual({
       agents: [
@@ -153,7 +154,7 @@ describe('npx modular-message-bus-library mcp --redis', () => {
       [['mcp', '--redis', redis.url, '--agent', 'a'], /--room is required/],
       [
         ['mcp', '--redis', redis.url, '--room', 'r', '--agent', 'a', '--routing', 'random'],
-        /--routing must be one of broadcast, subgroup, individual; got "random"/,
+        /--routing must be one of broadcast, subgroup, individual, addressed; got "random"/,
       ],
       [['mcp', '--redis', redis.url, '--room', 'no spaces', '--agent', 'a'], /--room must be 1-128 letters/],
       [['mcp', '--redis', 'http://x', '--room', 'r', '--agent', 'a'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],

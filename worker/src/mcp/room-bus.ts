@@ -1,19 +1,23 @@
 import {
   type ConnectOptions,
-  type Message,
+  Message,
   type MessageBus,
   MessageBusError,
   type MessageHandler,
+  type RequestOptions,
   type StoredMessage,
   type SubscribeOptions,
 } from 'modular-message-bus-library';
 import type { McpBus, McpMember } from 'modular-message-bus-library/mcp';
-import type { AgentInfo, GroupGrant, Outcome, RoomRpc } from '../contract.js';
+import type { AgentInfo, GroupGrant, LimitName, Outcome, RoomRpc, SendInput } from '../contract.js';
 import { readSendInput } from '../input.js';
 
 /** What the MCP sessions of a room object use: its RPC (so every limit, presence event and count applies) and its bus. */
 export interface RoomAccess {
-  rpc: Pick<RoomRpc, 'connectAgent' | 'disconnectAgent' | 'removeAgent' | 'sendMessage' | 'fetchMessages' | 'ackMessages' | 'describe'>;
+  rpc: Pick<
+    RoomRpc,
+    'connectAgent' | 'disconnectAgent' | 'removeAgent' | 'sendMessage' | 'fetchMessages' | 'fetchThread' | 'ackMessages' | 'describe'
+  >;
   /** The room's current bus (a new one after its routing changes). */
   bus(): MessageBus;
   /** How each member connected, for `list_agents`. */
@@ -22,6 +26,7 @@ export interface RoomAccess {
   held(agent: string, online: boolean | null): void;
   /** MAX_CONTENT_DEPTH: the HTTP API's shape rule (input.ts) applies to MCP sends too. */
   maxContentDepth: number;
+  countLimit(limit: LimitName): void;
 }
 
 interface LiveSubscription {
@@ -69,9 +74,26 @@ export class RoomBus implements McpBus {
   }
 
   async sendMessage(message: Message): Promise<StoredMessage> {
-    const body = { content: message.content, recipients: message.recipients, idempotencyKey: message.options.idempotencyKey };
-    const input = unwrap(readSendInput(body, this.#access.maxContentDepth));
-    return unwrap(await this.#access.rpc.sendMessage(this.room, message.sender, input));
+    return unwrap(await this.#access.rpc.sendMessage(this.room, message.sender, this.#input(message)));
+  }
+
+  async fetchThread(agentId: string, thread: number, options: { after?: number; limit?: number } = {}): Promise<StoredMessage[]> {
+    return unwrap(await this.#access.rpc.fetchThread(this.room, agentId, thread, options.after, options.limit));
+  }
+
+  /**
+   * The room bus's own `request` (its reply watch lives in this object). The
+   * tool call took the agent's one rate token already; the shape rule and the
+   * content-limit count are the send path's.
+   */
+  async request(message: Message, options?: RequestOptions): Promise<StoredMessage> {
+    const { content, recipients, ...rest } = this.#input(message);
+    try {
+      return await this.#access.bus().request(new Message(message.sender, content, recipients, rest), options);
+    } catch (error) {
+      if (MessageBusError.is(error, 'CONTENT_TOO_LARGE')) this.#access.countLimit('content');
+      throw error;
+    }
   }
 
   async fetchMessages(agentId: string, lastMessageId?: number, options: { limit?: number } = {}): Promise<StoredMessage[]> {
@@ -103,6 +125,17 @@ export class RoomBus implements McpBus {
       live.stop();
       this.#attach(live);
     }
+  }
+
+  /** A message's fields through the HTTP API's input rule (input.ts). */
+  #input(message: Message): SendInput {
+    const { idempotencyKey, inReplyTo, metadata } = message.options;
+    return unwrap(
+      readSendInput(
+        { content: message.content, recipients: message.recipients, idempotencyKey, inReplyTo, metadata },
+        this.#access.maxContentDepth,
+      ),
+    );
   }
 
   #attach(live: LiveSubscription): void {

@@ -104,6 +104,7 @@ export class McpRoom {
       viaOf: (member: string, sockets: number) => this.viaOf(member, sockets),
       held: (member: string, online: boolean | null) => this.#table.set(member, online),
       maxContentDepth: this.#parts.limits.maxContentDepth,
+      countLimit: (limit: LimitName) => this.#parts.countLimit(limit),
     };
     const bus = new RoomBus(room, access, grantFrom(request.headers.get('x-mmb-grant')));
     const server = createMcpServer(bus, {

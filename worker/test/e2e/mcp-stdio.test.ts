@@ -23,6 +23,14 @@ afterAll(async () => {
 describe('npx modular-message-bus-library mcp --url', () => {
   it('joins a worker room through RemoteMessageBus and talks with an agent on the HTTP endpoint', async () => {
     const room = freshRoom('mcp-stdio');
+    // An addressed room: everyone when no recipients are named, direct when they are (ask_agent names them).
+    const admin = await tokenFor(dev.secret, 'admin', '*', 'admin');
+    const configured = await fetch(`${dev.url}/v1/rooms/${room}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ routing: 'addressed' }),
+    });
+    expect(configured.status).toBe(200);
     const transport = new StdioClientTransport({
       command: 'npx',
       args: ['modular-message-bus-library', 'mcp', '--url', dev.url, '--room', room, '--token', await tokenFor(dev.secret, 'desk', room)],
@@ -53,6 +61,14 @@ describe('npx modular-message-bus-library mcp --url', () => {
         { id: 'ide', online: true, groups: [], via: 'mcp' },
       ],
     });
+    // ask_agent over RemoteMessageBus.request: the IDE agent answers the question it waited for.
+    const asking = tool(desk, 'ask_agent', { content: 'ready to ship?', recipients: ['ide'], timeout_seconds: 20 });
+    const incoming = await tool(ide, 'wait_for_messages', { after: 2, timeout_seconds: 20 });
+    const [question] = (incoming.structuredContent as { messages: Array<{ id: number }> }).messages;
+    await tool(ide, 'send_message', { content: 'ship it', recipients: ['desk'], in_reply_to: question?.id });
+    const answered = await asking;
+    expect(answered.isError, JSON.stringify(answered.content)).toBeUndefined();
+    expect(answered.structuredContent).toMatchObject({ reply: { sender: 'ide', content: 'ship it', inReplyTo: question?.id } });
     expect((await tool(desk, 'ack_messages', { up_to: 1 })).structuredContent).toEqual({ cursor: 1 });
     expect((await tool(desk, 'leave_room')).structuredContent).toEqual({ left: true });
   });

@@ -70,7 +70,9 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
     const names = (await alice.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual([
       'ack_messages',
+      'ask_agent',
       'fetch_messages',
+      'get_thread',
       'join_room',
       'leave_room',
       'list_agents',
@@ -111,6 +113,39 @@ describe('/v1/rooms/:room/mcp on wrangler dev', () => {
     expect((await tool(bob, 'leave_room')).structuredContent).toEqual({ left: true });
     const after = await api('GET', `/v1/rooms/${room}`, admin);
     expect((after.json.members as Array<{ id: string }>).map((m) => m.id)).toEqual(['alice']);
+  });
+
+  it("a reply with in_reply_to joins the thread, get_thread reads it, and ask_agent gets the other client's answer", async () => {
+    const room = await individualRoom();
+    const [alice, bob, carol] = [await agent(room, 'alice'), await agent(room, 'bob'), await agent(room, 'carol')];
+    for (const client of [alice, bob, carol]) await tool(client, 'join_room');
+    const question = await tool(alice, 'send_message', { content: 'which sources?', recipients: ['bob'], metadata: { kind: 'question' } });
+    expect(question.structuredContent).toMatchObject({ id: 1, thread: 1, metadata: { kind: 'question' } });
+    const reply = await tool(bob, 'send_message', { content: 'three papers', recipients: ['alice'], in_reply_to: 1 });
+    expect(reply.structuredContent).toMatchObject({ id: 2, inReplyTo: 1, thread: 1 });
+    expect((await tool(alice, 'get_thread', { thread: 1 })).structuredContent).toMatchObject({
+      messages: [
+        { id: 1, content: 'which sources?' },
+        { id: 2, inReplyTo: 1, content: 'three papers' },
+      ],
+    });
+    expect((await tool(carol, 'get_thread', { thread: 1 })).structuredContent).toEqual({ messages: [] });
+    const hidden = await tool(carol, 'send_message', { content: 'me too', recipients: ['alice'], in_reply_to: 1 });
+    expect(textOf(hidden)).toMatch(/^INVALID_ARGUMENT: /);
+
+    // ask_agent: bob asks, alice's client answers the request it waited for.
+    const asking = tool(bob, 'ask_agent', { content: 'is the parser in scope?', recipients: ['alice'], timeout_seconds: 20 });
+    const incoming = await tool(alice, 'wait_for_messages', { after: 2, timeout_seconds: 20 });
+    const [request] = (incoming.structuredContent as { messages: Array<{ id: number; sender: string }> }).messages;
+    expect(request).toMatchObject({ sender: 'bob' });
+    await tool(alice, 'send_message', { content: 'yes, only the parser', recipients: ['bob'], in_reply_to: request?.id });
+    expect((await asking).structuredContent).toMatchObject({
+      reply: { sender: 'alice', inReplyTo: request?.id, content: 'yes, only the parser' },
+    });
+    const unanswered = await tool(bob, 'ask_agent', { content: 'anyone?', recipients: ['carol'], timeout_seconds: 1 });
+    expect(unanswered.isError).toBeUndefined();
+    expect(unanswered.structuredContent).toMatchObject({ timedOut: true });
+    expect((await api('GET', `/v1/rooms/${room}/history`, admin)).json.messages).toHaveLength(5);
   });
 
   it('a direct message is invisible to a third agent', async () => {
