@@ -245,6 +245,7 @@ export class RoomStore implements IndexedRoom {
         q: draft.routing.requested,
         ...(draft.idempotencyKey === undefined ? {} : { k: draft.idempotencyKey }),
         ...(parentId === undefined ? {} : { i: parentId, h: thread }),
+        ...(draft.streamId === undefined ? {} : { x: draft.streamId }),
       },
       draft.contentJson,
       draft.metadataJson,
@@ -582,6 +583,7 @@ export class RoomStore implements IndexedRoom {
       inReplyTo: p.i,
       thread: p.h,
       metadata: p.m === undefined ? undefined : deepFreeze(p.m as MessageMetadata),
+      streamId: p.x,
     });
   }
 }

@@ -6,6 +6,8 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
+  StreamChannel,
+  StreamSignal,
 } from '../../core/types.js';
 import {
   byId,
@@ -197,9 +199,25 @@ export class InMemoryStorageBackend implements StorageBackend {
     return () => data.watchers.delete(listener);
   }
 
+  /** Signals reach the room's other channels on this instance synchronously, in publish order. */
+  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
+    const channels = this.#room(room, true).channels;
+    channels.add(listener);
+    return {
+      publish: (signal) => {
+        if (!channels.has(listener)) return;
+        for (const other of channels) if (other !== listener) other(signal);
+      },
+      close: () => channels.delete(listener),
+    };
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
-    for (const data of this.#rooms.values()) data.watchers.clear();
+    for (const data of this.#rooms.values()) {
+      data.watchers.clear();
+      data.channels.clear();
+    }
   }
 
   // --- internal helpers ---
@@ -221,6 +239,7 @@ export class InMemoryStorageBackend implements StorageBackend {
         epochNumber: 0,
         idempotency: new Map(),
         watchers: new Set(),
+        channels: new Set(),
       };
       this.#rooms.set(room, data);
     }
@@ -254,6 +273,8 @@ interface RoomData {
   /** `idempotencyField(sender, key)` → id. */
   idempotency: Map<string, number>;
   watchers: Set<(message: StoredMessage) => void>;
+  /** Listeners of the room's stream channels (`openStreamChannel`). */
+  channels: Set<(signal: StreamSignal) => void>;
 }
 
 /** Drops the oldest messages beyond `max`; the message array and the index are compacted once the dead prefix is large. */
