@@ -1,4 +1,4 @@
-/** Asks for an admin token when there is none, then shows the dashboard. */
+/** Asks for an admin token for the API's origin when there is none, then shows the dashboard. */
 import { useMemo, useState } from 'react';
 import { ApiClient } from './api/client.js';
 import { Dashboard } from './Dashboard.js';
@@ -13,11 +13,21 @@ export function App() {
     [settings.apiBase, settings.token],
   );
 
+  if (settings.apiOrigin === null) {
+    return (
+      <div className="token-screen">
+        <p className="token-form" data-testid="bad-api">
+          <code>?api=</code> must be an http(s) URL of a worker; got <code>{settings.apiBase}</code>.
+        </p>
+      </div>
+    );
+  }
   if (!client || editingToken) {
     return (
       <div className="token-screen">
         <TokenForm
-          apiBase={settings.apiBase}
+          apiOrigin={settings.apiOrigin}
+          foreignApi={settings.foreignApi}
           onSubmit={(token) => {
             settings.setToken(token);
             setEditingToken(false);

@@ -1,13 +1,16 @@
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { isValidId, mergeExpositions } from 'modular-message-bus-library';
-import { authenticate, type Principal, refuseAgent, refuseNonAdmin, tokenOf } from './auth.js';
-import type { ErrorBody, LimitName, Outcome, SendInput } from './contract.js';
+import { authenticate, credentialsOf, grantOf, type Principal, refuseAgent, refuseNonAdmin } from './auth.js';
+import type { ErrorBody, LimitName, Outcome } from './contract.js';
+import { serveDevtools } from './devtools.js';
 import { type Env, limitsOf } from './env.js';
 import { closeCodeOf, errorResponse, fail } from './errors.js';
+import { readDecimal, readGroups, readRouting, readSendInput, readUpTo } from './input.js';
+import { NOSNIFF, withHeaders } from './security-headers.js';
 import { directoryOf, type RoomStub, roomOf as stubOf } from './stubs.js';
 
-type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
+type AppEnv = { Bindings: Env; Variables: { principal: Principal; protocol: string | undefined } };
 type Ctx = Context<AppEnv>;
 
 /** Options of `createApp`. */
@@ -24,7 +27,9 @@ const MISCONFIGURED = fail(
 /**
  * The HTTP + WebSocket API in front of the room objects (`CHAT_ROOM`
  * binding) and the room directory (`ROOM_DIRECTORY`). Every route is under
- * `/v1`, plus `/metrics` and the devtools under `/devtools`.
+ * `/v1`, plus `/metrics` and the devtools under `/devtools`. Input is checked
+ * here (input.ts) before any RPC; the room objects are called through the
+ * types of contract.ts.
  *
  * @example
  * ```ts
@@ -38,6 +43,12 @@ const MISCONFIGURED = fail(
 export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   const devtools = options.devtoolsPath ?? '/devtools';
   const app = new Hono<AppEnv>();
+
+  // Outermost, so preflights and refusals say it too.
+  app.use('*', async (c, next) => {
+    await next();
+    c.res = withHeaders(c.res, NOSNIFF);
+  });
 
   app.use('*', async (c, next) => {
     const allowed = (c.env.CORS_ORIGINS ?? '')
@@ -54,27 +65,23 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     return middleware(c, next);
   });
 
-  app.get(`${devtools}`, (c) => c.redirect(`${devtools}/`, 301));
-  app.get(`${devtools}/*`, async (c) => {
-    if (!c.env.ASSETS)
-      return errorResponse(fail('NOT_FOUND', 'the devtools are not built: run `npm run build -w modular-message-bus-devtools`'));
-    const url = new URL(c.req.url);
-    url.pathname = url.pathname.slice(devtools.length) || '/';
-    const response = await c.env.ASSETS.fetch(new Request(url, c.req.raw));
-    if (response.status === 404) return errorResponse(fail('NOT_FOUND', `no devtools file at ${url.pathname}: build the devtools first`));
-    return response;
-  });
+  app.get(devtools, (c) => serveDevtools(c.req.raw, c.env, devtools));
+  app.get(`${devtools}/*`, (c) => serveDevtools(c.req.raw, c.env, devtools));
 
   // Authentication for everything else: a missing secret is a deployment error, not a client one.
   app.use('*', async (c, next) => {
+    const upgrade = isUpgrade(c);
+    const credentials = credentialsOf(c.req.raw, upgrade);
+    if ('code' in credentials) return errorResponse(credentials);
     const secret = c.env.BUS_SECRET;
     if (!secret) {
       console.error(`[mmb-worker] ${MISCONFIGURED.message}`);
-      return isUpgrade(c) ? refuseSocket(MISCONFIGURED) : errorResponse(MISCONFIGURED);
+      return upgrade ? refuseSocket(MISCONFIGURED, credentials.protocol) : errorResponse(MISCONFIGURED);
     }
-    const principal = await authenticate(tokenOf(c.req.raw), secret);
-    if ('code' in principal) return isUpgrade(c) ? refuseSocket(principal) : errorResponse(principal);
+    const principal = await authenticate(credentials.token, secret);
+    if ('code' in principal) return upgrade ? refuseSocket(principal, credentials.protocol) : errorResponse(principal);
     c.set('principal', principal);
+    c.set('protocol', credentials.protocol);
     await next();
   });
 
@@ -84,7 +91,9 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return errorResponse(refused);
     const body = await readBody(c, room, true);
     if (body instanceof Response) return body;
-    return reply(c, await roomOf(c, room).connectAgent(room, agent, body.groups as string[] | undefined), 200);
+    const groups = readGroups(body.groups, limitsOf(c.env).maxGroupsPerMember);
+    if (!groups.ok) return errorResponse(groups.error);
+    return reply(c, await roomOf(c, room).connectAgent(room, agent, groups.value, grantOf(c.var.principal)), 200);
   });
 
   app.post('/v1/rooms/:room/agents/:agent/disconnect', async (c) => {
@@ -101,13 +110,31 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     return reply(c, await roomOf(c, room).removeAgent(room, agent), 200);
   });
 
+  app.put('/v1/rooms/:room/agents/:agent/groups/:group', async (c) => {
+    const { room, agent } = ids(c);
+    const group = c.req.param('group');
+    const refused = checkIds(room, agent, group) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    return reply(c, await roomOf(c, room).joinGroup(room, agent, group, grantOf(c.var.principal)), 200);
+  });
+
+  app.delete('/v1/rooms/:room/agents/:agent/groups/:group', async (c) => {
+    const { room, agent } = ids(c);
+    const group = c.req.param('group');
+    const refused = checkIds(room, agent, group) ?? refuseAgent(c.var.principal, room, agent);
+    if (refused) return errorResponse(refused);
+    return reply(c, await roomOf(c, room).leaveGroup(room, agent, group, grantOf(c.var.principal)), 200);
+  });
+
   app.post('/v1/rooms/:room/agents/:agent/ack', async (c) => {
     const { room, agent } = ids(c);
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return errorResponse(refused);
     const body = await readBody(c, room, false);
     if (body instanceof Response) return body;
-    return reply(c, await roomOf(c, room).ackMessages(room, agent, body.upTo as number), 200);
+    const upTo = readUpTo(body.upTo);
+    if (!upTo.ok) return errorResponse(upTo.error);
+    return reply(c, await roomOf(c, room).ackMessages(room, agent, upTo.value), 200);
   });
 
   app.post('/v1/rooms/:room/messages', async (c) => {
@@ -120,18 +147,17 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       if (principal.role !== 'admin' && body.sender !== principal.sub) {
         return errorResponse(fail('FORBIDDEN', 'the sender is the token\'s agent: only an admin token may name a "sender"'));
       }
+      const named = checkIds(body.sender);
+      if (named) return errorResponse(named);
       sender = body.sender as string;
     } else if (principal.role === 'admin') {
       return errorResponse(fail('INVALID_MESSAGE', 'an admin token must name the "sender" of the message'));
     }
     const refused = checkIds(room, sender) ?? refuseAgent(principal, room, sender);
     if (refused) return errorResponse(refused);
-    const input: SendInput = { content: body.content as SendInput['content'] };
-    if (body.recipients !== undefined) input.recipients = body.recipients as string[];
-    if (body.idempotencyKey !== undefined) input.idempotencyKey = body.idempotencyKey as string;
-    if (body.inReplyTo !== undefined) input.inReplyTo = body.inReplyTo as number;
-    if (body.metadata !== undefined) input.metadata = body.metadata as NonNullable<SendInput['metadata']>;
-    return reply(c, await roomOf(c, room).sendMessage(room, sender, input), 201);
+    const input = readSendInput(body, limitsOf(c.env).maxContentDepth);
+    if (!input.ok) return errorResponse(input.error);
+    return reply(c, await roomOf(c, room).sendMessage(room, sender, input.value), 201);
   });
 
   app.get('/v1/rooms/:room/messages', async (c) => {
@@ -139,11 +165,11 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const agent = c.req.query('agent') ?? c.var.principal.sub;
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return errorResponse(refused);
-    const after = cursorParam(c, 'after');
-    const limit = cursorParam(c, 'limit');
-    if (typeof after === 'object') return errorResponse(after);
-    if (typeof limit === 'object') return errorResponse(limit);
-    const outcome = await roomOf(c, room).fetchMessages(room, agent, after, limit);
+    const after = readDecimal(c.req.query('after'), 'after');
+    if (!after.ok) return errorResponse(after.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    const outcome = await roomOf(c, room).fetchMessages(room, agent, after.value, limit.value);
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
@@ -152,11 +178,11 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const agent = c.req.query('agent') ?? c.var.principal.sub;
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return errorResponse(refused);
-    const before = cursorParam(c, 'before');
-    const limit = cursorParam(c, 'limit');
-    if (typeof before === 'object') return errorResponse(before);
-    if (typeof limit === 'object') return errorResponse(limit);
-    const outcome = await roomOf(c, room).fetchLatest(room, agent, before, limit);
+    const before = readDecimal(c.req.query('before'), 'before');
+    if (!before.ok) return errorResponse(before.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    const outcome = await roomOf(c, room).fetchLatest(room, agent, before.value, limit.value);
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
@@ -165,14 +191,14 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const agent = c.req.query('agent') ?? c.var.principal.sub;
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
     if (refused) return errorResponse(refused);
-    const raw = c.req.param('thread');
-    const thread = /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : Number.NaN;
-    if (!Number.isSafeInteger(thread)) return errorResponse(fail('INVALID_ARGUMENT', `the thread must be a message id; got "${raw}"`));
-    const after = cursorParam(c, 'after');
-    const limit = cursorParam(c, 'limit');
-    if (typeof after === 'object') return errorResponse(after);
-    if (typeof limit === 'object') return errorResponse(limit);
-    const outcome = await roomOf(c, room).fetchThread(room, agent, thread, after, limit);
+    const thread = readDecimal(c.req.param('thread'), 'the thread id');
+    if (!thread.ok) return errorResponse(thread.error);
+    const after = readDecimal(c.req.query('after'), 'after');
+    if (!after.ok) return errorResponse(after.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    // The bus refuses 0 (not a message id) with INVALID_ARGUMENT, as any bad thread.
+    const outcome = await roomOf(c, room).fetchThread(room, agent, thread.value as number, after.value, limit.value);
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
@@ -181,10 +207,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const agent = c.req.query('agent') ?? c.var.principal.sub;
     if (!isUpgrade(c)) return errorResponse(fail('INVALID_ARGUMENT', 'this route is a WebSocket: send "Upgrade: websocket"'));
     const refused = checkIds(room, agent) ?? refuseAgent(c.var.principal, room, agent);
-    if (refused) return refuseSocket(refused);
+    if (refused) return refuseSocket(refused, c.var.protocol);
     // `watch=1`: the agent's messages without its presence (RemoteMessageBus.request waits on one).
     const watch = c.req.query('watch');
-    if (watch !== undefined && watch !== '1') return refuseSocket(fail('INVALID_ARGUMENT', `watch must be "1" or absent; got "${watch}"`));
+    if (watch !== undefined && watch !== '1') {
+      return refuseSocket(fail('INVALID_ARGUMENT', `watch must be "1" or absent; got "${watch}"`), c.var.protocol);
+    }
     return upgrade(c, room, watch === '1' ? 'watch' : 'agent', agent);
   });
 
@@ -205,7 +233,9 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return errorResponse(refused);
     const body = await readBody(c, room, false);
     if (body instanceof Response) return body;
-    return reply(c, await roomOf(c, room).configure(room, body.routing), 200);
+    const routing = readRouting(body.routing);
+    if (!routing.ok) return errorResponse(routing.error);
+    return reply(c, await roomOf(c, room).configure(room, routing.value), 200);
   });
 
   app.get('/v1/rooms/:room', async (c) => {
@@ -219,11 +249,11 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const room = c.req.param('room');
     const refused = checkIds(room) ?? refuseNonAdmin(c.var.principal, room);
     if (refused) return errorResponse(refused);
-    const after = cursorParam(c, 'after');
-    const limit = cursorParam(c, 'limit');
-    if (typeof after === 'object') return errorResponse(after);
-    if (typeof limit === 'object') return errorResponse(limit);
-    const outcome = await roomOf(c, room).history(room, after ?? 0, limit);
+    const after = readDecimal(c.req.query('after'), 'after');
+    if (!after.ok) return errorResponse(after.error);
+    const limit = readDecimal(c.req.query('limit'), 'limit');
+    if (!limit.ok) return errorResponse(limit.error);
+    const outcome = await roomOf(c, room).history(room, after.value ?? 0, limit.value);
     return outcome.ok ? c.json({ messages: outcome.value }) : errorResponse(outcome.error);
   });
 
@@ -231,7 +261,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     const room = c.req.param('room');
     if (!isUpgrade(c)) return errorResponse(fail('INVALID_ARGUMENT', 'this route is a WebSocket: send "Upgrade: websocket"'));
     const refused = checkIds(room) ?? refuseNonAdmin(c.var.principal, room);
-    if (refused) return refuseSocket(refused);
+    if (refused) return refuseSocket(refused, c.var.protocol);
     return upgrade(c, room, 'events', null);
   });
 
@@ -263,25 +293,18 @@ function ids(c: Ctx): { room: string; agent: string } {
   return { room: c.req.param('room') as string, agent: c.req.param('agent') as string };
 }
 
-function checkIds(...values: string[]): ErrorBody | undefined {
+function checkIds(...values: unknown[]): ErrorBody | undefined {
   for (const value of values) {
-    if (!isValidId(value)) return fail('INVALID_ARGUMENT', `"${value}" is not a valid id: use 1-128 letters, digits and "._:-"`);
+    if (!isValidId(value)) {
+      const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : `a ${typeof value}`;
+      return fail('INVALID_ARGUMENT', `${shown} is not a valid id: use 1-128 letters, digits and "._:-"`);
+    }
   }
   return undefined;
 }
 
 function reply<T>(c: Ctx, outcome: Outcome<T>, status: 200 | 201): Response {
   return outcome.ok ? c.json(outcome.value as object, status) : errorResponse(outcome.error);
-}
-
-/** A query parameter that must be a non-negative integer, if present. */
-function cursorParam(c: Ctx, name: string): number | undefined | ErrorBody {
-  const raw = c.req.query(name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw === '' || !Number.isSafeInteger(value) || value < 0)
-    return fail('INVALID_ARGUMENT', `${name} must be a non-negative integer; got "${raw}"`);
-  return value;
 }
 
 /** Reads a JSON object body within MAX_BODY_BYTES. Malformed JSON is INVALID_MESSAGE. */
@@ -321,19 +344,27 @@ function isUpgrade(c: Ctx): boolean {
 }
 
 /** Forwards an authorised upgrade to the room, with the principal's facts in headers only the worker sets. */
-function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'events', agent: string | null): Promise<Response> {
-  const after = c.req.query('after');
+async function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'events', agent: string | null): Promise<Response> {
+  const after = readDecimal(c.req.query('after'), 'after');
+  if (!after.ok) return refuseSocket(after.error, c.var.protocol);
   const headers = new Headers({ upgrade: 'websocket', 'x-mmb-room': room, 'x-mmb-kind': kind });
   if (agent !== null) headers.set('x-mmb-agent', agent);
-  if (after !== undefined) headers.set('x-mmb-after', after);
-  return roomOf(c, room).fetch(new Request('https://room.internal/ws', { headers }));
+  if (after.value !== undefined) headers.set('x-mmb-after', String(after.value));
+  const response = await roomOf(c, room).fetch(new Request('https://room.internal/ws', { headers }));
+  return withProtocol(response, c.var.protocol);
 }
 
 /** Accepts the socket only to say why it is refused: browsers cannot read the status of a refused upgrade. */
-function refuseSocket(error: ErrorBody): Response {
+function refuseSocket(error: ErrorBody, protocol: string | undefined): Response {
   const { 0: client, 1: server } = new WebSocketPair();
   server.accept();
   server.send(JSON.stringify({ type: 'error', ref: null, error }));
   server.close(closeCodeOf(error.code), error.message.slice(0, 120));
-  return new Response(null, { status: 101, webSocket: client });
+  return withProtocol(new Response(null, { status: 101, webSocket: client }), protocol);
+}
+
+/** Names the `bearer.<jwt>` subprotocol the client offered: a browser drops a socket whose answer does not. */
+function withProtocol(response: Response, protocol: string | undefined): Response {
+  if (protocol === undefined || !response.webSocket) return response;
+  return new Response(null, { status: 101, webSocket: response.webSocket, headers: { 'sec-websocket-protocol': protocol } });
 }

@@ -20,6 +20,8 @@ import type {
   AgentInfo,
   DisconnectResponse,
   ErrorBody,
+  GroupGrant,
+  GroupsResponse,
   LimitName,
   Outcome,
   PresenceReason,
@@ -33,8 +35,10 @@ import type {
   StoredMessage,
 } from './contract.js';
 import { type Env, type Limits, limitsOf } from './env.js';
-import { fail, toErrorBody } from './errors.js';
+import { errorOf, fail, toErrorBody } from './errors.js';
 import { answerFrame } from './frames.js';
+import { refuseGroupChange, refuseGroupCount } from './group-grant.js';
+import { readDecimal } from './input.js';
 import { TokenBuckets } from './rate-limit.js';
 import { RoomMeta } from './room-meta.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
@@ -121,13 +125,15 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
 
   // --- RPC methods called by the worker (RoomRpc in contract.ts; errors travel as data) ---
 
-  connectAgent(room: string, agent: string, groups?: string[]): Promise<Outcome<AgentInfo>> {
+  connectAgent(room: string, agent: string, groups: string[] | undefined, grant: GroupGrant): Promise<Outcome<AgentInfo>> {
     return this.#run(room, async (bus) => {
       const members = await bus.storage.getMembers(room);
-      if (!members.some((m) => m.id === agent) && members.length >= this.#limits.maxMembersPerRoom) {
+      const existing = members.find((m) => m.id === agent);
+      if (!existing && members.length >= this.#limits.maxMembersPerRoom) {
         this.#countLimit('members');
         throw new MessageBusError('ROOM_FULL', `room "${room}" has ${members.length} members, its limit (MAX_MEMBERS_PER_ROOM)`);
       }
+      if (groups !== undefined) this.#checkGroups(grant, existing?.groups ?? [], groups);
       const member = await bus.connectAgent(agent, groups === undefined ? {} : { groups });
       await this.#register(room);
       this.#presence(agent, true, member.groups, 'connect');
@@ -152,6 +158,26 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       this.#presence(agent, false, undefined, 'removed');
       return { agent, removed: true };
     });
+  }
+
+  joinGroup(room: string, agent: string, group: string, grant: GroupGrant): Promise<Outcome<GroupsResponse>> {
+    return this.#changeGroups(
+      room,
+      agent,
+      grant,
+      (groups) => [...groups, group],
+      (bus) => bus.joinGroup(agent, group),
+    );
+  }
+
+  leaveGroup(room: string, agent: string, group: string, grant: GroupGrant): Promise<Outcome<GroupsResponse>> {
+    return this.#changeGroups(
+      room,
+      agent,
+      grant,
+      (groups) => groups.filter((g) => g !== group),
+      (bus) => bus.leaveGroup(agent, group),
+    );
   }
 
   sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>> {
@@ -188,10 +214,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     return this.#run(room, (bus) => bus.history(after, limit === undefined ? {} : { limit }));
   }
 
-  configure(room: string, routing: unknown): Promise<Outcome<RoutingResponse>> {
+  configure(room: string, routing: string): Promise<Outcome<RoutingResponse>> {
     return this.#run(room, async () => {
       const names = Object.keys(this.policies());
-      if (typeof routing !== 'string' || !names.includes(routing)) {
+      if (!names.includes(routing)) {
         throw new MessageBusError('INVALID_ARGUMENT', `routing must be one of ${names.map((n) => `"${n}"`).join(', ')}`);
       }
       this.#meta.routing = routing;
@@ -265,10 +291,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         fail('ROOM_FULL', `room "${room}" has ${this.#limits.maxSocketsPerRoom} open sockets, its limit (MAX_SOCKETS_PER_ROOM)`),
       );
     }
-    let after = afterHeader === null ? undefined : Number(afterHeader);
-    if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) {
-      return refuse(fail('INVALID_ARGUMENT', `after must be a non-negative integer message id; got "${afterHeader}"`));
-    }
+    // The worker checked `after` already (input.ts); the same rule again costs nothing and keeps the object safe alone.
+    const parsed = readDecimal(afterHeader, 'after');
+    if (!parsed.ok) return refuse(parsed.error);
+    let after = parsed.value;
     if (agent !== null) {
       const member = (await bus.storage.getRoom(room)).members.find((m) => m.id === agent);
       if (!member) {
@@ -293,7 +319,11 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     const { room, agent } = attachment;
     const answer = await answerFrame(
       data,
-      { kind: attachment.kind, maxBytes: this.#limits.maxBodyBytes },
+      {
+        kind: attachment.kind,
+        maxBytes: this.#limits.maxBodyBytes,
+        maxContentDepth: this.#limits.maxContentDepth,
+      },
       {
         send: (input) => this.sendMessage(room, agent as string, input),
         ack: (upTo) => this.ackMessages(room, agent as string, upTo),
@@ -339,6 +369,29 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       if (MessageBusError.is(error, 'CONTENT_TOO_LARGE')) this.#countLimit('content');
       throw error;
     }
+  }
+
+  /** Checks a change of a member's groups against the token's grant and MAX_GROUPS_PER_MEMBER (group-grant.ts). */
+  #checkGroups(grant: GroupGrant, before: readonly string[], after: readonly string[]): void {
+    const refusal = refuseGroupChange(grant, before, after) ?? refuseGroupCount(after, this.#limits.maxGroupsPerMember);
+    if (refusal) throw errorOf(refusal);
+  }
+
+  #changeGroups(
+    room: string,
+    agent: string,
+    grant: GroupGrant,
+    change: (groups: readonly string[]) => string[],
+    apply: (bus: MessageBus) => Promise<string[]>,
+  ): Promise<Outcome<GroupsResponse>> {
+    return this.#run(room, async (bus) => {
+      const member = (await bus.storage.getMembers(room)).find((m) => m.id === agent);
+      // A non-member gets the bus's UNKNOWN_AGENT.
+      if (member) this.#checkGroups(grant, member.groups, change(member.groups));
+      const groups = await apply(bus);
+      this.#presence(agent, member?.online ?? false, groups, 'groups');
+      return { agent, groups };
+    });
   }
 
   /** A socket went away: when it was the agent's last, the agent goes offline. */

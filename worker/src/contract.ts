@@ -118,9 +118,9 @@ export interface MessageFrame {
 }
 
 /** Why a member's presence changed. */
-export type PresenceReason = 'connect' | 'disconnect' | 'removed' | 'socket-open' | 'socket-closed';
+export type PresenceReason = 'connect' | 'disconnect' | 'removed' | 'socket-open' | 'socket-closed' | 'groups';
 
-/** Events feed: a member went online or offline (`groups` when known). */
+/** Events feed: a member went online or offline, or its groups changed (`groups` when known). */
 export interface PresenceFrame {
   type: 'presence';
   agent: string;
@@ -140,7 +140,7 @@ export interface ConfigFrame {
 /** The answer to a client frame, carrying its `ref`: `message` for a send, `cursor` for an ack, nothing for a ping. */
 export interface OkFrame {
   type: 'ok';
-  ref: unknown;
+  ref: FrameRef;
   message?: StoredMessage;
   cursor?: number;
 }
@@ -148,28 +148,43 @@ export interface OkFrame {
 /** A refused client frame (with its `ref`), or a refused socket (`ref: null`, followed by a 4000 + status close). */
 export interface ErrorFrame {
   type: 'error';
-  ref: unknown;
+  ref: FrameRef;
   error: ErrorBody;
 }
 
 /** Every frame the server sends on `/v1/rooms/:room/ws` and `/v1/rooms/:room/events`. */
 export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | OkFrame | ErrorFrame;
 
+/** The client's tag for matching an answer to its frame: a string (at most 128 characters) or a number; `null` when absent or unusable. */
+export type FrameRef = string | number | null;
+
 /** Frames an agent socket may send (the events feed accepts only `ping`). */
 export type ClientFrame =
   | {
       type: 'send';
-      ref?: unknown;
+      ref?: FrameRef;
       content: JsonValue;
       recipients?: string[];
       idempotencyKey?: string;
       inReplyTo?: number;
       metadata?: MessageMetadata;
     }
-  | { type: 'ack'; ref?: unknown; upTo: number }
-  | { type: 'ping'; ref?: unknown };
+  | { type: 'ack'; ref?: FrameRef; upTo: number }
+  | { type: 'ping'; ref?: FrameRef };
 
 // --- RPC ---
+
+/**
+ * Which groups a request may make an agent join or leave: any (`'*'`: admin tokens, or an agent token whose
+ * `groups` claim is `["*"]`), the names of the agent token's `groups` claim, or none (`null`: no claim).
+ */
+export type GroupGrant = '*' | readonly string[] | null;
+
+/** `PUT` and `DELETE /v1/rooms/:room/agents/:agent/groups/:group`: the member's groups afterwards. */
+export interface GroupsResponse {
+  agent: string;
+  groups: string[];
+}
 
 /** Kinds of limit counted in `mmb_limit_rejections_total`. */
 export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
@@ -180,7 +195,10 @@ export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
  * throws: refusals come back as `{ ok: false, error }`.
  */
 export interface RoomRpc {
-  connectAgent(room: string, agent: string, groups?: string[]): Promise<Outcome<AgentInfo>>;
+  /** `groups` replaces the member's groups (omit it to keep them); every group added or dropped must be in `grant`. */
+  connectAgent(room: string, agent: string, groups: string[] | undefined, grant: GroupGrant): Promise<Outcome<AgentInfo>>;
+  joinGroup(room: string, agent: string, group: string, grant: GroupGrant): Promise<Outcome<GroupsResponse>>;
+  leaveGroup(room: string, agent: string, group: string, grant: GroupGrant): Promise<Outcome<GroupsResponse>>;
   disconnectAgent(room: string, agent: string): Promise<Outcome<DisconnectResponse>>;
   removeAgent(room: string, agent: string): Promise<Outcome<RemoveResponse>>;
   sendMessage(room: string, sender: string, input: SendInput): Promise<Outcome<StoredMessage>>;
@@ -197,7 +215,7 @@ export interface RoomRpc {
   fetchLatest(room: string, agent: string, before: number | undefined, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
   ackMessages(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>>;
   history(room: string, after: number, limit: number | undefined): Promise<Outcome<StoredMessage[]>>;
-  configure(room: string, routing: unknown): Promise<Outcome<RoutingResponse>>;
+  configure(room: string, routing: string): Promise<Outcome<RoutingResponse>>;
   describe(room: string): Promise<Outcome<RoomView>>;
   summary(room: string): Promise<Outcome<RoomSummary>>;
   metrics(room: string): Promise<Outcome<string>>;

@@ -3,6 +3,7 @@
  * The namespaces are untyped on purpose: the classes bound to them import this file, and their
  * RPC is typed once, in contract.ts (see stubs.ts), so nothing here imports them back.
  */
+import { DEFAULT_MAX_CONTENT_DEPTH } from './content-depth.js';
 
 /** What the worker and its Durable Objects receive as `env`. */
 export interface Env {
@@ -28,6 +29,12 @@ export interface Env {
   MAX_MEMBERS_PER_ROOM?: string;
   /** Keep at most this many messages per room (0 or absent: keep all). */
   MAX_MESSAGES_PER_ROOM?: string;
+  /** Deepest nesting of arrays and objects in message content (default 64). */
+  MAX_CONTENT_DEPTH?: string;
+  /** Most groups one member may be in (default 100). */
+  MAX_GROUPS_PER_MEMBER?: string;
+  /** Comma-separated API origins the dashboard may call besides its own (added to its CSP `connect-src`). */
+  DEVTOOLS_API_ORIGINS?: string;
 }
 
 /** The limits a deployment enforces, with their defaults. */
@@ -40,6 +47,8 @@ export interface Limits {
   maxSocketsPerRoom: number;
   maxMembersPerRoom: number;
   maxMessagesPerRoom: number | undefined;
+  maxContentDepth: number;
+  maxGroupsPerMember: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -51,6 +60,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxSocketsPerRoom: 1000,
   maxMembersPerRoom: 1000,
   maxMessagesPerRoom: undefined,
+  maxContentDepth: DEFAULT_MAX_CONTENT_DEPTH,
+  maxGroupsPerMember: 100,
 };
 
 /** Reads the limits from vars; a var that is not a positive integer falls back to its default (and says so once). */
@@ -73,5 +84,7 @@ export function limitsOf(env: Env): Limits {
     maxSocketsPerRoom: read('MAX_SOCKETS_PER_ROOM', DEFAULT_LIMITS.maxSocketsPerRoom),
     maxMembersPerRoom: read('MAX_MEMBERS_PER_ROOM', DEFAULT_LIMITS.maxMembersPerRoom),
     maxMessagesPerRoom: maxMessages > 0 ? maxMessages : undefined,
+    maxContentDepth: read('MAX_CONTENT_DEPTH', DEFAULT_LIMITS.maxContentDepth),
+    maxGroupsPerMember: read('MAX_GROUPS_PER_MEMBER', DEFAULT_LIMITS.maxGroupsPerMember),
   };
 }

@@ -51,3 +51,9 @@ export function fail(code: ErrorCode, message: string, details: Record<string, u
 export function closeCodeOf(code: ErrorCode): number {
   return 4000 + (STATUS[code] ?? 500);
 }
+
+/** The `MessageBusError` of an error body, to throw inside a room's RPC (`toErrorBody` turns it back). */
+export function errorOf(body: ErrorBody): MessageBusError {
+  const { code, message, ...details } = body;
+  return new MessageBusError(code, message, { details });
+}

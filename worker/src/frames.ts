@@ -1,5 +1,6 @@
-import type { AckResponse, ErrorBody, ErrorFrame, LimitName, OkFrame, Outcome, SendInput, StoredMessage } from './contract.js';
+import type { AckResponse, ErrorBody, ErrorFrame, FrameRef, LimitName, OkFrame, Outcome, SendInput, StoredMessage } from './contract.js';
 import { fail } from './errors.js';
+import { readRef, readSendInput, readUpTo } from './input.js';
 
 /** What a socket's frames may do, bound to the socket's room and agent by the room object. */
 export interface FrameActions {
@@ -14,15 +15,18 @@ export interface FrameSource {
   kind: 'agent' | 'watch' | 'events';
   /** MAX_BODY_BYTES: a longer frame is refused unread. */
   maxBytes: number;
+  /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
+  maxContentDepth: number;
 }
 
 /**
  * Answers one client frame (see `ClientFrame` in contract.ts): `send`, `ack`
  * and `ping` on agent sockets, only `ping` on the events feed. Every answer
- * carries the frame's `ref`; a frame too broken to have one gets `ref: null`.
+ * carries the frame's `ref`; a frame too broken to have a usable one gets `ref: null`.
+ * Sends and acks are read by the same functions as their HTTP routes.
  */
 export async function answerFrame(data: string | ArrayBuffer, source: FrameSource, actions: FrameActions): Promise<OkFrame | ErrorFrame> {
-  const refuse = (ref: unknown, error: ErrorBody): ErrorFrame => ({ type: 'error', ref, error });
+  const refuse = (ref: FrameRef, error: ErrorBody): ErrorFrame => ({ type: 'error', ref, error });
   if (typeof data !== 'string') return refuse(null, fail('INVALID_MESSAGE', 'send JSON text frames, not binary'));
   if (data.length > source.maxBytes) {
     actions.countLimit('body');
@@ -30,23 +34,24 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
   }
   const frame = parseObject(data);
   if (!frame) return refuse(null, fail('INVALID_MESSAGE', 'frames are JSON objects like {"type":"send","ref":1,"content":"hi"}'));
-  const ref = frame.ref ?? null;
+  const tag = readRef(frame.ref);
+  if (!tag.usable) return refuse(null, fail('INVALID_MESSAGE', 'ref must be a string of at most 128 characters or a number'));
+  const { ref } = tag;
   if (frame.type === 'ping') return { type: 'ok', ref };
   if (source.kind !== 'agent') {
     const what = source.kind === 'events' ? 'the events feed' : 'a watch socket';
     return refuse(ref, fail('INVALID_MESSAGE', `${what} is read-only: only "ping" frames are accepted`));
   }
   if (frame.type === 'send') {
-    const input: SendInput = { content: frame.content as SendInput['content'] };
-    if (frame.recipients !== undefined) input.recipients = frame.recipients as string[];
-    if (frame.idempotencyKey !== undefined) input.idempotencyKey = frame.idempotencyKey as string;
-    if (frame.inReplyTo !== undefined) input.inReplyTo = frame.inReplyTo as number;
-    if (frame.metadata !== undefined) input.metadata = frame.metadata as NonNullable<SendInput['metadata']>;
-    const outcome = await actions.send(input);
+    const input = readSendInput(frame, source.maxContentDepth);
+    if (!input.ok) return refuse(ref, input.error);
+    const outcome = await actions.send(input.value);
     return outcome.ok ? { type: 'ok', ref, message: outcome.value } : refuse(ref, outcome.error);
   }
   if (frame.type === 'ack') {
-    const outcome = await actions.ack(frame.upTo as number);
+    const upTo = readUpTo(frame.upTo);
+    if (!upTo.ok) return refuse(ref, upTo.error);
+    const outcome = await actions.ack(upTo.value);
     return outcome.ok ? { type: 'ok', ref, cursor: outcome.value.cursor } : refuse(ref, outcome.error);
   }
   return refuse(ref, fail('INVALID_MESSAGE', 'unknown frame type: use "send", "ack" or "ping"'));

@@ -1,9 +1,12 @@
 /**
  * The admin API client: plain `fetch` with the admin token, every failure turned
- * into an `ApiError`. One instance per (worker URL, token) pair.
+ * into an `ApiError`. One instance per (worker URL, token) pair, and only for a
+ * token entered for that URL's origin: every request and socket goes to that
+ * origin, so the token never reaches another one.
  */
 import { ApiError } from './errors.js';
 import { readMessage, readMessages, readRoomDetail, readRooms } from './normalize.js';
+import { apiOriginOf, type OriginToken } from './token-store.js';
 import type { RoomDetail, RoomSummary, RoutingPolicyName, SendRequest, StoredMessage } from './types.js';
 
 /** Largest page the history endpoint is asked for. */
@@ -13,9 +16,13 @@ export class ApiClient {
   readonly apiBase: string;
   readonly #token: string;
 
-  constructor(apiBase: string, token: string) {
+  constructor(apiBase: string, credential: OriginToken) {
+    const origin = apiOriginOf(apiBase);
+    if (origin === null || origin !== credential.origin) {
+      throw new Error(`[devtools] refusing to send the token entered for ${credential.origin} to ${origin ?? apiBase}`);
+    }
     this.apiBase = apiBase.replace(/\/+$/, '');
-    this.#token = token;
+    this.#token = credential.token;
   }
 
   async listRooms(signal?: AbortSignal): Promise<RoomSummary[]> {
@@ -56,14 +63,19 @@ export class ApiClient {
     await this.#json('POST', `/v1/rooms/${encodeURIComponent(room)}/agents/${encodeURIComponent(agent)}/disconnect`, {});
   }
 
-  /** URL of the room's events WebSocket; browsers cannot set headers on a socket, so the token rides in the query. */
+  /** URL of the room's events WebSocket. The token is not in it: it travels as the subprotocol (`socketProtocols`). */
   eventsUrl(room: string, after: number): string {
     const base = new URL(this.apiBase);
     base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
     const basePath = base.pathname.replace(/\/+$/, '');
     base.pathname = `${basePath}/v1/rooms/${encodeURIComponent(room)}/events`;
-    base.search = new URLSearchParams({ after: String(after), token: this.#token }).toString();
+    base.search = new URLSearchParams({ after: String(after) }).toString();
     return base.toString();
+  }
+
+  /** The WebSocket subprotocols that carry the token (`bearer.<jwt>`, echoed by the worker): browsers cannot set headers on a socket. */
+  socketProtocols(): string[] {
+    return [`bearer.${this.#token}`];
   }
 
   async #json(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {

@@ -1,7 +1,8 @@
 /**
  * The room's live feed (`/v1/rooms/:room/events?after=N`) with reconnects:
  * after a drop it waits (backoff 0.5 s doubling to 8 s) and reopens from the
- * last id it delivered, so the dashboard sees no gap and no duplicate.
+ * last id it delivered, so the dashboard sees no gap and no duplicate. The
+ * admin token rides in the `bearer.<jwt>` subprotocol, never in the URL.
  */
 import type { ApiClient } from './client.js';
 import { type FeedFrame, readFeedFrame } from './normalize.js';
@@ -69,7 +70,7 @@ export class EventsFeed {
     if (++this.#attempts === 1) this.#handlers.onStatus('connecting');
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.#client.eventsUrl(this.#room, this.#after));
+      socket = new WebSocket(this.#client.eventsUrl(this.#room, this.#after), this.#client.socketProtocols());
     } catch (error) {
       this.#handlers.onStatus('reconnecting', { code: 'NETWORK', message: String(error) });
       this.#schedule();

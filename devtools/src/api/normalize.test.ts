@@ -11,6 +11,7 @@ const message: StoredMessage = {
   content: 'hi',
   recipients: ['b'],
   routing: { policy: 'broadcast', requested: null },
+  thread: 3,
 };
 
 describe('admin API readers', () => {

@@ -5,7 +5,7 @@ import { awaitReply, type RequestOptions } from '../core/request.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { StoredMessage } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
-import { type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
+import { bearerProtocol, type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
 
 export type { FetchLike, WebSocketConstructorLike, WebSocketLike } from './transport.js';
 
@@ -31,6 +31,20 @@ export interface RemoteMessageBusOptions {
 
 /** Close codes after which reconnecting cannot help (4000 + the HTTP status of the refusal). */
 const FATAL_CLOSE = new Set([4400, 4401, 4403, 4404, 4410, 4500]);
+
+/**
+ * The codes of those refusals. The worker sends the error frame just before its close frame, and some runtimes
+ * deliver the `close` event only when the TCP connection ends (seconds later, see docs/worker.md): the error frame
+ * alone ends the subscription, so a removed agent stops at once instead of waiting or reconnecting.
+ */
+const FATAL_ERRORS = new Set<ErrorCode>([
+  'INVALID_ARGUMENT',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'UNKNOWN_AGENT',
+  'CURSOR_EXPIRED',
+  'MISCONFIGURED',
+]);
 
 /**
  * The `MessageBus` API over the worker's HTTP + WebSocket API: the same
@@ -92,7 +106,7 @@ export class RemoteMessageBus {
   /** Makes `agentId` a member (if it is not yet) and marks it online. */
   async connectAgent(agentId: string, options: ConnectOptions = {}): Promise<AgentInfo> {
     assertId(agentId, 'agent id');
-    const body = options.groups === undefined ? {} : { groups: options.groups };
+    const body = snapshot(() => (options.groups === undefined ? {} : { groups: options.groups }), 'INVALID_ARGUMENT');
     return this.#call('POST', `/agents/${agentId}/connect`, body);
   }
 
@@ -109,6 +123,25 @@ export class RemoteMessageBus {
   }
 
   /**
+   * Adds a member to a group; resolves with its groups. An agent token may join only the groups its `groups`
+   * claim names (`FORBIDDEN` otherwise); an admin token any.
+   */
+  async joinGroup(agentId: string, group: string): Promise<string[]> {
+    assertId(agentId, 'agent id');
+    assertId(group, 'group name');
+    const { groups } = await this.#call<{ groups: string[] }>('PUT', `/agents/${agentId}/groups/${group}`);
+    return groups;
+  }
+
+  /** Removes a member from a group; resolves with its groups. The same rule as `joinGroup`. */
+  async leaveGroup(agentId: string, group: string): Promise<string[]> {
+    assertId(agentId, 'agent id');
+    assertId(group, 'group name');
+    const { groups } = await this.#call<{ groups: string[] }>('DELETE', `/agents/${agentId}/groups/${group}`);
+    return groups;
+  }
+
+  /**
    * Sends a message; resolves with the stored message. Retried on network
    * failures, 503 and 429 with one idempotency key, so it is stored once.
    */
@@ -117,14 +150,18 @@ export class RemoteMessageBus {
     if (typeof message !== 'object' || message === null) {
       throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
     }
-    const body: Record<string, unknown> = {
-      sender: message.sender,
-      content: message.content,
-      idempotencyKey: message.options?.idempotencyKey ?? newKey(),
-    };
-    if (message.recipients !== undefined) body.recipients = message.recipients;
-    if (message.options?.inReplyTo !== undefined) body.inReplyTo = message.options.inReplyTo;
-    if (message.options?.metadata !== undefined) body.metadata = message.options.metadata;
+    // Every attempt sends the message as it was at this call: a retry carries the same idempotency key.
+    const body = snapshot(() => {
+      const fields: Record<string, unknown> = {
+        sender: message.sender,
+        content: message.content,
+        idempotencyKey: message.options?.idempotencyKey ?? newKey(),
+      };
+      if (message.recipients !== undefined) fields.recipients = message.recipients;
+      if (message.options?.inReplyTo !== undefined) fields.inReplyTo = message.options.inReplyTo;
+      if (message.options?.metadata !== undefined) fields.metadata = message.options.metadata;
+      return fields;
+    }, 'INVALID_MESSAGE');
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#call<StoredMessage>('POST', '/messages', body);
@@ -221,9 +258,11 @@ export class RemoteMessageBus {
   /**
    * Delivers every message routed to `agentId` after `options.after` (default:
    * its acknowledged cursor), then each new one, over a WebSocket that
-   * reconnects after a drop and resumes after the last delivered id. Ends (with
-   * `onError`) on a refusal that retrying cannot fix: bad token, not a member,
-   * expired cursor. Returns `stop`.
+   * reconnects after a drop and resumes after the last delivered id. The token
+   * travels as the `bearer.<jwt>` subprotocol, never in the URL. Ends (with
+   * `onError`, a `MessageBusError` with the server's code) on a refusal that
+   * retrying cannot fix: bad token, not a member, removed from the room,
+   * expired cursor; it does not reconnect after one. Returns `stop`.
    */
   subscribe(agentId: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
     this.#assertOpen();
@@ -301,10 +340,17 @@ export class RemoteMessageBus {
       // Resume from what the handler has been given, including messages still queued for it.
       await queue;
       if (stopped) return;
-      const query = new URLSearchParams({ agent: agentId, token });
+      const query = new URLSearchParams({ agent: agentId });
       if (delivered !== null) query.set('after', String(delivered));
       if (options.watch) query.set('watch', '1');
-      const ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`);
+      let ws: WebSocketLike;
+      try {
+        ws = new WebSocketImpl(`${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${query}`, [bearerProtocol(token)]);
+      } catch (error) {
+        // A token that is not a valid subprotocol token (spaces, commas) cannot be a JWT either.
+        end(new MessageBusError('UNAUTHORIZED', `[${NAME}] the token cannot be sent on a WebSocket: ${String(error)}`, { cause: error }));
+        return;
+      }
       socket = ws;
       ws.onmessage = (event) => {
         let frame: { type?: string; message?: StoredMessage; error?: { code: ErrorCode; message: string } };
@@ -318,25 +364,33 @@ export class RemoteMessageBus {
           deliver(frame.message);
         } else if (frame.type === 'error' && frame.error) {
           lastError = errorFrom(frame.error, 0);
+          if (FATAL_ERRORS.has(frame.error.code) && socket === ws) {
+            socket = undefined;
+            end(lastError);
+            try {
+              ws.close(1000, 'refused');
+            } catch {
+              // Already closing.
+            }
+          }
         }
       };
       ws.onopen = () => {
         failures = 0;
+        // workerd ends the TCP connection of a hibernated socket that never sent a frame only ~10 s after
+        // closing it (docs/worker.md); one ping makes a server-side close (removal, refusal) end it at once.
+        try {
+          ws.send(JSON.stringify({ type: 'ping', ref: 'open' }));
+        } catch {
+          // Closing already; onclose follows.
+        }
       };
       ws.onclose = (event) => {
         if (socket !== ws) return;
         socket = undefined;
         if (stopped) return;
         if (FATAL_CLOSE.has(event.code)) {
-          stopped = true;
-          this.#subscriptions.delete(stop);
-          const error =
-            lastError ?? new MessageBusError('CLOSED', `[${NAME}] the server closed the subscription (${event.code} ${event.reason})`);
-          try {
-            options.onEnd(error);
-          } catch {
-            // An onError that throws must not break the client.
-          }
+          end(lastError ?? new MessageBusError('CLOSED', `[${NAME}] the server closed the subscription (${event.code} ${event.reason})`));
           return;
         }
         retry();
@@ -344,6 +398,18 @@ export class RemoteMessageBus {
       ws.onerror = () => {
         // A close event follows; reconnecting happens there.
       };
+    };
+    /** Final: no reconnect; `onError` gets the typed reason once. */
+    const end = (error: MessageBusError) => {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(timer);
+      this.#subscriptions.delete(stop);
+      try {
+        options.onEnd(error);
+      } catch {
+        // An onError that throws must not break the client.
+      }
     };
     const retry = () => {
       if (stopped) return;
@@ -425,4 +491,18 @@ function newKey(): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads a request body once, at the call, and copies it through JSON (what the request carries anyway), so a
+ * caller who changes its objects later changes no request and no retry. A getter that throws, a cycle or a
+ * BigInt is a typed `code` error before anything is sent.
+ */
+function snapshot(read: () => Record<string, unknown>, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT'): unknown {
+  try {
+    return JSON.parse(JSON.stringify(read()));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessageBusError(code, `the request could not be serialised as JSON: ${reason}`, { cause: error });
+  }
 }

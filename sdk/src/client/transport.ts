@@ -16,11 +16,20 @@ export interface WebSocketLike {
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
+  send(data: string): void;
   close(code?: number, reason?: string): void;
 }
 
-/** A WebSocket constructor: `globalThis.WebSocket`, `ws`'s `WebSocket`, undici's `WebSocket`. */
-export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
+/**
+ * A WebSocket constructor: `globalThis.WebSocket`, `ws`'s `WebSocket`, undici's `WebSocket`. The client passes
+ * `protocols` (its token as the `bearer.<jwt>` subprotocol), so a wrapper must hand them on.
+ */
+export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** The subprotocol that carries a bearer token on a WebSocket (browsers cannot set headers there); the worker echoes it. */
+export function bearerProtocol(token: string): string {
+  return `bearer.${token}`;
+}
 
 /** `http(s)://host/path` → `ws(s)://host/path`. */
 export function wsUrl(base: string): string {

@@ -2,7 +2,7 @@ import { replyRefused, seenBy } from '../backends/kit/conversation.js';
 import { BusMetrics } from './bus-metrics.js';
 import { checkInReplyTo, copyMetadata, DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
-import { asStorageFailure, MessageBusError } from './errors.js';
+import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
@@ -16,6 +16,7 @@ import { DEFAULT_STREAM_IDLE_MS, StreamHub } from './stream/stream-hub.js';
 import { newStreamId, streamIdempotencyKey } from './stream/stream-id.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
 import type {
+  AppendResult,
   Audience,
   JsonValue,
   MemberRecord,
@@ -50,6 +51,11 @@ export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
 const MAX_RECIPIENTS = 1000;
+/** Routings one send may take when a backend reports its member list was outdated by another process. */
+const MAX_ROUTING_ATTEMPTS = 3;
+const FRESH = Object.freeze({ fresh: true });
+/** Refusals that a newer member list could turn into a delivery. */
+const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
 const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
@@ -289,8 +295,7 @@ export class MessageBus {
       this.#assertOpen();
       const checked = this.#checkMessage(message, true);
       sender = checked.sender;
-      const members = await this.storage.getMembers(this.room);
-      const routed = await this.#route(checked, members);
+      const { members, routed } = await this.#routeStream(checked);
       const record = members.find((m) => m.id === checked.sender) as MemberRecord;
       if (checked.inReplyTo !== undefined) await this.#assertSeen(record, checked.inReplyTo);
       this.#assertOpen();
@@ -361,8 +366,7 @@ export class MessageBus {
     if (lastMessageId !== undefined) assertCursor(lastMessageId, 'lastMessageId');
     const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
     const started = performance.now();
-    const view = await this.#view();
-    if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
+    await this.#requireMember(agentId);
     const messages = await this.#store('fetch', () => this.storage.fetch(this.room, agentId, lastMessageId ?? null, limit));
     this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
     return messages;
@@ -555,10 +559,42 @@ export class MessageBus {
     this.#assertOpen();
     const checked = this.#checkMessage(message, false);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    const members = this.storage.getMembers(this.room);
-    let routed = this.#route(checked, members instanceof Promise ? await members : members);
-    if (routed instanceof Promise) routed = await routed;
-    return this.#append(this.#draft(checked, routed.recipients, routed.audience));
+    for (let attempt = 1; ; attempt++) {
+      // A later attempt reads the members from the store: the first one's list was outdated by another process.
+      const fresh = attempt > 1;
+      const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
+      const members = pending instanceof Promise ? await pending : pending;
+      let routed: Routed;
+      try {
+        const result = this.#route(checked, members);
+        routed = result instanceof Promise ? await result : result;
+      } catch (error) {
+        // A refusal over membership is final only on a current list.
+        if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
+        throw error;
+      }
+      const draft = this.#draft(checked, routed.recipients, routed.audience);
+      draft.members = members;
+      try {
+        const stored = this.#append(draft);
+        return stored instanceof Promise ? await stored : stored;
+      } catch (error) {
+        if (attempt < MAX_ROUTING_ATTEMPTS && isMembersChanged(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** `stream`'s routing: like `#send`'s, a membership refusal on a list another process outdated is routed again once. */
+  async #routeStream(checked: CheckedMessage): Promise<{ members: readonly MemberRecord[]; routed: Routed }> {
+    const members = await this.storage.getMembers(this.room);
+    try {
+      return { members, routed: await this.#route(checked, members) };
+    } catch (error) {
+      if (!isMembershipRefusal(error) || !(await this.#outdated(members))) throw error;
+      const current = await this.storage.getMembers(this.room, FRESH);
+      return { members: current, routed: await this.#route(checked, current) };
+    }
   }
 
   /** Checks the sender may send now and runs the policy: what `sendMessage` and `stream` share. */
@@ -597,9 +633,13 @@ export class MessageBus {
     return draft;
   }
 
-  async #append(draft: MessageDraft): Promise<StoredMessage> {
+  /** Appends, counts, and tells subscribers; synchronous when the backend is (no microtask per send). */
+  #append(draft: MessageDraft): StoredMessage | Promise<StoredMessage> {
     const appended = this.storage.append(this.room, draft);
-    const { message: stored, duplicate } = appended instanceof Promise ? await appended : appended;
+    return appended instanceof Promise ? appended.then((result) => this.#appended(result)) : this.#appended(appended);
+  }
+
+  #appended({ message: stored, duplicate }: AppendResult): StoredMessage {
     if (duplicate) {
       this.#metrics.duplicates.inc(this.#metrics.roomLabels);
       return stored;
@@ -608,6 +648,15 @@ export class MessageBus {
     this.#metrics.deliveriesBound.inc(stored.recipients.length);
     this.#onStored(stored);
     return stored;
+  }
+
+  /** `true` when the store's member list is no longer `members` (a backend returns the same array while unchanged). */
+  async #outdated(members: readonly MemberRecord[]): Promise<boolean> {
+    try {
+      return (await this.storage.getMembers(this.room, FRESH)) !== members;
+    } catch {
+      return false; // the refusal stands; the store's failure is for the next operation to report
+    }
   }
 
   /** `stream`'s early check of `inReplyTo` (the append checks again, atomically): the same refusal as the backend's. */
@@ -715,8 +764,8 @@ export class MessageBus {
     this.#streams.onStored(message);
   }
 
-  async #view(): Promise<RoomView> {
-    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room));
+  async #view(fresh = false): Promise<RoomView> {
+    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room, fresh ? FRESH : undefined));
     return roomViewOf(this.room, members);
   }
 
@@ -727,8 +776,10 @@ export class MessageBus {
     return member;
   }
 
-  async #requireMember(agentId: string): Promise<RoomView> {
-    const view = await this.#view();
+  /** The room view, holding `agentId`; an agent missing from a cached list is looked up again in the store. */
+  async #requireMember(agentId: string, fresh = false): Promise<RoomView> {
+    let view = await this.#view(fresh);
+    if (!view.has(agentId) && !fresh) view = await this.#view(true);
     if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
     return view;
   }
@@ -737,7 +788,8 @@ export class MessageBus {
     this.#assertOpen();
     assertId(agentId, 'agent id');
     assertId(group, 'group name');
-    const view = await this.#requireMember(agentId);
+    // Read-modify-write of the groups: on the store's list, so a change another process made is not undone.
+    const view = await this.#requireMember(agentId, true);
     const member = view.member(agentId) as NonNullable<ReturnType<RoomView['member']>>;
     const groups = sortedUnique(change(member.groups));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: member.online, groups }));
@@ -840,4 +892,8 @@ function safeSender(message: Message): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isMembershipRefusal(error: unknown): boolean {
+  return MessageBusError.is(error) && MEMBERSHIP_REFUSALS.has(error.code);
 }

@@ -28,6 +28,11 @@ beforeAll(async () => {
       return json(409, { error: { code: 'AGENT_OFFLINE', message: 'connect first' } });
     }
     if (request.url?.startsWith('/v1/rooms/lobby/agents/alice/ack')) return json(200, { agent: 'alice', cursor: 7 });
+    if (request.url === '/v1/rooms/lobby/agents/alice/groups/research') {
+      return request.method === 'PUT'
+        ? json(200, { agent: 'alice', groups: ['leads', 'research'] })
+        : json(403, { error: { code: 'FORBIDDEN', message: 'not in the groups claim' } });
+    }
     if (request.url?.startsWith('/v1/rooms/html'))
       return response.writeHead(502, { 'content-type': 'text/html' }).end('<h1>bad gateway</h1>');
     json(404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
@@ -58,6 +63,15 @@ describe('RemoteMessageBus', () => {
     const last = seen.at(-1);
     expect(last).toMatchObject({ method: 'POST', path: '/v1/rooms/lobby/agents/alice/ack', auth: 'Bearer token-from-a-function' });
     expect(JSON.parse(last?.body ?? '{}')).toEqual({ upTo: 7 });
+  });
+
+  it('joins with PUT and leaves with DELETE on the group route, with the server codes', async () => {
+    const bus = new RemoteMessageBus({ url, room: 'lobby', token: 't' });
+    expect(await bus.joinGroup('alice', 'research')).toEqual(['leads', 'research']);
+    expect(seen.at(-1)).toMatchObject({ method: 'PUT', path: '/v1/rooms/lobby/agents/alice/groups/research', auth: 'Bearer t' });
+    await expect(bus.leaveGroup('alice', 'research')).rejects.toMatchObject({ name: 'MessageBusError', code: 'FORBIDDEN' });
+    expect(seen.at(-1)).toMatchObject({ method: 'DELETE', path: '/v1/rooms/lobby/agents/alice/groups/research' });
+    await expect(bus.joinGroup('alice', 'bad group')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('retries RATE_LIMITED sends with the same idempotency key', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileStorageBackend } from '../../src/backends/file/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
+import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'mmb-file-diff-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -23,7 +24,7 @@ describe('FileStorageBackend against the scanning reference', () => {
       const dir = join(directory, `s${seed}`);
       // Each handle is another FileStorageBackend on the directory (they share the open room in this process).
       const store = { open: () => new FileStorageBackend({ directory: dir, fsync: 'never', maxMessages }), persistent: true };
-      const result = await differential(store, { seed, maxMessages, steps: 300 });
+      const result = await differential(store, { sdk, seed, maxMessages, steps: 300 });
       expect(firstDifference(result)).toBeUndefined();
     });
   }

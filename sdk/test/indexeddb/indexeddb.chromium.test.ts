@@ -17,10 +17,11 @@ const ORIGIN = 'http://localhost:9'; // never contacted: page.route answers ever
 const PAGE = `
 import { IndexedDBStorageBackend } from './src/backends/indexeddb/index.js';
 import { differential } from './test/support/differential/index.js';
+import { sdkSources as sdk } from './test/support/differential/sdk-sources.js';
 window.run = (seed, max, steps) => {
   const dbName = 'diff-' + seed + '-' + Date.now();
   const maxMessages = max ?? undefined;
-  return differential({ open: () => new IndexedDBStorageBackend({ dbName, maxMessages }), persistent: true }, { seed, maxMessages, steps });
+  return differential({ open: () => new IndexedDBStorageBackend({ dbName, maxMessages }), persistent: true }, { sdk, seed, maxMessages, steps });
 };
 window.ready = true;
 `;

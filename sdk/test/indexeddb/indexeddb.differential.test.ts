@@ -3,6 +3,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
+import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 
 describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning reference', () => {
   for (const [seed, maxMessages] of [
@@ -20,7 +21,7 @@ describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning referenc
         open: () => new IndexedDBStorageBackend({ dbName: `diff-${seed}`, indexedDB: factory, maxMessages }),
         persistent: true,
       };
-      const result = await differential(store, { seed, maxMessages, steps: 200 });
+      const result = await differential(store, { sdk, seed, maxMessages, steps: 200 });
       expect(firstDifference(result)).toBeUndefined();
     }, 120_000);
   }

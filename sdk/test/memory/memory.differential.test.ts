@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryStorageBackend } from '../../src/backends/memory/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
+import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 
 describe('InMemoryStorageBackend against the scanning reference', () => {
   for (const [seed, maxMessages] of [
@@ -18,7 +19,7 @@ describe('InMemoryStorageBackend against the scanning reference', () => {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}`, async () => {
       // One instance shared by both buses: the memory store has no second handle.
       const storage = new InMemoryStorageBackend({ maxMessages });
-      const result = await differential({ open: () => storage, persistent: false }, { seed, maxMessages, steps: 300 });
+      const result = await differential({ open: () => storage, persistent: false }, { sdk, seed, maxMessages, steps: 300 });
       expect(firstDifference(result)).toBeUndefined();
     });
   }

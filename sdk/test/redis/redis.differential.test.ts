@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { differential, firstDifference } from '../support/differential/index.js';
+import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 import { type RedisServer, startRedis } from './server.js';
 
 let server: RedisServer;
@@ -29,7 +30,7 @@ describe('RedisStorageBackend against the scanning reference', () => {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two clients`, async () => {
       const keyPrefix = `diff${seed}:`;
       const store = { open: () => new RedisStorageBackend({ url: server.url, keyPrefix, maxMessages }), persistent: true };
-      const result = await differential(store, { seed, maxMessages, steps: 200 });
+      const result = await differential(store, { sdk, seed, maxMessages, steps: 200 });
       expect(firstDifference(result)).toBeUndefined();
     });
   }

@@ -44,7 +44,7 @@ describe('README edge examples', () => {
     expect(output).toMatch(/"inReplyTo":1,"metadata":\{"kind":"reply"\}/);
     expect(output).toMatch(/\{"messages":\[\{"id":1,.*"thread":1.*\},\{"id":2,.*"inReplyTo":1.*\}\]\}/);
     expect(output).toMatch(/"cursor":1/);
-    expect(output).toMatch(/^mmb_messages_sent_total\{room="lobby",policy="individual"\} 1$/m);
+    expect(output).toMatch(/^mmb_messages_sent_total\{room="lobby",policy="individual"\} 2$/m);
   }, 60_000);
 
   it('the remote-client example runs against the worker', async () => {
@@ -52,7 +52,8 @@ describe('README edge examples', () => {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'remote-client.ts');
     writeFileSync(file, `${(client?.code ?? '').replaceAll('http://localhost:8787', dev.url)}\nexport {};\n`);
-    process.env.ALICE_TOKEN = await tokenFor(dev.secret, 'alice', 'lobby');
+    // As the README's comment mints it: `--groups team`, so alice may choose the group "team" itself.
+    process.env.ALICE_TOKEN = await tokenFor(dev.secret, 'alice', 'lobby', 'agent', { groups: ['team'] });
     const logged: string[] = [];
     const original = console.log;
     console.log = (...args: unknown[]) => void logged.push(format(...args));
@@ -61,12 +62,12 @@ describe('README edge examples', () => {
     } finally {
       console.log = original;
     }
-    // alice sent to bob, so nothing is routed to her: the example's subscription prints nothing, and the send
-    // reached bob, which the admin history shows.
+    // The subscription replays what was routed to alice: bob's reply from the curl walkthrough, and nothing of
+    // her own send to bob, which reached bob, as the admin history shows.
     const admin = await tokenFor(dev.secret, 'admin', '*', 'admin');
     const history = await fetch(`${dev.url}/v1/rooms/lobby/history?after=0`, { headers: { authorization: `Bearer ${admin}` } });
     const { messages } = (await history.json()) as { messages: Array<{ sender: string; recipients: string[]; content: unknown }> };
     expect(messages.at(-1)).toMatchObject({ sender: 'alice', recipients: ['bob'], content: { text: 'hello' } });
-    expect(logged).toEqual([]);
+    expect(logged).toEqual(['2 bob hi alice']);
   }, 60_000);
 });

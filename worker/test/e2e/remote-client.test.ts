@@ -13,23 +13,29 @@ afterAll(async () => {
   await dev?.stop();
 });
 
-/** A WebSocket class that remembers its instances, so a test can drop the subscription's socket. */
-function trackedWebSocket(): { WebSocket: WebSocketConstructorLike; sockets: WebSocketLike[] } {
+/** A WebSocket class that remembers its instances and how they were opened, so a test can drop or inspect them. */
+function trackedWebSocket(): {
+  WebSocket: WebSocketConstructorLike;
+  sockets: WebSocketLike[];
+  opened: Array<{ url: string; protocols: string | string[] | undefined }>;
+} {
   const sockets: WebSocketLike[] = [];
+  const opened: Array<{ url: string; protocols: string | string[] | undefined }> = [];
   const Base = NodeWebSocket;
-  const Tracked = function (this: unknown, url: string) {
-    const ws = new Base(url);
+  const Tracked = function (this: unknown, url: string, protocols?: string | string[]) {
+    const ws = new Base(url, protocols);
     sockets.push(ws);
+    opened.push({ url, protocols });
     return ws;
   } as unknown as WebSocketConstructorLike;
-  return { WebSocket: Tracked, sockets };
+  return { WebSocket: Tracked, sockets, opened };
 }
 
 describe('RemoteMessageBus against wrangler dev', () => {
   it('has the MessageBus API: connect, send, fetch, ack, subscribe, disconnect', async () => {
     const room = freshRoom();
     const alice = client(dev.url, room, await tokenFor(dev.secret, 'alice', room));
-    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room));
+    const bob = client(dev.url, room, await tokenFor(dev.secret, 'bob', room, 'agent', { groups: ['team'] }));
     await alice.connectAgent('alice');
     const info = await bob.connectAgent('bob', { groups: ['team'] });
     expect(info).toMatchObject({ id: 'bob', online: true, groups: ['team'], cursor: 0 });

@@ -7,8 +7,15 @@ export { startWrangler, type WranglerServer } from '../../../e2e/support/wrangle
 /** Node 20 has no global WebSocket: the client gets undici's (the same implementation Node 22 exposes). */
 export const NodeWebSocket = WebSocket as unknown as WebSocketConstructorLike;
 
-export function tokenFor(secret: string, sub: string, room: string, role: 'agent' | 'admin' = 'agent'): Promise<string> {
-  return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600 }, secret, 'HS256');
+export function tokenFor(
+  secret: string,
+  sub: string,
+  room: string,
+  role: 'agent' | 'admin' = 'agent',
+  options: { groups?: string[] } = {},
+): Promise<string> {
+  const groups = options.groups ? { groups: options.groups } : {};
+  return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600, ...groups }, secret, 'HS256');
 }
 
 let counter = 0;

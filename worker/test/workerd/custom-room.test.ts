@@ -14,7 +14,7 @@ describe('createChatRoom with custom policies', () => {
     const room = freshRoom('custom');
     const stub = roomStub(room);
     expect(await stub.configure(room, 'round-robin')).toEqual({ ok: true, value: { room, routing: 'round-robin' } });
-    for (const agent of ['a', 'b', 'c']) expect((await stub.connectAgent(room, agent)).ok).toBe(true);
+    for (const agent of ['a', 'b', 'c']) expect((await stub.connectAgent(room, agent, undefined, '*')).ok).toBe(true);
     const sent = await stub.sendMessage(room, 'b', { content: 'your turn' });
     expect(sent).toMatchObject({ ok: true, value: { recipients: ['c'], routing: { policy: 'round-robin' } } });
     const unknown = await stub.configure(room, 'chaos');
@@ -25,7 +25,7 @@ describe('createChatRoom with custom policies', () => {
     const room = freshRoom('custom');
     const stub = roomStub(room);
     await stub.configure(room, 'broken');
-    await stub.connectAgent(room, 'a');
+    await stub.connectAgent(room, 'a', undefined, '*');
     const failed = await stub.sendMessage(room, 'a', { content: 'x' });
     expect(failed).toMatchObject({ ok: false, error: { code: 'ROUTING_FAILED' } });
     expect(STATUS.ROUTING_FAILED).toBe(422);

@@ -1,5 +1,7 @@
-import { SELF } from 'cloudflare:test';
+import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { sign } from 'hono/jwt';
+import { createApp } from '../../src/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies and frames are JSON checked by expect().
 export type Json = any;
@@ -12,10 +14,17 @@ export function freshRoom(prefix = 'room'): string {
   return `${prefix}-${Date.now().toString(36)}-${++counter}`;
 }
 
-/** Signs a token as the worker expects (HS256, sub/room/role/exp). */
-export function token(sub: string, room: string, role: 'agent' | 'admin' = 'agent', options: { exp?: number; secret?: string } = {}) {
+/** Signs a token as the worker expects (HS256, sub/room/role/exp, and the optional `groups` claim). */
+export function token(
+  sub: string,
+  room: string,
+  role: 'agent' | 'admin' = 'agent',
+  options: { exp?: number; secret?: string; groups?: unknown } = {},
+) {
   const exp = options.exp ?? Math.floor(Date.now() / 1000) + 3600;
-  return sign({ sub, room, role, exp }, options.secret ?? SECRET, 'HS256');
+  const claims: Record<string, unknown> = { sub, room, role, exp };
+  if (options.groups !== undefined) claims.groups = options.groups;
+  return sign(claims, options.secret ?? SECRET, 'HS256');
 }
 
 export async function adminToken(room = '*'): Promise<string> {
@@ -26,7 +35,7 @@ export async function adminToken(room = '*'): Promise<string> {
 export async function api(
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: { token?: string; body?: unknown; headers?: Record<string, string>; vars?: Record<string, string> } = {},
 ): Promise<{ status: number; json: Json; headers: Headers }> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -35,13 +44,25 @@ export async function api(
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] = 'application/json';
   }
-  const response = await SELF.fetch(`https://bus.test${path}`, { method, headers, body });
+  const request = new Request(`https://bus.test${path}`, { method, headers, body });
+  const response = options.vars ? await fetchWithVars(request, options.vars) : await SELF.fetch(request);
   const text = await response.text();
   let json: Json = text;
   try {
     json = JSON.parse(text);
   } catch {}
   return { status: response.status, json, headers: response.headers };
+}
+
+/**
+ * The real app with the real bindings, but some vars of the worker (not of the room objects) changed: for limits
+ * the test config sets too low for one test, such as MAX_BODY_BYTES.
+ */
+async function fetchWithVars(request: Request, vars: Record<string, string>): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await createApp().fetch(request, { ...env, ...vars }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
 }
 
 /** Connects `agents` to `room` (each with its own token) and returns their tokens. */
@@ -58,6 +79,8 @@ export async function join<A extends string>(room: string, ...agents: A[]): Prom
 /** A client WebSocket through the worker, with every frame it received and its close code. */
 export interface TestSocket {
   ws: WebSocket;
+  /** The `Sec-WebSocket-Protocol` the server chose, if any. */
+  protocol: string | null;
   frames: Json[];
   closed: Promise<{ code: number; reason: string }>;
   send(frame: unknown): void;
@@ -65,8 +88,8 @@ export interface TestSocket {
   until(predicate: (frames: Json[]) => boolean, what: string, timeoutMs?: number): Promise<Json[]>;
 }
 
-export async function openSocket(path: string): Promise<TestSocket> {
-  const response = await SELF.fetch(`https://bus.test${path}`, { headers: { upgrade: 'websocket' } });
+export async function openSocket(path: string, headers: Record<string, string> = {}): Promise<TestSocket> {
+  const response = await SELF.fetch(`https://bus.test${path}`, { headers: { upgrade: 'websocket', ...headers } });
   const ws = response.webSocket;
   if (!ws) throw new Error(`no WebSocket in the response (status ${response.status})`);
   const frames: Json[] = [];
@@ -79,6 +102,7 @@ export async function openSocket(path: string): Promise<TestSocket> {
   ws.accept();
   return {
     ws,
+    protocol: response.headers.get('sec-websocket-protocol'),
     frames,
     closed,
     send: (frame) => ws.send(JSON.stringify(frame)),

@@ -530,7 +530,7 @@ export class RoomStore implements IndexedRoom {
   #compact(): void {
     const firstId = this.#oldestId;
     // Epochs only grow with ids: every retained broadcast uses the epoch of the first one or a later one.
-    const [first] = this.#index.broadcasts(firstId - 1, Number.POSITIVE_INFINITY, 1);
+    const [first] = this.#index.broadcasts('', firstId - 1, Number.POSITIVE_INFINITY, 1);
     const keepFrom = first === undefined ? Number.POSITIVE_INFINITY : epochInIndex(this.#files, first.id);
     compactFiles(this.#files, firstId, (generation) => {
       const keep = new Map<number, Epoch>();

@@ -38,7 +38,9 @@ export function loadThreads(files: RoomFiles, add: (thread: number, id: number) 
   }
   if (missing.length > 0) {
     const bytes = Buffer.allocUnsafe(missing.length * THREAD_ENTRY_BYTES);
-    missing.forEach((thread, i) => bytes.writeUInt32LE(thread, i * THREAD_ENTRY_BYTES));
+    missing.forEach((thread, i) => {
+      bytes.writeUInt32LE(thread, i * THREAD_ENTRY_BYTES);
+    });
     writeAll(files.threadsFd, bytes, HEADER_BYTES + count * THREAD_ENTRY_BYTES);
   }
   files.threadsFirst = files.firstId;

@@ -22,13 +22,13 @@ export function broadcastSource(tx: BusTransaction, room: string): AsyncBroadcas
       const out: OwnRun[] = holding && holding.value.last > after ? [holding.value, ...later] : later;
       return out.slice(0, limit);
     },
-    async broadcasts(after, before, limit) {
+    async broadcasts(_agent, after, before, limit) {
       if (before <= after + 1) return [];
       const upper = before === Number.POSITIVE_INFINITY ? [room, []] : [room, before];
       const rows = await broadcasts.getAll(IDBKeyRange.bound([room, after], upper, true, true), limit);
       return rows.map(toRef);
     },
-    async broadcastBefore(before) {
+    async broadcastBefore(_agent, before) {
       const upper = before === Number.POSITIVE_INFINITY ? [room, []] : [room, before];
       const cursor = await broadcasts.openCursor(IDBKeyRange.bound([room], upper, false, true), 'prev');
       return cursor ? toRef(cursor.value) : undefined;

@@ -76,8 +76,14 @@ describe('the fetchLatest window and walk', () => {
     const counted: BroadcastSource = {
       ownRuns: (...args) => index.ownRuns(...args),
       broadcasts: (...args) => index.broadcasts(...args),
-      broadcastBefore: (before) => (requests++, index.broadcastBefore(before)),
-      ownRunAt: (agent, at) => (requests++, index.ownRunAt(agent, at)),
+      broadcastBefore: (agent, before) => {
+        requests++;
+        return index.broadcastBefore(agent, before);
+      },
+      ownRunAt: (agent, at) => {
+        requests++;
+        return index.ownRunAt(agent, at);
+      },
     };
     for (const [floor, before, limit] of [
       [0, Number.POSITIVE_INFINITY, 10],

@@ -83,7 +83,7 @@ export function* latestBroadcastWalk(
   const found: number[] = [];
   let pos = before;
   while (found.length < limit) {
-    const ref = (yield { kind: 'before', before: pos }) as BroadcastRef | undefined;
+    const ref = (yield { kind: 'before', agent, before: pos }) as BroadcastRef | undefined;
     if (ref === undefined || ref.id <= floor) break;
     if (ref.excluded !== agent) {
       found.push(ref.id);

@@ -144,7 +144,7 @@ export class DeliveryIndex implements BroadcastSource {
     return out;
   }
 
-  broadcasts(after: number, before: number, limit: number): BroadcastRef[] {
+  broadcasts(_agent: string, after: number, before: number, limit: number): BroadcastRef[] {
     const out: BroadcastRef[] = [];
     for (let i = this.#broadcastIds.firstAbove(after); i < this.#broadcastIds.length && out.length < limit; i++) {
       const id = this.#broadcastIds.get(i);
@@ -154,7 +154,7 @@ export class DeliveryIndex implements BroadcastSource {
     return out;
   }
 
-  broadcastBefore(before: number): BroadcastRef | undefined {
+  broadcastBefore(_agent: string, before: number): BroadcastRef | undefined {
     const i = before === Number.POSITIVE_INFINITY ? this.#broadcastIds.length - 1 : this.#broadcastIds.firstAbove(before - 1) - 1;
     return i < 0 ? undefined : { id: this.#broadcastIds.get(i), excluded: this.#excluded[i] as string | null };
   }

@@ -64,15 +64,15 @@ describe('own-run walks', () => {
         requests++;
         return index.ownRuns(agent, after, limit);
       },
-      broadcasts: (after: number, before: number, limit: number) => {
+      broadcasts: (agent: string, after: number, before: number, limit: number) => {
         requests++;
-        const page = index.broadcasts(after, before, limit);
+        const page = index.broadcasts(agent, after, before, limit);
         rows += page.length;
         return page;
       },
-      broadcastBefore: (before: number) => {
+      broadcastBefore: (agent: string, before: number) => {
         requests++;
-        return index.broadcastBefore(before);
+        return index.broadcastBefore(agent, before);
       },
       ownRunAt: (agent: string, id: number) => {
         requests++;

@@ -50,23 +50,28 @@ export function extendsRun(latestRunOfSender: OwnRun | undefined, lastBroadcastI
 
 /** What a walk asks of the medium. */
 export type WalkRequest =
-  /** Reply `{ runs, page }`: `ownRuns(agent, after, runLimit)` and `broadcasts(after, +∞, limit)` (may run in parallel). */
+  /** Reply `{ runs, page }`: `ownRuns(agent, after, runLimit)` and `broadcasts(agent, after, +∞, limit)` (may run in parallel). */
   | { readonly kind: 'open'; readonly agent: string; readonly after: number; readonly limit: number; readonly runLimit: number }
   /** Reply `BroadcastRef[]`: see `BroadcastSource.broadcasts`. */
-  | { readonly kind: 'broadcasts'; readonly after: number; readonly before: number; readonly limit: number }
+  | { readonly kind: 'broadcasts'; readonly agent: string; readonly after: number; readonly before: number; readonly limit: number }
   /** Reply `BroadcastRef | undefined`: see `BroadcastSource.broadcastBefore`. */
-  | { readonly kind: 'before'; readonly before: number }
+  | { readonly kind: 'before'; readonly agent: string; readonly before: number }
   /** Reply `OwnRun | undefined`: see `BroadcastSource.ownRunAt`. */
   | { readonly kind: 'run-at'; readonly agent: string; readonly id: number };
 
-/** A medium's answers to the walk's requests, synchronous. */
+/**
+ * A medium's answers to the walk's requests, synchronous. `agent` is the
+ * fetching agent: a medium whose broadcast index is kept per epoch may leave
+ * out broadcasts of epochs without the agent (those all lie before its
+ * `joinedAfter`); the others ignore it.
+ */
 export interface BroadcastSource {
   /** `agent`'s runs with `last > after`, ascending by id, at most `limit`. */
   ownRuns(agent: string, after: number, limit: number): readonly OwnRun[];
   /** Retained broadcasts with `after < id < before`, ascending, at most `limit`. */
-  broadcasts(after: number, before: number, limit: number): readonly BroadcastRef[];
+  broadcasts(agent: string, after: number, before: number, limit: number): readonly BroadcastRef[];
   /** The last retained broadcast with `id < before`. */
-  broadcastBefore(before: number): BroadcastRef | undefined;
+  broadcastBefore(agent: string, before: number): BroadcastRef | undefined;
   /** `agent`'s run that holds broadcast `id`. */
   ownRunAt(agent: string, id: number): OwnRun | undefined;
 }
@@ -115,7 +120,7 @@ export function* broadcastWalk(agent: string, start: number, limit: number, ceil
     const bound = Math.min(long === undefined ? Number.POSITIVE_INFINITY : long.first, ceiling + 1);
     if (page === undefined) {
       requested = limit - found.length;
-      page = (yield { kind: 'broadcasts', after: pos, before: bound, limit: requested }) as readonly BroadcastRef[];
+      page = (yield { kind: 'broadcasts', agent, after: pos, before: bound, limit: requested }) as readonly BroadcastRef[];
     }
     // The opening page was read without a bound: anything at or past `bound` in it is ignored.
     let exhausted = page.length < requested;
@@ -146,11 +151,11 @@ export function* broadcastWalk(agent: string, start: number, limit: number, ceil
  * before its run (never its own, runs being maximal). For `lastRoutedId`.
  */
 export function* lastBroadcastWalk(agent: string, floor: number): Walk<number> {
-  let ref = (yield { kind: 'before', before: Number.POSITIVE_INFINITY }) as BroadcastRef | undefined;
+  let ref = (yield { kind: 'before', agent, before: Number.POSITIVE_INFINITY }) as BroadcastRef | undefined;
   while (ref !== undefined && ref.id > floor && ref.excluded === agent) {
     const run = (yield { kind: 'run-at', agent, id: ref.id }) as OwnRun | undefined;
     // A run must hold it; without one, step back by one broadcast rather than loop.
-    ref = (yield { kind: 'before', before: run && run.first <= ref.id ? run.first : ref.id }) as BroadcastRef | undefined;
+    ref = (yield { kind: 'before', agent, before: run && run.first <= ref.id ? run.first : ref.id }) as BroadcastRef | undefined;
   }
   return ref !== undefined && ref.id > floor ? ref.id : 0;
 }
@@ -174,12 +179,12 @@ function answerSync(request: WalkRequest, source: BroadcastSource): unknown {
     case 'open':
       return {
         runs: source.ownRuns(request.agent, request.after, request.runLimit),
-        page: source.broadcasts(request.after, Number.POSITIVE_INFINITY, request.limit),
+        page: source.broadcasts(request.agent, request.after, Number.POSITIVE_INFINITY, request.limit),
       };
     case 'broadcasts':
-      return source.broadcasts(request.after, request.before, request.limit);
+      return source.broadcasts(request.agent, request.after, request.before, request.limit);
     case 'before':
-      return source.broadcastBefore(request.before);
+      return source.broadcastBefore(request.agent, request.before);
     case 'run-at':
       return source.ownRunAt(request.agent, request.id);
   }
@@ -190,14 +195,14 @@ async function answerAsync(request: WalkRequest, source: AsyncBroadcastSource): 
     case 'open': {
       const [runs, page] = await Promise.all([
         source.ownRuns(request.agent, request.after, request.runLimit),
-        source.broadcasts(request.after, Number.POSITIVE_INFINITY, request.limit),
+        source.broadcasts(request.agent, request.after, Number.POSITIVE_INFINITY, request.limit),
       ]);
       return { runs, page };
     }
     case 'broadcasts':
-      return source.broadcasts(request.after, request.before, request.limit);
+      return source.broadcasts(request.agent, request.after, request.before, request.limit);
     case 'before':
-      return source.broadcastBefore(request.before);
+      return source.broadcastBefore(request.agent, request.before);
     case 'run-at':
       return source.ownRunAt(request.agent, request.id);
   }

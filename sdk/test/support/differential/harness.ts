@@ -13,9 +13,10 @@
  *
  * Runtime-free (no node:*): it runs in Node.js, in Chromium and in workerd.
  */
-import { Message, MessageBus, MessageBusError, type StorageBackend } from '../../../src/index.js';
+import type { JsonValue, StorageBackend } from '../../../src/core/types.js';
 import { POLICY_NAMES, type PolicyName, policyOf } from './policies.js';
 import { Rejection, ScanningReference } from './reference.js';
+import type { BusLike as MessageBus, Sdk } from './sdk.js';
 
 /** The store a run checks. */
 export interface StoreUnderTest {
@@ -31,6 +32,8 @@ export interface StoreUnderTest {
 
 export interface DifferentialOptions {
   seed: number;
+  /** The SDK to drive: `sdkSources` in the SDK's tests, the built package elsewhere. */
+  sdk: Sdk;
   /** Default `diff-<seed>`; give each run its own room when runs share a store. */
   room?: string;
   /** Default 200. */
@@ -62,9 +65,9 @@ const MAX_CONTENT_BYTES = 512;
 
 /** Runs one seeded history. Never throws for a difference: compare `expected` and `actual` (see `firstDifference`). */
 export async function differential(store: StoreUnderTest, options: DifferentialOptions): Promise<DifferentialResult> {
-  const { seed, steps = 200, maxMessages } = options;
+  const { seed, steps = 200, maxMessages, sdk } = options;
   const policyName = options.policy ?? (POLICY_NAMES[seed % POLICY_NAMES.length] as PolicyName);
-  const policy = policyOf(policyName);
+  const policy = policyOf(policyName, sdk);
   const room = options.room ?? `diff-${seed}`;
   const handleCount = options.handles ?? 2;
   const subscribing = options.subscribe ?? maxMessages === undefined;
@@ -81,7 +84,7 @@ export async function differential(store: StoreUnderTest, options: DifferentialO
   const delivered: number[][] = WATCHERS.map(() => []);
   const stops: (() => void)[] = [];
   const newBus = (i: number) => {
-    buses[i] = new MessageBus(handles[i] as StorageBackend, policy, {
+    buses[i] = new sdk.MessageBus(handles[i] as StorageBackend, policy, {
       room,
       closeStorage: false,
       now: () => clock.time,
@@ -142,7 +145,7 @@ export async function differential(store: StoreUnderTest, options: DifferentialO
   const send = async (sender: string, b: MessageBus, shape?: 'run') => {
     const { content, recipients } = draw(policyName, sender, shape, ++n, random);
     const key = chance(0.15) ? `k${Math.floor(random() * 6)}` : undefined;
-    const message = new Message(sender, content, recipients, key === undefined ? {} : { idempotencyKey: key });
+    const message = new sdk.Message(sender, content, recipients, key === undefined ? {} : { idempotencyKey: key }) as never;
     await both(
       `${tag(b)} send ${sender} ${JSON.stringify(content)} to ${JSON.stringify(recipients)} key ${key}`,
       () => model.send(policy, sender, content, recipients, key, clock.time),
@@ -235,7 +238,7 @@ export async function differential(store: StoreUnderTest, options: DifferentialO
       const sender = pick(online);
       const { content, recipients } = draw(policyName, sender, undefined, ++n, random);
       const key = `c${Math.floor(random() * 3)}`;
-      const message = new Message(sender, content, recipients, { idempotencyKey: key });
+      const message = new sdk.Message(sender, content, recipients, { idempotencyKey: key }) as never;
       const label = `concurrent ${sender} ${JSON.stringify(content)} to ${JSON.stringify(recipients)} key ${key}`;
       expected.push(
         `${label} → ${await outcome(async () => {
@@ -348,7 +351,7 @@ function draw(
   shape: 'run' | undefined,
   n: number,
   random: () => number,
-): { content: Message['content']; recipients: string[] | undefined } {
+): { content: JsonValue; recipients: string[] | undefined } {
   const chance = (p: number) => random() < p;
   const text = chance(0.05) ? 'x'.repeat(600) : chance(0.1) ? 'héllo 👋 \u0000' : `m${n}`;
   const someAgents = () => [...AGENTS, ...WATCHERS].filter(() => chance(0.3));
@@ -379,15 +382,20 @@ function withLag(members: { lastRoutedId: number; cursor: number }[]): unknown[]
 }
 
 /** An answer as comparable text: a value in canonical JSON (content as stored), or an error's code and details. */
-async function outcome(op: () => Promise<unknown>): Promise<string> {
+async function outcome(op: () => Promise<unknown>, isBusError: Sdk['MessageBusError']['is'] = sdkErrorCheck): Promise<string> {
   try {
     const value = await op();
     return value === undefined ? 'ok' : canonical(value);
   } catch (error) {
     if (error instanceof Rejection) return `error ${error.code} ${canonical(error.details)}`;
-    if (MessageBusError.is(error)) return `error ${error.code} ${canonical(error.details)}`;
+    if (isBusError(error)) return `error ${error.code} ${canonical(error.details)}`;
     return `threw ${error instanceof Error ? error.message : String(error)}`;
   }
+}
+
+/** A `MessageBusError` by its shape (as `MessageBusError.is` tells it), whichever copy of the SDK threw it. */
+function sdkErrorCheck(value: unknown): value is Error & { code: string; details: Record<string, unknown> } {
+  return value instanceof Error && value.name === 'MessageBusError';
 }
 
 /** JSON with object keys sorted, except inside message content (whose key order is part of what is stored). */

@@ -1,6 +1,6 @@
 /** The routing policies a differential run uses: the three built-in ones and a custom one that mixes audience kinds. */
-import type { RoutingPolicy } from '../../../src/index.js';
-import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../../../src/routing-policies/index.js';
+import type { RoutingPolicy } from '../../../src/core/types.js';
+import type { Sdk } from './sdk.js';
 
 export type PolicyName = 'broadcast' | 'broadcast-all' | 'subgroup' | 'individual' | 'mixed';
 export const POLICY_NAMES: readonly PolicyName[] = ['broadcast', 'broadcast-all', 'subgroup', 'individual', 'mixed'];
@@ -30,16 +30,16 @@ export const mixedPolicy: RoutingPolicy = {
   },
 };
 
-export function policyOf(name: PolicyName): RoutingPolicy {
+export function policyOf(name: PolicyName, sdk: Sdk): RoutingPolicy {
   switch (name) {
     case 'broadcast':
-      return new BroadcastRoutingPolicy();
+      return new sdk.BroadcastRoutingPolicy();
     case 'broadcast-all':
-      return new BroadcastRoutingPolicy({ includeSender: true });
+      return new sdk.BroadcastRoutingPolicy({ includeSender: true });
     case 'subgroup':
-      return new SubgroupRoutingPolicy();
+      return new sdk.SubgroupRoutingPolicy();
     case 'individual':
-      return new IndividualRoutingPolicy();
+      return new sdk.IndividualRoutingPolicy();
     case 'mixed':
       return mixedPolicy;
   }

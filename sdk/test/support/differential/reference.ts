@@ -5,7 +5,7 @@
  * shared with any backend or with the storage kit. The differential harness
  * drives it beside a real bus and compares every answer.
  */
-import type { JsonValue, RoutingPolicy, StoredMessage } from '../../../src/index.js';
+import type { JsonValue, RoutingPolicy, StoredMessage } from '../../../src/core/types.js';
 
 /** An error as the harness compares it: the code and details, not the wording. */
 export class Rejection {

@@ -1,20 +1,39 @@
-import { MessageBusError } from '../core/errors.js';
+import { MessageBusError } from '../../core/errors.js';
 import type {
   AppendResult,
   JsonValue,
   MemberRecord,
-  MemberState,
   MemberUpdate,
   MessageDraft,
+  MessageMetadata,
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
-} from '../core/types.js';
-import { deepFreeze } from '../core/validate.js';
-import { SCHEMA, type SqlRow, type SqlStorageLike } from './durable-object-schema.js';
-import { cursorExpired, unknownAgent } from './shared.js';
+} from '../../core/types.js';
+import { deepFreeze } from '../../core/validate.js';
+import {
+  broadcastWalk,
+  checkMaxMessages,
+  closedError,
+  EpochCache,
+  fetchStart,
+  lastBroadcastWalk,
+  latestBroadcastWalk,
+  latestWindow,
+  mergeAscending,
+  newestAscending,
+  replyThread,
+  retainedOrZero,
+  seenBy,
+  storedMessage,
+  unknownAgent,
+  type Viewer,
+  walkSync,
+} from '../kit/index.js';
+import { lastBroadcastId, recordOwnBroadcast, SqlBroadcastSource, trimOwnRuns } from './runs.js';
+import { migrate, type SqlRow, type SqlStorageLike } from './schema.js';
 
-export type { SqlCursorLike, SqlStorageLike } from './durable-object-schema.js';
+export type { SqlCursorLike, SqlStorageLike } from './schema.js';
 
 const NAME = 'durable-object';
 
@@ -72,17 +91,13 @@ export class DurableObjectStorageBackend implements StorageBackend {
         `[${NAME}] pass a Durable Object's ctx.storage (with .sql): declare the class under new_sqlite_classes in wrangler.toml`,
       );
     }
-    const { maxMessages } = options;
-    if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
-      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] maxMessages must be a positive integer; got ${maxMessages}`);
-    }
     this.#storage = storage;
     this.#sql = storage.sql;
-    this.#maxMessages = maxMessages;
+    this.#maxMessages = checkMaxMessages(NAME, options.maxMessages);
     let shared = SHARED.get(storage);
     if (!shared) {
-      storage.sql.exec(SCHEMA);
-      shared = { watchers: new Map(), members: new Map(), audiences: new Map(), heads: new Map() };
+      this.#transaction(() => migrate(storage.sql));
+      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map() };
       SHARED.set(storage, shared);
     }
     this.#shared = shared;
@@ -105,13 +120,16 @@ export class DurableObjectStorageBackend implements StorageBackend {
     this.#assertOpen();
     const head = this.#head(room);
     if (!head) return { room, lastId: 0, oldestId: 1, members: [] };
-    const members: MemberState[] = this.#rows('SELECT * FROM mmb_members WHERE room = ? ORDER BY agent', room).map((row) => ({
-      ...toRecord(row),
-      cursor: row.acked as number,
-      lastRoutedId: this.#lastRoutedId(room, row.agent as string, head.oldestId),
-      sentCount: row.sent_count as number,
-      lastSentAt: (row.last_sent_at as number | null) ?? null,
-    }));
+    const members = this.#rows('SELECT * FROM mmb_members WHERE room = ? ORDER BY agent', room).map((row) => {
+      const record = toRecord(row);
+      return {
+        ...record,
+        cursor: row.acked as number,
+        lastRoutedId: this.#lastRoutedId(room, record.id, record.joinedAfter, head.oldestId),
+        sentCount: row.sent_count as number,
+        lastSentAt: (row.last_sent_at as number | null) ?? null,
+      };
+    });
     return { room, lastId: head.lastId, oldestId: head.oldestId, members };
   }
 
@@ -202,28 +220,76 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     const member = head && this.#rows('SELECT acked, joined_after FROM mmb_members WHERE room = ? AND agent = ?', room, agentId)[0];
     if (!head || !member) throw unknownAgent(NAME, agentId, room);
-    const from = after ?? (member.acked as number);
-    const joinedAfter = member.joined_after as number;
-    if (Math.max(from, joinedAfter) + 1 < head.oldestId) throw cursorExpired(NAME, room, from, head.oldestId);
-    const start = Math.max(from, head.oldestId - 1, joinedAfter);
-    // Both index walks are in id order (audience numbers grow with ids), so each stops after `limit` rows.
-    const rows = this.#rows(
-      `WITH ids(id) AS (
-         SELECT id FROM (SELECT id FROM mmb_deliveries WHERE room = ?1 AND agent = ?2 AND id > ?3 ORDER BY id LIMIT ?4)
-         UNION
-         SELECT id FROM (
-           SELECT id FROM mmb_messages
-           WHERE room = ?1 AND audience IN (SELECT audience FROM mmb_audience_members WHERE room = ?1 AND agent = ?2)
-             AND id > ?3 AND excluded IS NOT ?2
-           ORDER BY audience, id LIMIT ?4)
-       )
-       SELECT m.* FROM ids JOIN mmb_messages m ON m.room = ?1 AND m.id = ids.id ORDER BY m.id LIMIT ?4`,
+    const start = fetchStart(
+      NAME,
+      room,
+      after,
+      { cursor: member.acked as number, joinedAfter: member.joined_after as number },
+      head.oldestId,
+    );
+    const direct = this.#rows(
+      'SELECT id FROM mmb_deliveries WHERE room = ? AND agent = ? AND id > ? ORDER BY id LIMIT ?',
       room,
       agentId,
       start,
       limit,
     );
-    return rows.map((row) => this.#toMessage(room, row));
+    const directIds = direct.map((row) => row.id as number);
+    // With a full page of direct ids, nothing above the last one can be in the answer.
+    const ceiling = directIds.length === limit ? (directIds[limit - 1] as number) : Number.POSITIVE_INFINITY;
+    const broadcastIds = walkSync(broadcastWalk(agentId, start, limit, ceiling), new SqlBroadcastSource(this.#sql, room));
+    return this.#messages(room, mergeAscending(directIds, broadcastIds, limit));
+  }
+
+  async fetchThread(room: string, agentId: string, thread: number, after: number, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    const head = this.#head(room);
+    const viewer = head && this.#viewer(room, agentId);
+    if (!head || !viewer) throw unknownAgent(NAME, agentId, room);
+    const from = Math.max(after, head.oldestId - 1);
+    const out: StoredMessage[] = [];
+    const keep = (row: SqlRow) => {
+      const message = this.#toMessage(room, row);
+      if (out.length < limit && seenBy(viewer, message)) out.push(message);
+    };
+    // The root (a row without a thread is one), then its replies by the thread index, a page at a time.
+    if (thread > from) {
+      const [root] = this.#rows('SELECT * FROM mmb_messages WHERE room = ? AND id = ? AND thread IS NULL', room, thread);
+      if (root) keep(root);
+    }
+    for (let pos = from; out.length < limit; ) {
+      const want = Math.max(16, limit - out.length);
+      const page = this.#rows(
+        'SELECT * FROM mmb_messages WHERE room = ? AND thread = ? AND id > ? ORDER BY id LIMIT ?',
+        room,
+        thread,
+        pos,
+        want,
+      );
+      for (const row of page) keep(row);
+      if (page.length < want) break;
+      pos = page[page.length - 1]?.id as number;
+    }
+    return out;
+  }
+
+  async fetchLatest(room: string, agentId: string, before: number | null, limit: number): Promise<StoredMessage[]> {
+    this.#assertOpen();
+    const head = this.#head(room);
+    const viewer = head && this.#viewer(room, agentId);
+    if (!head || !viewer) throw unknownAgent(NAME, agentId, room);
+    const window = latestWindow(viewer.joinedAfter, head.oldestId, before);
+    const below = Number.isFinite(window.before) ? window.before : Number.MAX_SAFE_INTEGER;
+    const direct = this.#rows(
+      'SELECT id FROM mmb_deliveries WHERE room = ? AND agent = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?',
+      room,
+      agentId,
+      window.floor,
+      below,
+      limit,
+    ).map((row) => row.id as number);
+    const broadcast = walkSync(latestBroadcastWalk(agentId, window.floor, window.before, limit), new SqlBroadcastSource(this.#sql, room));
+    return this.#messages(room, newestAscending(direct, broadcast, limit));
   }
 
   async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
@@ -277,6 +343,14 @@ export class DurableObjectStorageBackend implements StorageBackend {
       if (earlier) return { message: this.#toMessage(room, earlier), duplicate: true };
     }
     const id = head.lastId + 1;
+    const thread = replyThread(
+      NAME,
+      room,
+      id,
+      draft.inReplyTo,
+      this.#parent(room, head, draft.inReplyTo),
+      this.#viewer(room, draft.sender) as Viewer,
+    );
     let recipientsJson: string | null = null;
     let audience: number | null = null;
     let excluded: string | null = null;
@@ -288,12 +362,15 @@ export class DurableObjectStorageBackend implements StorageBackend {
         this.#sql.exec('INSERT INTO mmb_deliveries (room, agent, id) VALUES (?, ?, ?)', room, recipient, id);
     } else {
       audience = this.#currentAudience(room, head);
-      head = { ...head, audience, audienceValid: true };
       excluded = draft.audience === 'members' ? null : draft.sender;
+      if (excluded !== null) recordOwnBroadcast(this.#sql, room, excluded, id, head.lastBroadcast);
+      head = { ...head, audience, audienceValid: true, lastBroadcast: id };
     }
+    const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
-      `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem,
+         in_reply_to, thread, metadata)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       room,
       id,
       draft.timestamp,
@@ -305,6 +382,9 @@ export class DurableObjectStorageBackend implements StorageBackend {
       draft.routing.policy,
       draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
       draft.idempotencyKey ?? null,
+      reply?.in_reply_to ?? null,
+      reply?.thread ?? null,
+      draft.metadataJson ?? null,
     );
     this.#sql.exec(
       'UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = ? WHERE room = ? AND agent = ?',
@@ -315,6 +395,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let oldestId = head.oldestId;
     if (this.#maxMessages !== undefined && id - oldestId + 1 > this.#maxMessages) {
       oldestId = id - this.#maxMessages + 1;
+      trimOwnRuns(this.#sql, room, oldestId);
       this.#sql.exec('DELETE FROM mmb_messages WHERE room = ? AND id < ?', room, oldestId);
       // Delivery rows below oldestId are never read (fetch starts at oldestId); sweep them in batches.
       if (oldestId % 256 === 0) this.#sql.exec('DELETE FROM mmb_deliveries WHERE room = ? AND id < ?', room, oldestId);
@@ -331,6 +412,9 @@ export class DurableObjectStorageBackend implements StorageBackend {
       policy: draft.routing.policy,
       requested: draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
       idem: draft.idempotencyKey ?? null,
+      in_reply_to: reply?.in_reply_to ?? null,
+      thread: reply?.thread ?? null,
+      metadata: draft.metadataJson ?? null,
     });
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
@@ -348,19 +432,15 @@ export class DurableObjectStorageBackend implements StorageBackend {
     return audience;
   }
 
-  #lastRoutedId(room: string, agentId: string, oldestId: number): number {
+  /** Highest retained id routed to the member: the last of its direct index, or a later broadcast it received. */
+  #lastRoutedId(room: string, agentId: string, joinedAfter: number, oldestId: number): number {
     const direct = this.#rows('SELECT MAX(id) AS id FROM mmb_deliveries WHERE room = ? AND agent = ?', room, agentId)[0]?.id as
       | number
       | null;
-    const broadcast = this.#rows(
-      `SELECT id FROM mmb_messages
-       WHERE room = ?1 AND audience IN (SELECT audience FROM mmb_audience_members WHERE room = ?1 AND agent = ?2) AND excluded IS NOT ?2
-       ORDER BY audience DESC, id DESC LIMIT 1`,
-      room,
-      agentId,
-    )[0]?.id as number | undefined;
-    const last = Math.max(direct ?? 0, broadcast ?? 0);
-    return last >= oldestId ? last : 0;
+    const lastDirect = direct ?? 0;
+    const floor = Math.max(lastDirect, joinedAfter);
+    const lastBroadcast = walkSync(lastBroadcastWalk(agentId, floor), new SqlBroadcastSource(this.#sql, room));
+    return retainedOrZero(Math.max(lastDirect, lastBroadcast), oldestId);
   }
 
   #toMessage(room: string, row: SqlRow): StoredMessage {
@@ -368,34 +448,54 @@ export class DurableObjectStorageBackend implements StorageBackend {
     if (row.audience === null || row.audience === undefined) {
       recipients = Object.freeze(JSON.parse(row.recipients as string) as string[]);
     } else {
-      recipients = this.#audienceRecipients(room, row.audience as number, (row.excluded as string | null) ?? null);
+      recipients = this.#epochRecipients(room, row.audience as number, (row.excluded as string | null) ?? null);
     }
-    const requested = row.requested === null ? null : Object.freeze(JSON.parse(row.requested as string) as string[]);
     const content = JSON.parse(row.content as string) as JsonValue;
-    return Object.freeze({
+    return storedMessage(room, {
       id: row.id as number,
-      room,
       timestamp: row.timestamp as number,
       sender: row.sender as string,
-      content: typeof content === 'object' && content !== null ? deepFreeze(content) : content,
+      content: deepFreeze(content),
       recipients,
-      routing: Object.freeze({ policy: row.policy as string, requested }),
-      ...(row.idem === null || row.idem === undefined ? {} : { idempotencyKey: row.idem as string }),
-    }) as StoredMessage;
+      policy: row.policy as string,
+      requested: row.requested === null ? null : (JSON.parse(row.requested as string) as string[]),
+      idempotencyKey: row.idem === null || row.idem === undefined ? undefined : (row.idem as string),
+      inReplyTo: (row.in_reply_to as number | null) ?? undefined,
+      thread: (row.thread as number | null) ?? undefined,
+      metadata: typeof row.metadata === 'string' ? deepFreeze(JSON.parse(row.metadata) as MessageMetadata) : undefined,
+    });
   }
 
-  /** Recipients of a broadcast, shared between messages of one audience (and sender, when excluded). */
-  #audienceRecipients(room: string, audience: number, excluded: string | null): readonly string[] {
-    const key = `${room}\u0000${audience}\u0000${excluded ?? ''}`;
-    let list = this.#shared.audiences.get(key);
-    if (!list) {
-      const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, audience)[0];
-      const all = row ? (JSON.parse(row.members as string) as string[]) : [];
-      list = Object.freeze(excluded === null ? all : all.filter((id) => id !== excluded));
-      if (this.#shared.audiences.size > 10_000) this.#shared.audiences.clear();
-      this.#shared.audiences.set(key, list);
-    }
-    return list;
+  /** The rows of `ids` (ascending) as messages. One JSON parameter for the ids: a query takes few bound parameters. */
+  #messages(room: string, ids: readonly number[]): StoredMessage[] {
+    if (ids.length === 0) return [];
+    return this.#rows(
+      'SELECT * FROM mmb_messages WHERE room = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id',
+      room,
+      JSON.stringify(ids),
+    ).map((row) => this.#toMessage(room, row));
+  }
+
+  /** The member as the kit's conversation rules see it, or `undefined` for a non-member. */
+  #viewer(room: string, agentId: string): Viewer | undefined {
+    const [row] = this.#rows('SELECT joined_after FROM mmb_members WHERE room = ? AND agent = ?', room, agentId);
+    return row && { id: agentId, joinedAfter: row.joined_after as number };
+  }
+
+  /** The retained message `inReplyTo` names, if any (the kit's `replyThread` judges it). */
+  #parent(room: string, head: RoomHead, inReplyTo: number | undefined): StoredMessage | undefined {
+    if (inReplyTo === undefined || inReplyTo < head.oldestId || inReplyTo > head.lastId) return undefined;
+    const [row] = this.#rows('SELECT * FROM mmb_messages WHERE room = ? AND id = ?', room, inReplyTo);
+    return row && this.#toMessage(room, row);
+  }
+
+  /** Recipients of a broadcast: its epoch's members (the `audience` row), or all but the excluded sender, shared between messages. */
+  #epochRecipients(room: string, audience: number, excluded: string | null): readonly string[] {
+    const cached = this.#shared.epochs.recipients(room, audience, excluded);
+    if (cached) return cached;
+    const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, audience)[0];
+    const all = row ? (JSON.parse(row.members as string) as string[]) : [];
+    return this.#shared.epochs.put(room, audience, all).recipients(excluded);
   }
 
   #head(room: string): RoomHead | undefined {
@@ -408,6 +508,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       oldestId: row.oldest_id as number,
       audience: row.audience as number,
       audienceValid: row.audience_valid === 1,
+      lastBroadcast: lastBroadcastId(this.#sql, room),
     };
     this.#shared.heads.set(room, head);
     return head;
@@ -417,7 +518,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     if (head) return head;
     this.#sql.exec('INSERT INTO mmb_rooms (room, last_id, oldest_id, audience, audience_valid) VALUES (?, 0, 1, 0, 0)', room);
-    return { lastId: 0, oldestId: 1, audience: 0, audienceValid: false };
+    return { lastId: 0, oldestId: 1, audience: 0, audienceValid: false, lastBroadcast: undefined };
   }
 
   #rows(query: string, ...bindings: unknown[]): SqlRow[] {
@@ -430,7 +531,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
+    if (this.#closed) throw closedError(NAME);
   }
 }
 
@@ -441,13 +542,16 @@ interface RoomHead {
   audience: number;
   /** `false` after a join or leave: the next broadcast snapshots a new audience. */
   audienceValid: boolean;
+  /** Id of the room's last retained broadcast: the own-run rule compares with it. */
+  lastBroadcast: number | undefined;
 }
 
 /** State shared by every backend instance over one `ctx.storage` (one isolate owns a Durable Object's storage). */
 interface SharedState {
   watchers: Map<string, Set<(message: StoredMessage) => void>>;
   members: Map<string, readonly MemberRecord[]>;
-  audiences: Map<string, readonly string[]>;
+  /** Epoch (audience) member lists and their "everyone but the sender" lists: the kit's one bounded cache. */
+  epochs: EpochCache;
   /** Room heads (ids, audience) as committed: only this isolate writes the object's database. */
   heads: Map<string, RoomHead>;
 }

@@ -1,0 +1,155 @@
+import { asStorageFailure, MessageBusError } from '../../core/errors.js';
+import type { MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
+import { deepFreeze } from '../../core/validate.js';
+import { storedMessage } from '../kit/index.js';
+import { NAME } from './options.js';
+
+/**
+ * The JSON body stored after the head line: short keys, the content last (already serialised by the bus).
+ * `i` and `h` (a reply's inReplyTo and thread) come right after `s`, where the append script finds `h` to fill
+ * in; `m` is the metadata. Bodies stored before conversations have none of them.
+ */
+interface Body {
+  t: number;
+  s: string;
+  i?: number;
+  h?: number;
+  p: string;
+  q: string[] | null;
+  k?: string;
+  m?: MessageMetadata;
+  c: unknown;
+}
+
+/** Bound of each cache below: audiences are immutable, so an entry is only ever evicted, never wrong. */
+const MAX_CACHED = 10_000;
+
+/**
+ * Turns drafts into the append script's arguments and stored `<head>\n<body>` values back into messages.
+ * A broadcast's head names its audience epoch; the epoch's member list is read once and cached for good
+ * (epochs never change), so decoding a broadcast costs no round trip after the first.
+ */
+export class MessageCodec {
+  /** `room \0 epoch` → every member of that audience, sorted. */
+  readonly #epochs = new Map<string, readonly string[]>();
+  /** `room \0 epoch \0 sender` → the audience without the sender. */
+  readonly #exceptSender = new Map<string, readonly string[]>();
+  /** The epoch whose list this process last saw per room, so the append script sends it only when it changes. */
+  readonly #knownEpoch = new Map<string, string>();
+
+  /** The append script's ARGV after the room prefix (see scripts/append.ts). */
+  appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string): string[] {
+    const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
+    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
+    // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
+    if (draft.inReplyTo !== undefined) body += `,"i":${draft.inReplyTo},"h":0`;
+    body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
+    if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
+    if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
+    body += `,"c":${draft.contentJson}}`;
+    const idem = draft.idempotencyKey === undefined ? '' : `${draft.sender}\u0000${draft.idempotencyKey}`;
+    return [
+      draft.sender,
+      kind,
+      kind === 'l' ? draft.recipients.join(',') : '',
+      idem,
+      String(maxMessages),
+      body,
+      String(draft.timestamp),
+      this.#knownEpoch.get(room) ?? '',
+      writerId,
+      routedVersion,
+      draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
+    ];
+  }
+
+  /** Records the audience list an append returned (it does when the room's epoch is new to this process). */
+  learnEpoch(room: string, value: string, list: string): void {
+    const epoch = value.slice(1, value.indexOf('\n'));
+    this.remember(room, epoch, list);
+    this.#knownEpoch.set(room, epoch);
+  }
+
+  remember(room: string, epoch: string, list: string): readonly string[] {
+    const members = Object.freeze(list === '' ? [] : list.split(','));
+    this.#epochs.set(`${room}\u0000${epoch}`, members);
+    if (this.#epochs.size > MAX_CACHED) this.#epochs.delete(this.#epochs.keys().next().value as string);
+    return members;
+  }
+
+  /** The epoch a stored broadcast value names, or `undefined` for a list audience. */
+  epochOf(value: string): string | undefined {
+    return value[0] === 'L' ? undefined : value.slice(1, value.indexOf('\n'));
+  }
+
+  /** Drops everything cached: after a reconnect, Redis may have lost its data and numbers epochs afresh. */
+  forget(): void {
+    this.#epochs.clear();
+    this.#exceptSender.clear();
+    this.#knownEpoch.clear();
+  }
+
+  /**
+   * A stored value as a `StoredMessage`; a value that does not parse is `STORAGE_FAILURE`. `readEpoch` fetches
+   * an audience this process has not cached yet.
+   */
+  async decode(room: string, id: number, value: string, readEpoch: (epoch: string) => Promise<string | null>): Promise<StoredMessage> {
+    try {
+      const message = this.parse(room, id, value);
+      if (message) return message;
+      const epoch = this.epochOf(value) as string;
+      const list = await readEpoch(epoch);
+      if (list === null) {
+        throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] the audience of a broadcast in room "${room}" is missing (epoch ${epoch})`);
+      }
+      this.remember(room, epoch, list);
+      return this.parse(room, id, value) as StoredMessage;
+    } catch (error) {
+      throw asStorageFailure(NAME, `reading message ${id} of room "${room}"`, error);
+    }
+  }
+
+  /** The message, or `undefined` when it is a broadcast to an audience not in the cache. Throws on a bad value. */
+  parse(room: string, id: number, value: string): StoredMessage | undefined {
+    const newline = value.indexOf('\n');
+    const head = value.slice(0, newline);
+    let recipients: readonly string[];
+    let body: Body | undefined;
+    if (head[0] === 'L') recipients = Object.freeze(head.length === 1 ? [] : head.slice(1).split(','));
+    else {
+      const epoch = head.slice(1);
+      const all = this.#epochs.get(`${room}\u0000${epoch}`);
+      if (!all) return undefined;
+      if (head[0] === 'M') recipients = all;
+      else {
+        body = JSON.parse(value.slice(newline + 1)) as Body;
+        recipients = this.#withoutSender(room, epoch, body.s, all);
+      }
+    }
+    body ??= JSON.parse(value.slice(newline + 1)) as Body;
+    return storedMessage(room, {
+      id,
+      timestamp: body.t,
+      sender: body.s,
+      content: deepFreeze(body.c as never),
+      recipients,
+      policy: body.p,
+      requested: body.q,
+      idempotencyKey: body.k,
+      inReplyTo: body.i,
+      thread: body.h,
+      metadata: body.m === undefined ? undefined : deepFreeze(body.m),
+    });
+  }
+
+  #withoutSender(room: string, epoch: string, sender: string, all: readonly string[]): readonly string[] {
+    const key = `${room}\u0000${epoch}\u0000${sender}`;
+    let list = this.#exceptSender.get(key);
+    if (!list) {
+      list = Object.freeze(all.filter((a) => a !== sender));
+      this.#exceptSender.set(key, list);
+      if (this.#exceptSender.size > MAX_CACHED) this.#exceptSender.delete(this.#exceptSender.keys().next().value as string);
+    }
+    return list;
+  }
+}
