@@ -27,6 +27,7 @@ import {
   retainedOrZero,
   type StoredMember,
   seenBy,
+  StreamChannels,
   ThreadIndex,
   toRecord,
   toState,
@@ -62,6 +63,7 @@ export class InMemoryStorageBackend implements StorageBackend {
   readonly #rooms = new Map<string, RoomData>();
   readonly #maxMessages: number | undefined;
   readonly #epochs = new EpochCache();
+  readonly #streams = new StreamChannels();
   #closed = false;
 
   constructor(options: InMemoryStorageOptions = {}) {
@@ -201,23 +203,14 @@ export class InMemoryStorageBackend implements StorageBackend {
 
   /** Signals reach the room's other channels on this instance synchronously, in publish order. */
   openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
-    const channels = this.#room(room, true).channels;
-    channels.add(listener);
-    return {
-      publish: (signal) => {
-        if (!channels.has(listener)) return;
-        for (const other of channels) if (other !== listener) other(signal);
-      },
-      close: () => channels.delete(listener),
-    };
+    this.#assertOpen();
+    return this.#streams.open(room, listener);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const data of this.#rooms.values()) {
-      data.watchers.clear();
-      data.channels.clear();
-    }
+    for (const data of this.#rooms.values()) data.watchers.clear();
+    this.#streams.clear();
   }
 
   // --- internal helpers ---
@@ -239,7 +232,6 @@ export class InMemoryStorageBackend implements StorageBackend {
         epochNumber: 0,
         idempotency: new Map(),
         watchers: new Set(),
-        channels: new Set(),
       };
       this.#rooms.set(room, data);
     }
@@ -273,8 +265,6 @@ interface RoomData {
   /** `idempotencyField(sender, key)` → id. */
   idempotency: Map<string, number>;
   watchers: Set<(message: StoredMessage) => void>;
-  /** Listeners of the room's stream channels (`openStreamChannel`). */
-  channels: Set<(signal: StreamSignal) => void>;
 }
 
 /** Drops the oldest messages beyond `max`; the message array and the index are compacted once the dead prefix is large. */
