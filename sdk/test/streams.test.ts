@@ -411,3 +411,14 @@ describe('repair of lost signals', () => {
     expect(receiver.openStreams()).toEqual([]);
   });
 });
+
+describe('onStream ends with its subscription', () => {
+  it('a removed agent hears of no later stream', async () => {
+    const bus = await room();
+    const critic = watch(bus, 'critic');
+    await bus.removeAgent('critic');
+    await bus.connectAgent('critic');
+    await bus.stream(new Message('writer', 'x', ['critic']));
+    expect(critic.events).toEqual([]);
+  });
+});

@@ -457,21 +457,21 @@ export class MessageBus {
       throw new MessageBusError('INVALID_ARGUMENT', 'onStream must be a function: (event) => { ... }');
     }
     const onError = (error: MessageBusError | Error) => options.onError?.(error);
-    const stopMessages = this.#subscribe(agentId, handler, options.after, onError);
-    if (!onStream) return stopMessages;
-    const stopStreams = this.#streams.watch(agentId, (event) => {
-      try {
-        onStream(event);
-      } catch (error) {
-        const failure = error instanceof Error ? error : new Error(String(error));
-        onError(failure);
-        this.#emit('error', [failure]);
-      }
-    });
-    return () => {
-      stopStreams();
-      stopMessages();
-    };
+    // The stream watch ends with the subscription, also when it ends by itself (the agent removed, the bus closed).
+    let stopStreams: (() => void) | undefined;
+    const stop = this.#subscribe(agentId, handler, options.after, onError, () => stopStreams?.());
+    if (onStream) {
+      stopStreams = this.#streams.watch(agentId, (event) => {
+        try {
+          onStream(event);
+        } catch (error) {
+          const failure = error instanceof Error ? error : new Error(String(error));
+          onError(failure);
+          this.#emit('error', [failure]);
+        }
+      });
+    }
+    return stop;
   }
 
   /** Members with online state, groups, cursor, lag and send counters. */

@@ -54,6 +54,8 @@ export function streamCases(test: Register): void {
     const planner = record(other, 'planner');
     const own = record(bus, 'writer');
     const stream = await bus.stream(new Message('writer', 'He', ['critic'], { metadata: { kind: 'answer' } }));
+    // A channel over a network may come up after the start was sent: the sender then answers its sync.
+    if (shared(bus)) await waitFor(() => critic.events.length === 1, 'the start on the other bus', WAIT_MS);
     stream.write('l');
     stream.write('lo');
     const stored = await stream.end();
@@ -105,6 +107,7 @@ export function streamCases(test: Register): void {
     const original = await first.end();
     const watcher = record(shared(bus) ? await ctx.reopenBus(bus, new AddressedRoutingPolicy()) : bus, 'critic');
     const again = await bus.stream(new Message('writer', '', ['critic'], { idempotencyKey: 'answer-1' }));
+    await waitFor(() => watcher.events.some((e) => e.type === 'start' && e.streamId === again.id), 'the repeat starts', WAIT_MS);
     again.write('second');
     await waitFor(() => watcher.events.some((e) => e.type === 'delta' && e.streamId === again.id), 'the repeat streams', WAIT_MS);
     assertEqual(await again.end(), original, 'end() returns the original message');
