@@ -216,18 +216,14 @@ function reactInCrew(seat, message, text) {
     );
   }
   if (kind === 'answer' && seat.agent === 'critic' && Math.random() < 0.6) {
-    later(600 + Math.random() * 1500, () =>
-      say(
-        'crew',
-        'critic',
-        pick(['which of them is peer-reviewed?', 'cite the second one', 'that matches the benchmark']),
-        [message.sender, '#leads'],
-        {
-          inReplyTo: message.id,
-          metadata: { kind: 'remark' },
-        },
-      ),
-    );
+    later(600 + Math.random() * 1500, async () => {
+      const remark = pick(['which of them is peer-reviewed?', 'cite the second one', 'that matches the benchmark']);
+      const sent = await say('crew', 'critic', remark, [message.sender, '#leads'], {
+        inReplyTo: message.id,
+        metadata: { kind: 'remark' },
+      });
+      if (sent) log(`crew: critic replied to answer #${message.id} in thread #${sent.thread}`);
+    });
   }
 }
 
