@@ -9,6 +9,8 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
+  StreamChannel,
+  StreamSignal,
 } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 import {
@@ -24,6 +26,7 @@ import {
   newestAscending,
   replyThread,
   retainedOrZero,
+  StreamChannels,
   seenBy,
   storedMessage,
   unknownAgent,
@@ -97,7 +100,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let shared = SHARED.get(storage);
     if (!shared) {
       this.#transaction(() => migrate(storage.sql));
-      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map() };
+      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map(), streams: new StreamChannels() };
       SHARED.set(storage, shared);
     }
     this.#shared = shared;
@@ -325,6 +328,15 @@ export class DurableObjectStorageBackend implements StorageBackend {
     };
   }
 
+  /** Streams between buses of this object (in one isolate, like `watch`); the worker carries them to sockets. */
+  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
+    this.#assertOpen();
+    const channel = this.#shared.streams.open(room, (signal) => {
+      if (!this.#closed) listener(signal);
+    });
+    return channel;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }
@@ -369,8 +381,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
       `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem,
-         in_reply_to, thread, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         in_reply_to, thread, metadata, stream_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       room,
       id,
       draft.timestamp,
@@ -385,6 +397,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       reply?.in_reply_to ?? null,
       reply?.thread ?? null,
       draft.metadataJson ?? null,
+      draft.streamId ?? null,
     );
     this.#sql.exec(
       'UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = ? WHERE room = ? AND agent = ?',
@@ -415,6 +428,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       in_reply_to: reply?.in_reply_to ?? null,
       thread: reply?.thread ?? null,
       metadata: draft.metadataJson ?? null,
+      stream_id: draft.streamId ?? null,
     });
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
@@ -463,6 +477,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       inReplyTo: (row.in_reply_to as number | null) ?? undefined,
       thread: (row.thread as number | null) ?? undefined,
       metadata: typeof row.metadata === 'string' ? deepFreeze(JSON.parse(row.metadata) as MessageMetadata) : undefined,
+      streamId: typeof row.stream_id === 'string' ? row.stream_id : undefined,
     });
   }
 
@@ -554,6 +569,8 @@ interface SharedState {
   epochs: EpochCache;
   /** Room heads (ids, audience) as committed: only this isolate writes the object's database. */
   heads: Map<string, RoomHead>;
+  /** Stream channels of the buses on this object. */
+  streams: StreamChannels;
 }
 
 const SHARED = new WeakMap<object, SharedState>();
