@@ -9,8 +9,6 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
-  StreamChannel,
-  StreamSignal,
 } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 import {
@@ -26,7 +24,6 @@ import {
   newestAscending,
   replyThread,
   retainedOrZero,
-  StreamChannels,
   seenBy,
   storedMessage,
   unknownAgent,
@@ -100,7 +97,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let shared = SHARED.get(storage);
     if (!shared) {
       this.#transaction(() => migrate(storage.sql));
-      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map(), streams: new StreamChannels() };
+      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map() };
       SHARED.set(storage, shared);
     }
     this.#shared = shared;
@@ -326,15 +323,6 @@ export class DurableObjectStorageBackend implements StorageBackend {
     return () => {
       own.delete(entry);
     };
-  }
-
-  /** Streams between buses of this object (in one isolate, like `watch`); the worker carries them to sockets. */
-  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
-    this.#assertOpen();
-    const channel = this.#shared.streams.open(room, (signal) => {
-      if (!this.#closed) listener(signal);
-    });
-    return channel;
   }
 
   async close(): Promise<void> {
@@ -569,8 +557,6 @@ interface SharedState {
   epochs: EpochCache;
   /** Room heads (ids, audience) as committed: only this isolate writes the object's database. */
   heads: Map<string, RoomHead>;
-  /** Stream channels of the buses on this object. */
-  streams: StreamChannels;
 }
 
 const SHARED = new WeakMap<object, SharedState>();

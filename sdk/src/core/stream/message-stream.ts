@@ -70,6 +70,11 @@ export class MessageStream {
     return this.#text;
   }
 
+  /** How many deltas were written (the `seq` of the last one). */
+  get seq(): number {
+    return this.#seq;
+  }
+
   /** `true` until the stream ended or was aborted. */
   get open(): boolean {
     return this.#state === 'open' || this.#state === 'ending' || this.#state === 'sealed';
