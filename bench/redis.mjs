@@ -48,19 +48,6 @@ export async function run() {
         'ratio to XADD': +(r.bus / r.xadd).toFixed(3),
       });
     }
-    const short = await ownRunFetch(server.url, 2_000);
-    const long = await ownRunFetch(server.url, 16_000);
-    for (const [run, r] of [
-      [2_000, short],
-      [16_000, long],
-    ]) {
-      rows.push({
-        measure: `fetch(limit 1) after an own run of ${run.toLocaleString('en')} broadcasts`,
-        'fetch ms (median)': +r.ms.toFixed(3),
-        'ratio to the 2,000 run': +(r.ms / short.ms).toFixed(2),
-        'Redis commands per fetch': r.commands,
-      });
-    }
   } finally {
     await server.dispose();
   }
@@ -72,7 +59,6 @@ export async function run() {
       'raw script commands = the 9 commands the append script runs for a broadcast (HEXISTS, HINCRBY, HGET, ZADD, ZADD, HSET, HINCRBY, HSET, PUBLISH), pipelined without atomicity, with a pub/sub subscriber on the channel in each process as a live bus has; raw XADD = one pipelined XADD of the same body, nothing else. Target: at least 50% of raw.',
       'Redis 7 spends ~2 µs per redis.call inside Lua, so the atomic script (9 calls) costs Redis ~25 µs per send where the same commands sent raw cost ~1 µs each: the price of atomicity across processes.',
       `each process keeps ${WINDOW} sends in flight; four processes run at once on one room (one redis-server; the machine has 2 cores, shared with Redis).`,
-      `own run: agent a stores a run of broadcasts that exclude it, then b one; a's fetch(limit 1) from 0 must jump the run to b's message. Median of ${FETCHES} fetches; commands = redis.call()s inside the fetch script (INFO commandstats), which grow with log(run), not with the run. Target: the 16,000 run ≤ 2x the 2,000 run.`,
     ],
   };
 }
@@ -141,52 +127,6 @@ async function sendLoop(url, mode, room, n, onReady) {
   return rate;
 }
 
-const FETCHES = 200;
-
-/** fetch(limit 1) for an agent whose own broadcasts fill the `run` ids before the one message for it. */
-async function ownRunFetch(url, run) {
-  const storage = new RedisStorageBackend({ url, keyPrefix: `own-run-${run}:`, commandTimeoutMs: 10_000 });
-  const room = 'r';
-  await storage.putMember(room, { id: 'a', online: true });
-  await storage.putMember(room, { id: 'b', online: true });
-  const draft = (sender, i) => ({
-    timestamp: i,
-    sender,
-    content: i,
-    contentJson: String(i),
-    recipients: [],
-    audience: 'members-except-sender',
-    routing: { policy: 'broadcast', requested: null },
-  });
-  for (let i = 0; i < run; i += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, run - i) }, (_, j) => storage.append(room, draft('a', i + j))));
-  }
-  const target = (await storage.append(room, draft('b', run))).message.id;
-  const admin = createClient({ url });
-  admin.on('error', () => {});
-  await admin.connect();
-  const calls = async () => {
-    const stats = await admin.sendCommand(['INFO', 'commandstats']);
-    return [...stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)]
-      .filter(([, name]) => name !== 'info' && name !== 'evalsha')
-      .reduce((sum, [, , n]) => sum + Number(n), 0);
-  };
-  const before = await calls();
-  const [first] = await storage.fetch(room, 'a', 0, 1);
-  const commands = (await calls()) - before;
-  if (first?.id !== target) throw new Error(`own-run fetch returned ${first?.id}, expected ${target}`);
-  const times = [];
-  for (let i = 0; i < FETCHES; i++) {
-    const started = performance.now();
-    await storage.fetch(room, 'a', 0, 1);
-    times.push(performance.now() - started);
-  }
-  times.sort((x, y) => x - y);
-  await admin.close();
-  await storage.close();
-  return { ms: times[Math.floor(times.length / 2)], commands };
-}
-
 /** Four child processes sending to one room at once; returns the total messages/s (all messages / wall time). */
 async function fourProcesses(url, mode, round) {
   const n = Math.round(N / 2);
@@ -230,6 +170,12 @@ async function child() {
   });
   process.stdout.write('done\n');
   process.exit(0);
+}
+
+/** The shared launcher (scripts/support/redis-server.mjs) as the other benches use it: `{ url, stop() }`. */
+export async function startServer() {
+  const server = await startRedis();
+  return { url: server.url, stop: () => server.dispose() };
 }
 
 if (process.argv[2] === '--child') await child();

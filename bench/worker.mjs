@@ -14,6 +14,7 @@ const HTTP_CONCURRENCY = 16;
 const WS_WINDOW = 64;
 const FANOUT_AGENTS = 100;
 const FANOUT_MESSAGES = 100;
+const ROUND_TRIPS = 200;
 
 export async function run() {
   const dev = await startDev();
@@ -64,6 +65,56 @@ export async function run() {
       return JSON.parse(frame.body).content?.seq;
     });
 
+    // --- request/reply: a question and its answer between two sockets (a fresh addressed room per round) ---
+    const rrRoom = async (round) => {
+      const room = `bench-rr-${round}-${Date.now().toString(36)}`;
+      const asker = await token('planner', room);
+      const answerer = await token('researcher', room);
+      await post(`${base}/v1/rooms/${room}/agents/planner/connect`, asker, {});
+      await post(`${base}/v1/rooms/${room}/agents/researcher/connect`, answerer, {});
+      const routed = await fetch(`${base}/v1/rooms/${room}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ routing: 'addressed' }),
+      });
+      if (!routed.ok) throw new Error(`PUT routing: ${routed.status} ${await routed.text()}`);
+      return {
+        asker: `${wsBase}/v1/rooms/${room}/ws?agent=planner&token=${asker}`,
+        answerer: `${wsBase}/v1/rooms/${room}/ws?agent=researcher&token=${answerer}`,
+      };
+    };
+    // Alternating rounds, the best p50 of each: the machine is shared, so noise only slows a round down.
+    const rr = { bus: { p50: Number.POSITIVE_INFINITY }, raw: { p50: Number.POSITIVE_INFINITY } };
+    for (let round = 0; round < ROUNDS; round++) {
+      const urls = await rrRoom(round);
+      const bus = await roundTrips(
+        urls.asker,
+        urls.answerer,
+        (seq) => ({ type: 'send', ref: seq, content: { seq }, recipients: ['researcher'] }),
+        (frame) => (frame.type === 'message' && frame.message.sender === 'planner' ? frame.message : undefined),
+        (question) => ({
+          type: 'send',
+          ref: question.id,
+          content: { seq: question.content.seq },
+          recipients: ['planner'],
+          inReplyTo: question.id,
+        }),
+        (frame, seq) => frame.type === 'message' && frame.message.inReplyTo !== undefined && frame.message.content.seq === seq,
+      );
+      const raw = await roundTrips(
+        `${wsBase}/bench-echo/rr-${round}?mode=listen`,
+        `${wsBase}/bench-echo/rr-${round}?mode=listen`,
+        (seq) => ({ ref: seq, content: { seq }, to: 'answerer' }),
+        (frame) => (frame.type === 'message' && JSON.parse(frame.body).to === 'answerer' ? JSON.parse(frame.body) : undefined),
+        (question) => ({ ref: question.ref, content: question.content, to: 'asker' }),
+        (frame, seq) => frame.type === 'message' && JSON.parse(frame.body).to === 'asker' && JSON.parse(frame.body).content.seq === seq,
+      );
+      if (bus.p50 < rr.bus.p50) rr.bus = bus;
+      if (raw.p50 < rr.raw.p50) rr.raw = raw;
+    }
+    const busRr = rr.bus;
+    const rawRr = rr.raw;
+
     // Room heads are durable (metrics counters restart when an idle room object is evicted).
     const { rooms } = await fetch(`${base}/v1/rooms`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json());
     const stored = rooms.reduce((sum, room) => sum + room.lastId, 0);
@@ -94,12 +145,19 @@ export async function run() {
         raw: ms(rawFan.p99),
         'bus/raw': ratio(busFan.p99, rawFan.p99),
       },
+      {
+        measure: 'request → reply between two sockets p50 (ms)',
+        bus: ms(busRr.p50),
+        raw: ms(rawRr.p50),
+        'bus/raw': ratio(busRr.p50, rawRr.p50),
+      },
     ];
     const notes = [
       `Best of ${ROUNDS} alternating ${DURATION_MS / 1000}s runs each. Local \`wrangler dev\` (workerd) on this machine; the Node client (undici fetch/WebSocket) shares the 2 cores with workerd, so absolute figures are client-bound too. Both columns pay the same client cost.`,
       'raw = BenchEcho (worker/src/bench-echo.ts): inserts one SQLite row per message and echoes/relays, no auth, routing or bus.',
       'bus = the real worker: JWT check, Hono routing, RPC to the ChatRoom object, MessageBus routing, DurableObjectStorageBackend append, per-socket delivery.',
       `Fan-out: send → all ${FANOUT_AGENTS} subscribers received it, ${FANOUT_MESSAGES} messages one at a time. For latency, bus/raw above 100% means the bus is slower.`,
+      `Request/reply: ${ROUND_TRIPS} sequential round trips. bus: a planner socket sends a question to the researcher, whose socket answers with inReplyTo (the reply check, threading and routing included), until the answer reaches the planner; raw: the same two messages relayed twice by BenchEcho between two listening sockets.`,
       `Target: WebSocket ingest ≥ 50% of raw (${ratio(busWs, rawWs)} measured) and ≥ 1,000 msgs/s per room (${round(busWs)} measured). Messages stored during the run: ${stored}.`,
     ];
     return { title: 'Edge worker (wrangler dev): bus vs raw SQLite Durable Object', rows, notes };
@@ -167,6 +225,37 @@ async function socketThroughput(url) {
   return ok / seconds;
 }
 
+/**
+ * Sequential request/reply between an asking and an answering socket: the asker sends `question(seq)`, the
+ * answerer sends `answer(q)` for each frame `asked` recognises, and the round trip ends when the asker sees a
+ * frame `answered(frame, seq)` accepts. Returns p50/p99 in ms.
+ */
+async function roundTrips(askerUrl, answererUrl, question, asked, answer, answered) {
+  const asker = await openSocket(askerUrl);
+  const answerer = await openSocket(answererUrl);
+  answerer.onmessage = (event) => {
+    const q = asked(JSON.parse(String(event.data)));
+    if (q) answerer.send(JSON.stringify(answer(q)));
+  };
+  // Let both sockets finish their replay before timing.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const latencies = [];
+  for (let seq = 0; seq < ROUND_TRIPS; seq++) {
+    const started = performance.now();
+    await new Promise((resolve) => {
+      asker.onmessage = (event) => {
+        if (answered(JSON.parse(String(event.data)), seq)) resolve();
+      };
+      asker.send(JSON.stringify(question(seq)));
+    });
+    latencies.push(performance.now() - started);
+  }
+  for (const ws of [asker, answerer]) ws.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** Opens the listeners, then sends FANOUT_MESSAGES one at a time; latency = send → the last listener got it. */
 async function fanout(senderUrl, listenerUrls, seqOf) {
   const listeners = [];
@@ -194,7 +283,7 @@ async function fanout(senderUrl, listenerUrls, seqOf) {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-function openSocket(url) {
+export function openSocket(url) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.onopen = () => resolve(ws);
@@ -202,7 +291,7 @@ function openSocket(url) {
   });
 }
 
-async function post(url, bearer, body) {
+export async function post(url, bearer, body) {
   const headers = { 'content-type': 'application/json' };
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -210,7 +299,7 @@ async function post(url, bearer, body) {
   return response.json();
 }
 
-function token(sub, room, role = 'agent') {
+export function token(sub, room, role = 'agent') {
   return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
 }
 
@@ -219,7 +308,7 @@ const ms = (n) => Number(n.toFixed(2));
 
 // --- wrangler dev (the shared launcher, scripts/support/wrangler.mjs) ---
 
-function startDev() {
+export function startDev() {
   return startWrangler({
     config: join(ROOT, 'worker/test/wrangler.bench.toml'),
     vars: {

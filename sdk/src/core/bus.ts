@@ -1,10 +1,11 @@
 import { replyRefused, seenBy } from '../backends/kit/conversation.js';
 import { BusMetrics } from './bus-metrics.js';
-import { checkInReplyTo, copyMetadata, DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
+import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from './check-message.js';
+import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
-import { Message } from './message.js';
+import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
 import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
@@ -22,7 +23,6 @@ import type {
   MemberRecord,
   MemberState,
   MessageDraft,
-  MessageMetadata,
   RoomView,
   RoutingPolicy,
   StorageBackend,
@@ -36,8 +36,6 @@ import {
   copyContent,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
-  isValidRecipient,
-  isWellFormed,
   MAX_CONTENT_DEPTH_LIMIT,
   resolveLimit,
   snapshotIds,
@@ -50,13 +48,9 @@ export const MAX_FETCH_LIMIT = 1000;
 export const DEFAULT_MAX_CONTENT_BYTES = 64 * 1024;
 /** Default `maxGroupsPerMember`. */
 export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
-const MAX_RECIPIENTS = 1000;
-/** Routings one send may take when a backend reports its member list was outdated by another process. */
-const MAX_ROUTING_ATTEMPTS = 3;
 const FRESH = Object.freeze({ fresh: true });
 /** Refusals that a newer member list could turn into a delivery. */
 const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
-const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
 export interface MessageBusOptions {
@@ -135,9 +129,7 @@ export class MessageBus {
   readonly policy: RoutingPolicy;
   readonly #log: BusLogger;
   readonly #metrics: BusMetrics;
-  readonly #maxContentBytes: number;
-  readonly #maxMetadataBytes: number;
-  readonly #maxContentDepth: number;
+  readonly #limits: MessageLimits;
   readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
@@ -169,9 +161,7 @@ export class MessageBus {
     this.policy = policy;
     this.#log = new BusLogger(options.logger, options.logLevel);
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
-    this.#maxContentBytes = maxContentBytes;
-    this.#maxMetadataBytes = maxMetadataBytes;
-    this.#maxContentDepth = maxContentDepth;
+    this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
@@ -293,7 +283,13 @@ export class MessageBus {
     let sender: string | undefined;
     try {
       this.#assertOpen();
-      const checked = this.#checkMessage(message, true);
+      const checked = checkMessage(message, this.#limits);
+      if (typeof checked.content !== 'string') {
+        throw new MessageBusError(
+          'INVALID_MESSAGE',
+          "a stream's content is its initial text: a string, often ''; end(finalContent) may store any JSON",
+        );
+      }
       sender = checked.sender;
       const { members, routed } = await this.#routeStream(checked);
       const record = members.find((m) => m.id === checked.sender) as MemberRecord;
@@ -310,7 +306,7 @@ export class MessageBus {
         inReplyTo: checked.inReplyTo,
         metadata: checked.metadata?.copy,
         initialText: checked.content as string,
-        maxContentBytes: this.#maxContentBytes,
+        maxContentBytes: this.#limits.maxContentBytes,
         idleMs: this.#streamIdleMs,
         prepare: (content) => this.#checkContent(content),
         store: (content) => this.#endStream(final, recipients, id, content as CheckedContent),
@@ -557,11 +553,11 @@ export class MessageBus {
 
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const checked = this.#checkMessage(message, false);
+    const checked = checkMessage(message, this.#limits);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    for (let attempt = 1; ; attempt++) {
-      // A later attempt reads the members from the store: the first one's list was outdated by another process.
-      const fresh = attempt > 1;
+    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
+    // change acknowledged before then and needs no check (under churn a check could fail again and again).
+    for (let fresh = false; ; fresh = true) {
       const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
       const members = pending instanceof Promise ? await pending : pending;
       let routed: Routed;
@@ -574,12 +570,13 @@ export class MessageBus {
         throw error;
       }
       const draft = this.#draft(checked, routed.recipients, routed.audience);
-      draft.members = members;
+      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+      if (!fresh) draft.members = members;
       try {
         const stored = this.#append(draft);
         return stored instanceof Promise ? await stored : stored;
       } catch (error) {
-        if (attempt < MAX_ROUTING_ATTEMPTS && isMembersChanged(error)) continue;
+        if (!fresh && isMembersChanged(error)) continue;
         throw error;
       }
     }
@@ -694,66 +691,9 @@ export class MessageBus {
 
   /** Final content of a stream, checked like a sent message's. */
   #checkContent(content: unknown): CheckedContent {
-    const { copy, json } = copyContent(content, this.#maxContentDepth);
-    assertJsonSize(json, this.#maxContentBytes, 'content');
+    const { copy, json } = copyContent(content, this.#limits.maxContentDepth);
+    assertJsonSize(json, this.#limits.maxContentBytes, 'content');
     return { content: copy, contentJson: json };
-  }
-
-  #checkMessage(message: Message, streamed: boolean): CheckedMessage {
-    if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
-    }
-    // Each field is read once, here: what is checked is what is routed and stored.
-    const {
-      sender,
-      recipients: requested,
-      content,
-      options,
-    } = readInput(
-      () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
-      'INVALID_MESSAGE',
-      'the message',
-    );
-    if (!isValidId(sender)) {
-      throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
-    }
-    const recipients =
-      requested === undefined
-        ? undefined
-        : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
-    const {
-      idempotencyKey,
-      inReplyTo: replyTo,
-      metadata: rawMetadata,
-    } = readInput(
-      () => ({ idempotencyKey: options?.idempotencyKey, inReplyTo: options?.inReplyTo, metadata: options?.metadata }),
-      'INVALID_MESSAGE',
-      'the message options',
-    );
-    if (
-      idempotencyKey !== undefined &&
-      (typeof idempotencyKey !== 'string' ||
-        idempotencyKey.length < 1 ||
-        idempotencyKey.length > MAX_IDEMPOTENCY_KEY ||
-        !isWellFormed(idempotencyKey))
-    ) {
-      throw new MessageBusError(
-        'INVALID_MESSAGE',
-        `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters without lone surrogates`,
-      );
-    }
-    if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-    if (streamed && typeof content !== 'string') {
-      throw new MessageBusError(
-        'INVALID_MESSAGE',
-        "a stream's content is its initial text: a string, often ''; end(finalContent) may store any JSON",
-      );
-    }
-    const { copy, json: contentJson } = copyContent(content, this.#maxContentDepth);
-    assertJsonSize(contentJson, this.#maxContentBytes, 'content');
-    const inReplyTo = checkInReplyTo(replyTo);
-    const metadata = copyMetadata(rawMetadata, this.#maxMetadataBytes, this.#maxContentDepth);
-    return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
   }
 
   /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
@@ -827,19 +767,8 @@ export class MessageBus {
   }
 }
 
-/** A message as `#checkMessage` read and checked it: what is routed and stored. */
-interface CheckedMessage extends CheckedContent {
-  sender: string;
-  recipients: readonly string[] | undefined;
-  idempotencyKey: string | undefined;
-  inReplyTo: number | undefined;
-  metadata: { copy: MessageMetadata; json: string } | undefined;
-}
-
-interface CheckedContent {
-  content: JsonValue;
-  contentJson: string;
-}
+/** A stream's final content, checked as a sent message's is. */
+type CheckedContent = Pick<CheckedMessage, 'content' | 'contentJson'>;
 
 /** Timers hold 32-bit signed milliseconds. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -848,17 +777,6 @@ function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();
 }
 
-/** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */
-function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string): T {
-  try {
-    return read();
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
-  }
-}
-
-/** Throws `INVALID_ARGUMENT` unless `value` is a positive safe integer: an id a message can have. */
 function assertMessageId(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new MessageBusError('INVALID_ARGUMENT', `${what} must be a message id: a positive integer`);

@@ -73,8 +73,8 @@ export function asStorageFailure(backend: string, operation: string, error: unkn
 /**
  * What `StorageBackend.append` throws when `MessageDraft.members`, the list the message was routed with, is no
  * longer the room's member list (another process changed it meanwhile): nothing was stored, and the bus routes
- * the message again on a fresh list. It is a `STORAGE_FAILURE`, so a send that still meets it after the bus's
- * attempts (membership changing faster than a send) may simply be sent again.
+ * the message again on a fresh list. It is a `STORAGE_FAILURE` (retryable) should it ever reach a caller of
+ * `append` other than the bus.
  */
 export function membersChanged(backend: string, room: string): MessageBusError {
   return new MessageBusError(

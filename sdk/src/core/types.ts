@@ -77,10 +77,11 @@ export interface MessageDraft {
   /** The stream this message ends, stored and returned as it is. */
   streamId?: string;
   /**
-   * The member list the message was routed with: the very array `getMembers` returned. A backend whose
-   * `getMembers` may answer from a cache that another process can outdate checks, atomically with the append,
-   * that this list is still current; if it is not, it stores nothing and throws `membersChanged(...)`, and the
-   * bus routes the message again on a fresh list. Other backends ignore it.
+   * The member list the message was routed with (the very array `getMembers` returned), when it may have come
+   * from a cache; absent when the bus read it with `fresh`. A backend whose `getMembers` may answer from a cache
+   * that another process can outdate checks, atomically with the append, that this list is still current; if
+   * it is not, it stores nothing and throws `membersChanged(...)`, and the bus routes the message again on a
+   * fresh list (once: that list was read after the send began). Other backends ignore it.
    */
   members?: readonly MemberRecord[];
 }

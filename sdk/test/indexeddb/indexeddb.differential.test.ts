@@ -2,19 +2,11 @@ import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
-import { differential, firstDifference } from '../support/differential/index.js';
+import { differential, firstDifference, SEEDS } from '../support/differential/index.js';
 import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 
 describe('IndexedDBStorageBackend (fake-indexeddb) against the scanning reference', () => {
-  for (const [seed, maxMessages] of [
-    [1, undefined],
-    [2, undefined],
-    [3, undefined],
-    [4, undefined],
-    [5, undefined],
-    [6, 25],
-    [7, 40],
-  ] as const) {
+  for (const [seed, maxMessages] of SEEDS) {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two instances (as two tabs)`, async () => {
       const factory = new IDBFactory();
       const store = {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStorageBackend } from '../../src/backends/redis/index.js';
-import { differential, firstDifference } from '../support/differential/index.js';
+import { differential, firstDifference, SEEDS } from '../support/differential/index.js';
 import { sdkSources as sdk } from '../support/differential/sdk-sources.js';
 import { type RedisServer, startRedis } from './server.js';
 
@@ -18,15 +18,7 @@ afterAll(async () => {
  * must keep seeing the other's changes.
  */
 describe('RedisStorageBackend against the scanning reference', () => {
-  for (const [seed, maxMessages] of [
-    [1, undefined],
-    [2, undefined],
-    [3, undefined],
-    [4, undefined],
-    [5, undefined],
-    [6, 25],
-    [7, 40],
-  ] as const) {
+  for (const [seed, maxMessages] of SEEDS) {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two clients`, async () => {
       const keyPrefix = `diff${seed}:`;
       const store = { open: () => new RedisStorageBackend({ url: server.url, keyPrefix, maxMessages }), persistent: true };

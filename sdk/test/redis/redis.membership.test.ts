@@ -7,6 +7,7 @@ import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { Message } from '../../src/core/message.js';
 import type { StoredMessage } from '../../src/core/types.js';
+import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
 import { IndividualRoutingPolicy } from '../../src/routing-policies/individual.js';
 import { SubgroupRoutingPolicy } from '../../src/routing-policies/subgroup.js';
 import { type RedisServer, startRedis } from './server.js';
@@ -109,6 +110,41 @@ describe('RedisStorageBackend membership across handles', () => {
     }
     expect(stale).toEqual([]);
   }, 120_000);
+});
+
+describe('RedisStorageBackend under membership churn', () => {
+  it('every send succeeds while another handle changes the members without pause', async () => {
+    const writer = new RedisStorageBackend({ url: server.url });
+    const bus = new MessageBus(new RedisStorageBackend({ url: server.url }), new BroadcastRoutingPolicy(), {
+      room: 'churn',
+      logLevel: 'silent',
+    });
+    await bus.connectAgent('a');
+    await bus.connectAgent('b');
+    let churning = true;
+    const churn = (async () => {
+      for (let i = 0; churning; i++) {
+        await writer.putMember('churn', { id: `c${i % 20}`, online: true });
+        if (i % 3 === 0) await writer.removeMember('churn', `c${(i + 7) % 20}`);
+      }
+    })();
+    const failures: string[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        await Promise.all(
+          Array.from({ length: 4 }, (_, j) =>
+            bus.sendMessage(new Message('a', `${i}-${j}`)).catch((error: Error) => void failures.push(error.message)),
+          ),
+        );
+      }
+    } finally {
+      churning = false;
+      await churn;
+      await bus.close();
+      await writer.close();
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
 });
 
 describe('RedisStorageBackend routing on a member list whose change notice is still in flight', () => {

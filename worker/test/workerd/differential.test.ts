@@ -6,21 +6,13 @@ import { Message, MessageBus, MessageBusError } from 'modular-message-bus-librar
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from 'modular-message-bus-library/routing-policies';
 import { describe, expect, it } from 'vitest';
-import { differential, firstDifference, type Sdk } from '../../../sdk/test/support/differential/index.js';
+import { differential, firstDifference, type Sdk, SEEDS } from '../../../sdk/test/support/differential/index.js';
 
 // The built package, as the worker uses it.
 const sdk: Sdk = { Message, MessageBus, MessageBusError, BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy };
 
 describe('DurableObjectStorageBackend against the scanning reference', () => {
-  for (const [seed, maxMessages] of [
-    [1, undefined],
-    [2, undefined],
-    [3, undefined],
-    [4, undefined],
-    [5, undefined],
-    [6, 25],
-    [7, 40],
-  ] as const) {
+  for (const [seed, maxMessages] of SEEDS) {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two backends over one ctx.storage`, async () => {
       // A fresh object per history; a second handle (and a reopened one) is another backend over the same ctx.storage.
       const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`differential-${seed}-${Date.now()}`));

@@ -60,10 +60,11 @@ export interface DurableObjectStorageOptions {
  * `append` runs in `transactionSync`, so id assignment, the idempotency check,
  * the message row and its delivery index commit together.
  *
- * Broadcasts are stored once: the room's membership is snapshotted as an
- * "audience" row the first time a broadcast follows a join or leave, and each
- * broadcast row points at it. Fetch walks two indexes (per-recipient rows for
- * direct and subgroup messages, per-audience id ranges for broadcasts): O(log n + k).
+ * Broadcasts are stored once: the room's membership (an epoch) is stored as an
+ * `mmb_audiences` row the first time a broadcast follows a join or leave, and
+ * each broadcast row points at it. Fetch walks two indexes (per-recipient rows
+ * for direct and subgroup messages, per-epoch id ranges for broadcasts) and
+ * jumps over the agent's own runs (`mmb_own_runs`): O(log n + k).
  *
  * Instances created over the same `ctx.storage` in one isolate share their
  * live `watch` feed and membership cache, as two buses in one object would.
@@ -109,7 +110,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let members = this.#shared.members.get(room);
     if (!members) {
       members = Object.freeze(
-        this.#rows('SELECT agent, online, group_names, joined_after FROM mmb_members WHERE room = ? ORDER BY agent', room).map(toRecord),
+        this.#rows('SELECT agent, online, group_names, joined_after FROM mmb_members WHERE room = ? ORDER BY agent', room).map(recordOfRow),
       );
       this.#shared.members.set(room, members);
     }
@@ -121,7 +122,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     if (!head) return { room, lastId: 0, oldestId: 1, members: [] };
     const members = this.#rows('SELECT * FROM mmb_members WHERE room = ? ORDER BY agent', room).map((row) => {
-      const record = toRecord(row);
+      const record = recordOfRow(row);
       return {
         ...record,
         cursor: row.acked as number,
@@ -157,13 +158,13 @@ export class DurableObjectStorageBackend implements StorageBackend {
           JSON.stringify(groups),
           head.lastId,
         );
-        // The next broadcast needs a new audience that includes this member.
+        // The next broadcast needs a new epoch that includes this member.
         this.#sql.exec('UPDATE mmb_rooms SET audience_valid = 0 WHERE room = ?', room);
         this.#shared.members.delete(room);
         this.#shared.heads.delete(room);
         return { id: update.id, online: update.online, groups: [...groups], joinedAfter: head.lastId };
       }
-      const record = toRecord(existing);
+      const record = recordOfRow(existing);
       record.online = update.online;
       if (update.groups !== undefined) record.groups = [...update.groups];
       this.#sql.exec(
@@ -334,6 +335,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
   #appendSync(room: string, draft: MessageDraft): AppendResult & { head?: RoomHead } {
     let head = this.#ensureRoom(room);
     if (draft.idempotencyKey !== undefined) {
+      // The kit's idempotencyField (sender \0 key) as two columns, unique per room (mmb_messages_idem), in this transaction.
       const earlier = this.#rows(
         'SELECT * FROM mmb_messages WHERE room = ? AND sender = ? AND idem = ?',
         room,
@@ -352,7 +354,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       this.#viewer(room, draft.sender) as Viewer,
     );
     let recipientsJson: string | null = null;
-    let audience: number | null = null;
+    let epoch: number | null = null;
     let excluded: string | null = null;
     if (draft.audience === 'list') {
       const members = this.getMembers(room);
@@ -361,10 +363,10 @@ export class DurableObjectStorageBackend implements StorageBackend {
       for (const recipient of recipients)
         this.#sql.exec('INSERT INTO mmb_deliveries (room, agent, id) VALUES (?, ?, ?)', room, recipient, id);
     } else {
-      audience = this.#currentAudience(room, head);
+      epoch = this.#currentEpoch(room, head);
       excluded = draft.audience === 'members' ? null : draft.sender;
       if (excluded !== null) recordOwnBroadcast(this.#sql, room, excluded, id, head.lastBroadcast);
-      head = { ...head, audience, audienceValid: true, lastBroadcast: id };
+      head = { ...head, epoch, epochValid: true, lastBroadcast: id };
     }
     const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
@@ -377,7 +379,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       draft.sender,
       draft.contentJson,
       recipientsJson,
-      audience,
+      epoch,
       excluded,
       draft.routing.policy,
       draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
@@ -408,7 +410,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       sender: draft.sender,
       content: draft.contentJson,
       recipients: recipientsJson,
-      audience,
+      audience: epoch,
       excluded,
       policy: draft.routing.policy,
       requested: draft.routing.requested === null ? null : JSON.stringify(draft.routing.requested),
@@ -421,17 +423,17 @@ export class DurableObjectStorageBackend implements StorageBackend {
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
 
-  /** The audience number for a broadcast now: the current one, or a new snapshot after a join or leave. */
-  #currentAudience(room: string, head: RoomHead): number {
-    if (head.audienceValid) return head.audience;
-    const audience = head.audience + 1;
+  /** The epoch of a broadcast now: the current one, or a new one (its members stored once) after a join or leave. */
+  #currentEpoch(room: string, head: RoomHead): number {
+    if (head.epochValid) return head.epoch;
+    const epoch = head.epoch + 1;
     const members = this.#rows('SELECT agent FROM mmb_members WHERE room = ? ORDER BY agent', room).map((r) => r.agent as string);
-    this.#sql.exec('INSERT INTO mmb_audiences (room, audience, members) VALUES (?, ?, ?)', room, audience, JSON.stringify(members));
+    this.#sql.exec('INSERT INTO mmb_audiences (room, audience, members) VALUES (?, ?, ?)', room, epoch, JSON.stringify(members));
     for (const agent of members) {
-      this.#sql.exec('INSERT INTO mmb_audience_members (room, agent, audience) VALUES (?, ?, ?)', room, agent, audience);
+      this.#sql.exec('INSERT INTO mmb_audience_members (room, agent, audience) VALUES (?, ?, ?)', room, agent, epoch);
     }
-    this.#sql.exec('UPDATE mmb_rooms SET audience = ?, audience_valid = 1 WHERE room = ?', audience, room);
-    return audience;
+    this.#sql.exec('UPDATE mmb_rooms SET audience = ?, audience_valid = 1 WHERE room = ?', epoch, room);
+    return epoch;
   }
 
   /** Highest retained id routed to the member: the last of its direct index, or a later broadcast it received. */
@@ -493,12 +495,12 @@ export class DurableObjectStorageBackend implements StorageBackend {
   }
 
   /** Recipients of a broadcast: its epoch's members (the `audience` row), or all but the excluded sender, shared between messages. */
-  #epochRecipients(room: string, audience: number, excluded: string | null): readonly string[] {
-    const cached = this.#shared.epochs.recipients(room, audience, excluded);
+  #epochRecipients(room: string, epoch: number, excluded: string | null): readonly string[] {
+    const cached = this.#shared.epochs.recipients(room, epoch, excluded);
     if (cached) return cached;
-    const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, audience)[0];
+    const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, epoch)[0];
     const all = row ? (JSON.parse(row.members as string) as string[]) : [];
-    return this.#shared.epochs.put(room, audience, all).recipients(excluded);
+    return this.#shared.epochs.put(room, epoch, all).recipients(excluded);
   }
 
   #head(room: string): RoomHead | undefined {
@@ -509,8 +511,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head: RoomHead = {
       lastId: row.last_id as number,
       oldestId: row.oldest_id as number,
-      audience: row.audience as number,
-      audienceValid: row.audience_valid === 1,
+      epoch: row.audience as number,
+      epochValid: row.audience_valid === 1,
       lastBroadcast: lastBroadcastId(this.#sql, room),
     };
     this.#shared.heads.set(room, head);
@@ -521,7 +523,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     if (head) return head;
     this.#sql.exec('INSERT INTO mmb_rooms (room, last_id, oldest_id, audience, audience_valid) VALUES (?, 0, 1, 0, 0)', room);
-    return { lastId: 0, oldestId: 1, audience: 0, audienceValid: false, lastBroadcast: undefined };
+    return { lastId: 0, oldestId: 1, epoch: 0, epochValid: false, lastBroadcast: undefined };
   }
 
   #rows(query: string, ...bindings: unknown[]): SqlRow[] {
@@ -541,10 +543,10 @@ export class DurableObjectStorageBackend implements StorageBackend {
 interface RoomHead {
   lastId: number;
   oldestId: number;
-  /** Number of the latest audience snapshot (0: none yet). */
-  audience: number;
-  /** `false` after a join or leave: the next broadcast snapshots a new audience. */
-  audienceValid: boolean;
+  /** Number of the latest epoch (the `audience` column; 0: none yet). */
+  epoch: number;
+  /** `false` after a join or leave: the next broadcast starts a new epoch. */
+  epochValid: boolean;
   /** Id of the room's last retained broadcast: the own-run rule compares with it. */
   lastBroadcast: number | undefined;
 }
@@ -555,13 +557,13 @@ interface SharedState {
   members: Map<string, readonly MemberRecord[]>;
   /** Epoch (audience) member lists and their "everyone but the sender" lists: the kit's one bounded cache. */
   epochs: EpochCache;
-  /** Room heads (ids, audience) as committed: only this isolate writes the object's database. */
+  /** Room heads (ids, epoch) as committed: only this isolate writes the object's database. */
   heads: Map<string, RoomHead>;
 }
 
 const SHARED = new WeakMap<object, SharedState>();
 
-function toRecord(row: SqlRow): MemberRecord {
+function recordOfRow(row: SqlRow): MemberRecord {
   return {
     id: row.agent as string,
     online: row.online === 1,

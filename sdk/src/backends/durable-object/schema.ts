@@ -3,6 +3,7 @@
  * the minimal shape of `ctx.storage.sql` it relies on (typed structurally: the
  * SDK imports nothing from `cloudflare:*`).
  */
+import { RunBuilder } from '../kit/index.js';
 
 /** One result row: column name to value. */
 export type SqlRow = Record<string, unknown>;
@@ -113,8 +114,7 @@ const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_mess
 /**
  * Brings the object's database to the current schema, in one transaction:
  * creates missing tables and, when `mmb_own_runs` is new to a database that
- * already holds rooms, builds it from the stored broadcasts by the kit's rule
- * (consecutive broadcasts of a room that exclude the same sender form a run).
+ * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
  * Adds the conversation columns (and `stream_id`) and their index where they are missing: rows
  * from before keep nulls there, which read back as messages that answer
  * nothing (their own threads).
@@ -139,29 +139,14 @@ function migrateRuns(sql: SqlStorageLike): void {
   sql.exec(SCHEMA);
   sql.exec(OWN_RUNS_TABLE);
   if (!tables.has('mmb_rooms') || tables.has('mmb_own_runs')) return;
-  let open: { room: string; sender: string; first: number; last: number } | undefined;
-  const close = () => {
-    if (open)
-      sql.exec(
-        'INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)',
-        open.room,
-        open.sender,
-        open.first,
-        open.last,
-      );
-    open = undefined;
-  };
-  // Broadcast rows in id order per room: the audience index, whose numbers grow with ids.
+  const runs = new RunBuilder((room, sender, run) =>
+    sql.exec('INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)', room, sender, run.first, run.last),
+  );
+  // Broadcast rows in id order per room (the audience index: its numbers grow with ids).
   for (const row of sql
     .exec('SELECT room, id, excluded FROM mmb_messages WHERE audience IS NOT NULL ORDER BY room, audience, id')
     .toArray()) {
-    const room = row.room as string;
-    const excluded = (row.excluded as string | null) ?? null;
-    if (open && open.room === room && open.sender === excluded) open.last = row.id as number;
-    else {
-      close();
-      if (excluded !== null) open = { room, sender: excluded, first: row.id as number, last: row.id as number };
-    }
+    runs.add(row.room as string, { id: row.id as number, excluded: (row.excluded as string | null) ?? null });
   }
-  close();
+  runs.finish();
 }

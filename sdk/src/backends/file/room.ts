@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
 import type {
   AppendResult,
-  JsonValue,
   MemberRecord,
   MemberUpdate,
   MessageDraft,
@@ -19,7 +18,6 @@ import type {
   RoomSnapshot,
   StoredMessage,
 } from '../../core/types.js';
-import { deepFreeze } from '../../core/validate.js';
 import {
   byId,
   DeliveryIndex,
@@ -36,7 +34,6 @@ import {
   retainedOrZero,
   type StoredMember,
   seenBy,
-  storedMessage,
   ThreadIndex,
   toRecord,
   toState,
@@ -44,19 +41,11 @@ import {
 } from '../kit/index.js';
 import { compactFiles, epochInIndex, worthCompacting } from './compaction.js';
 import { type FsyncMode, fsyncDir, NAME, RoomFiles } from './files.js';
-import {
-  decodeRecord,
-  encodePayload,
-  type IndexEntry,
-  KIND_EXCEPT_SENDER,
-  KIND_LIST,
-  KIND_MEMBERS,
-  type LogPayload,
-  type MetaRecord,
-} from './format.js';
+import { encodePayload, type IndexEntry, KIND_EXCEPT_SENDER, KIND_LIST, KIND_MEMBERS, type MetaRecord } from './format.js';
 import { type IndexedRoom, loadIndex, ShorterIndex } from './index-loader.js';
 import { checkFormat, journal, META_COMPACT_LINES, openJournal, writeSnapshot } from './journal.js';
 import { RoomLock } from './lock.js';
+import { MessageReader } from './reader.js';
 import { RecentMessages } from './recent-messages.js';
 import { loadThreads } from './threads.js';
 
@@ -96,6 +85,7 @@ export class RoomStore implements IndexedRoom {
   readonly #idempotency = new Map<string, number>();
   readonly #fieldById = new Map<number, string>();
   readonly #recent = new RecentMessages();
+  readonly #reader: MessageReader;
   #batchTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -104,6 +94,7 @@ export class RoomStore implements IndexedRoom {
     this.dir = dir;
     this.#lock = lock;
     this.#files = new RoomFiles(room, dir, fsync);
+    this.#reader = new MessageReader(this.#files, this.#recent, (epoch) => this.#epochs.get(epoch));
   }
 
   /** Opens (creating it if needed) the room under `base`: takes the lock, replays the journal, loads the index, repairs a torn tail. */
@@ -213,14 +204,15 @@ export class RoomStore implements IndexedRoom {
       const earlier = this.#idempotency.get(field);
       // The original may still be waiting for its fsync; the retry resolves after it, so it never sees an unsynced message.
       if (earlier !== undefined && earlier >= this.#oldestId) {
-        const message = this.#read(earlier);
+        const message = this.#reader.read(earlier);
         await this.#files.durable();
         return { message, duplicate: true };
       }
     }
     const id = this.#lastId + 1;
     const parentId = draft.inReplyTo;
-    const parent = parentId !== undefined && parentId >= this.#oldestId && parentId <= this.#lastId ? this.#read(parentId) : undefined;
+    const parent =
+      parentId !== undefined && parentId >= this.#oldestId && parentId <= this.#lastId ? this.#reader.read(parentId) : undefined;
     const thread = replyThread(NAME, this.room, id, parentId, parent, sender);
     let kind: 0 | 1 | 2;
     let epoch = 0;
@@ -281,17 +273,17 @@ export class RoomStore implements IndexedRoom {
     const member = this.#members.get(agentId);
     if (!member) throw unknownAgent(NAME, agentId, this.room);
     const start = fetchStart(NAME, this.room, after, member, this.#oldestId);
-    return this.#index.routedIds(agentId, start, limit).map((id) => this.#read(id));
+    return this.#index.routedIds(agentId, start, limit).map((id) => this.#reader.read(id));
   }
 
   fetchThread(agentId: string, thread: number, after: number, limit: number): StoredMessage[] {
     this.#assertUsable();
     const member = this.#members.get(agentId);
     if (!member) throw unknownAgent(NAME, agentId, this.room);
-    const root = thread >= this.#oldestId && thread <= this.#lastId ? this.#read(thread) : undefined;
-    const visible = (id: number) => seenBy(member, this.#read(id));
+    const root = thread >= this.#oldestId && thread <= this.#lastId ? this.#reader.read(thread) : undefined;
+    const visible = (id: number) => seenBy(member, this.#reader.read(id));
     const ids = this.#threads.ids(thread, Math.max(after, this.#oldestId - 1), limit, root?.thread === thread, visible);
-    return ids.map((id) => this.#read(id));
+    return ids.map((id) => this.#reader.read(id));
   }
 
   fetchLatest(agentId: string, before: number | null, limit: number): StoredMessage[] {
@@ -299,26 +291,13 @@ export class RoomStore implements IndexedRoom {
     const member = this.#members.get(agentId);
     if (!member) throw unknownAgent(NAME, agentId, this.room);
     const window = latestWindow(member.joinedAfter, this.#oldestId, before);
-    return this.#index.latestIds(agentId, window.floor, window.before, limit).map((id) => this.#read(id));
+    return this.#index.latestIds(agentId, window.floor, window.before, limit).map((id) => this.#reader.read(id));
   }
 
   history(after: number, limit: number): StoredMessage[] {
     this.#assertUsable();
     const first = Math.max(after + 1, this.#oldestId);
-    const last = Math.min(this.#lastId, first + limit - 1);
-    if (first > last) return [];
-    // The ids are contiguous: one read covers them all.
-    const files = this.#files;
-    const start = files.logOffsets.get(first - files.firstId);
-    const buf = files.readAt(start, files.endOf(last) - start);
-    const out: StoredMessage[] = [];
-    let at = 0;
-    for (let id = first; id <= last; id++) {
-      const length = files.endOf(id) - files.logOffsets.get(id - files.firstId);
-      out.push(this.#recent.get(id) ?? this.#toStored(this.#decode(buf, at, id)));
-      at += length;
-    }
-    return out;
+    return this.#reader.range(first, Math.min(this.#lastId, first + limit - 1));
   }
 
   /** Makes everything written durable and releases the files and the lock. Synchronous, so a reopen right after finds the lock free. */
@@ -540,51 +519,6 @@ export class RoomStore implements IndexedRoom {
     });
     this.#index.dropBelow(firstId);
     this.#threads.dropBelow(firstId);
-  }
-
-  #read(id: number): StoredMessage {
-    const recent = this.#recent.get(id);
-    if (recent) return recent;
-    const files = this.#files;
-    const start = files.logOffsets.get(id - files.firstId);
-    // Not remembered: the recent-message cache keeps new appends (what live subscribers fetch), not whatever history was read.
-    return this.#toStored(this.#decode(files.readAt(start, files.endOf(id) - start), 0, id));
-  }
-
-  #decode(buf: Buffer, at: number, id: number): LogPayload {
-    const decoded = decodeRecord(buf, at, id);
-    if (!decoded) {
-      throw new MessageBusError(
-        'STORAGE_FAILURE',
-        `[${NAME}] message ${id} of room "${this.room}" in ${this.dir} is corrupt (checksum mismatch)`,
-      );
-    }
-    return decoded.payload;
-  }
-
-  #toStored(p: LogPayload): StoredMessage {
-    let recipients: readonly string[];
-    if (p.a === KIND_LIST) recipients = Object.freeze(p.r ?? []);
-    else {
-      const epoch = this.#epochs.get(p.e);
-      if (!epoch)
-        throw new MessageBusError('STORAGE_FAILURE', `[${NAME}] audience ${p.e} of message ${p.id} in room "${this.room}" is missing`);
-      recipients = epoch.recipients(p.a === KIND_MEMBERS ? null : p.s);
-    }
-    return storedMessage(this.room, {
-      id: p.id,
-      timestamp: p.t,
-      sender: p.s,
-      content: deepFreeze(p.c as JsonValue),
-      recipients,
-      policy: p.p,
-      requested: p.q,
-      idempotencyKey: p.k,
-      inReplyTo: p.i,
-      thread: p.h,
-      metadata: p.m === undefined ? undefined : deepFreeze(p.m as MessageMetadata),
-      streamId: p.x,
-    });
   }
 }
 

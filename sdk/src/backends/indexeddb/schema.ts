@@ -14,7 +14,7 @@
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, wrap } from 'idb';
 import { MessageBusError } from '../../core/errors.js';
 import type { Audience, RoutingDecision } from '../../core/types.js';
-import type { OwnRun, StoredMember } from '../kit/index.js';
+import { type OwnRun, RunBuilder, type StoredMember } from '../kit/index.js';
 
 export const NAME = 'indexeddb';
 /** Bump with a migration in `upgrade` when the layout below changes. */
@@ -31,9 +31,6 @@ export interface RoomRow {
   /** Bumped on every membership change (join, leave, online, groups): `getMembers` caches by it. */
   memberVersion: number;
 }
-
-/** A member as the `members` store keeps it. */
-export type MemberRow = StoredMember;
 
 export interface MessageRow {
   id: number;
@@ -67,7 +64,7 @@ export interface BroadcastRow {
 
 export interface BusSchema extends DBSchema {
   rooms: { key: string; value: RoomRow };
-  members: { key: [string, string]; value: MemberRow };
+  members: { key: [string, string]; value: StoredMember };
   messages: { key: [string, number]; value: MessageRow };
   /** Per-recipient index of `list` messages: key [room, agent, id], value the id. */
   deliveries: { key: [string, string, number]; value: number };
@@ -211,27 +208,17 @@ function upgrade(db: IDBDatabase, tx: IDBTransaction, oldVersion: number, dbName
 
 /**
  * Version 1 → 2: builds every sender's own runs from the broadcast index, in
- * key order (room, then id), by the storage kit's rule: consecutive
- * broadcasts of a room that exclude the same sender form one run. Runs inside
+ * key order (room, then id), with the storage kit's `RunBuilder`. Runs inside
  * the upgrade transaction, so a failure leaves the database at version 1.
  */
 function backfillRuns(broadcasts: IDBObjectStore, runs: IDBObjectStore): void {
-  let open: { room: string; sender: string; first: number; last: number } | undefined;
-  const close = () => {
-    if (open) runs.put({ first: open.first, last: open.last }, [open.room, open.sender, open.first]);
-    open = undefined;
-  };
+  const builder = new RunBuilder((room, sender, run) => runs.put(run, [room, sender, run.first]));
   const request = broadcasts.openCursor();
   request.onsuccess = () => {
     const cursor = request.result;
-    if (!cursor) return close();
-    const room = (cursor.key as [string, number])[0];
+    if (!cursor) return builder.finish();
     const row = cursor.value as BroadcastRow;
-    if (open && open.room === room && row.except === open.sender) open.last = row.id;
-    else {
-      close();
-      if (row.except !== null) open = { room, sender: row.except, first: row.id, last: row.id };
-    }
+    builder.add((cursor.key as [string, number])[0], { id: row.id, excluded: row.except });
     cursor.continue();
   };
 }

@@ -89,6 +89,8 @@ export class DeliveryIndex implements BroadcastSource {
     const direct = this.#direct.get(agent)?.ids.between(start, Number.POSITIVE_INFINITY, limit) ?? [];
     // With a full page of direct ids, nothing above the last one can be in the answer.
     const ceiling = direct.length === limit ? (direct[limit - 1] as number) : Number.POSITIVE_INFINITY;
+    // No broadcast after `start` (a room of direct messages): nothing to walk.
+    if ((this.#broadcastIds.last() ?? 0) <= start) return direct;
     return mergeAscending(direct, walkSync(broadcastWalk(agent, start, limit, ceiling), this), limit);
   }
 

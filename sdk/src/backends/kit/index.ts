@@ -33,6 +33,7 @@ export {
   lastBroadcastWalk,
   mergeAscending,
   type OwnRun,
+  RunBuilder,
   type WalkRequest,
   walkAsync,
   walkSync,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryIndex } from './delivery-index.js';
-import { type AsyncBroadcastSource, broadcastWalk, lastBroadcastWalk, walkAsync, walkSync } from './own-runs.js';
+import { type AsyncBroadcastSource, broadcastWalk, lastBroadcastWalk, type OwnRun, RunBuilder, walkAsync, walkSync } from './own-runs.js';
 
 /** A random room's broadcasts: long and short runs of own broadcasts, `members` broadcasts, gaps of direct ids. */
 function randomBroadcasts(seed: number): { id: number; excluded: string | null }[] {
@@ -52,6 +52,20 @@ describe('own-run walks', () => {
       }
     });
   }
+
+  it('RunBuilder groups stored broadcasts into the runs the append rule builds one at a time', () => {
+    const broadcasts = randomBroadcasts(7);
+    const index = new DeliveryIndex();
+    for (const b of broadcasts) index.addBroadcast(b.id, b.excluded);
+    const built = new Map<string, OwnRun[]>();
+    const builder = new RunBuilder((room, sender, run) => {
+      expect(room).toBe('room');
+      built.set(sender, [...(built.get(sender) ?? []), run]);
+    });
+    for (const b of broadcasts) builder.add('room', b);
+    builder.finish();
+    for (const sender of ['a', 'b', 'c']) expect(built.get(sender)).toEqual(index.ownRuns(sender, 0, 10_000));
+  });
 
   it('jump a run of 50,000 own broadcasts with a handful of requests', () => {
     const index = new DeliveryIndex();

@@ -48,6 +48,37 @@ export function extendsRun(latestRunOfSender: OwnRun | undefined, lastBroadcastI
   return latestRunOfSender !== undefined && lastBroadcastId !== undefined && latestRunOfSender.last === lastBroadcastId;
 }
 
+/**
+ * Rebuilds runs from broadcasts already stored (a medium that gains a run
+ * index): feed every broadcast in order (room, then id); each finished run is
+ * passed to `emit`. The same grouping `extendsRun` makes one append at a time.
+ */
+export class RunBuilder {
+  readonly #emit: (room: string, sender: string, run: OwnRun) => void;
+  #open: { room: string; sender: string; first: number; last: number } | undefined;
+
+  constructor(emit: (room: string, sender: string, run: OwnRun) => void) {
+    this.#emit = emit;
+  }
+
+  add(room: string, broadcast: BroadcastRef): void {
+    const open = this.#open;
+    if (open && open.room === room && open.sender === broadcast.excluded) {
+      open.last = broadcast.id;
+      return;
+    }
+    this.finish();
+    if (broadcast.excluded !== null) this.#open = { room, sender: broadcast.excluded, first: broadcast.id, last: broadcast.id };
+  }
+
+  /** Emits the run still open, if any. */
+  finish(): void {
+    const open = this.#open;
+    this.#open = undefined;
+    if (open) this.#emit(open.room, open.sender, { first: open.first, last: open.last });
+  }
+}
+
 /** What a walk asks of the medium. */
 export type WalkRequest =
   /** Reply `{ runs, page }`: `ownRuns(agent, after, runLimit)` and `broadcasts(agent, after, +∞, limit)` (may run in parallel). */
@@ -163,41 +194,24 @@ export function* lastBroadcastWalk(agent: string, floor: number): Walk<number> {
 /** Runs a walk against a synchronous medium. */
 export function walkSync<T>(walk: Walk<T>, source: BroadcastSource): T {
   let step = walk.next();
-  while (!step.done) step = walk.next(answerSync(step.value, source));
+  while (!step.done) step = walk.next(answer(step.value, source));
   return step.value;
 }
 
-/** Runs a walk against an asynchronous medium (requests of the opening step in parallel). */
+/** Runs a walk against an asynchronous medium (the two requests of the opening step in parallel). */
 export async function walkAsync<T>(walk: Walk<T>, source: AsyncBroadcastSource): Promise<T> {
   let step = walk.next();
-  while (!step.done) step = walk.next(await answerAsync(step.value, source));
+  while (!step.done) step = walk.next(await answer(step.value, source));
   return step.value;
 }
 
-function answerSync(request: WalkRequest, source: BroadcastSource): unknown {
-  switch (request.kind) {
-    case 'open':
-      return {
-        runs: source.ownRuns(request.agent, request.after, request.runLimit),
-        page: source.broadcasts(request.agent, request.after, Number.POSITIVE_INFINITY, request.limit),
-      };
-    case 'broadcasts':
-      return source.broadcasts(request.agent, request.after, request.before, request.limit);
-    case 'before':
-      return source.broadcastBefore(request.agent, request.before);
-    case 'run-at':
-      return source.ownRunAt(request.agent, request.id);
-  }
-}
-
-async function answerAsync(request: WalkRequest, source: AsyncBroadcastSource): Promise<unknown> {
+/** The medium's answer to one request: a value from a synchronous source, a promise of it from an asynchronous one. */
+function answer(request: WalkRequest, source: BroadcastSource | AsyncBroadcastSource): unknown {
   switch (request.kind) {
     case 'open': {
-      const [runs, page] = await Promise.all([
-        source.ownRuns(request.agent, request.after, request.runLimit),
-        source.broadcasts(request.agent, request.after, Number.POSITIVE_INFINITY, request.limit),
-      ]);
-      return { runs, page };
+      const runs = source.ownRuns(request.agent, request.after, request.runLimit);
+      const page = source.broadcasts(request.agent, request.after, Number.POSITIVE_INFINITY, request.limit);
+      return runs instanceof Promise ? Promise.all([runs, page]).then(([r, p]) => ({ runs: r, page: p })) : { runs, page };
     }
     case 'broadcasts':
       return source.broadcasts(request.agent, request.after, request.before, request.limit);

@@ -99,6 +99,7 @@ export class InMemoryStorageBackend implements StorageBackend {
       data.members.set(update.id, member);
       data.index.join(update.id, member.joinedAfter);
       data.epoch = undefined;
+      data.checkedLists = new WeakSet();
     } else {
       member.online = update.online;
       if (update.groups !== undefined) member.groups = update.groups;
@@ -113,6 +114,7 @@ export class InMemoryStorageBackend implements StorageBackend {
     data.index.leave(agentId);
     data.membersCache = undefined;
     data.epoch = undefined;
+    data.checkedLists = new WeakSet();
     return true;
   }
 
@@ -131,11 +133,7 @@ export class InMemoryStorageBackend implements StorageBackend {
     const thread = replyThread(NAME, room, id, draft.inReplyTo, parent, sender);
     let recipients: readonly string[];
     if (draft.audience === 'list') {
-      // The backend's membership at append time wins over the bus's view; the bus's array is kept when it agrees.
-      const members = data.members;
-      recipients = Object.freeze(
-        draft.recipients.every((r) => members.has(r)) ? draft.recipients : draft.recipients.filter((r) => members.has(r)),
-      );
+      recipients = checkedRecipients(data, draft.recipients);
       data.index.addList(id, recipients);
     } else {
       const excluded = draft.audience === 'members' ? null : draft.sender;
@@ -230,6 +228,7 @@ export class InMemoryStorageBackend implements StorageBackend {
         index: new DeliveryIndex(),
         threads: new ThreadIndex(),
         epochNumber: 0,
+        checkedLists: new WeakSet(),
         idempotency: new Map(),
         watchers: new Set(),
       };
@@ -262,9 +261,22 @@ interface RoomData {
   /** The current epoch, `undefined` after a join or leave until the next broadcast. */
   epoch?: Epoch | undefined;
   epochNumber: number;
+  /** Recipient lists of the bus found to name only members, until membership changes (the bus shares them between sends). */
+  checkedLists: WeakSet<readonly string[]>;
   /** `idempotencyField(sender, key)` → id. */
   idempotency: Map<string, number>;
   watchers: Set<(message: StoredMessage) => void>;
+}
+
+/** A list message's recipients: the backend's membership at append time wins over the bus's view; the bus's list is kept when it agrees. */
+function checkedRecipients(data: RoomData, requested: readonly string[]): readonly string[] {
+  const members = data.members;
+  if (requested.length === 1 && members.has(requested[0] as string)) return Object.freeze(requested);
+  if (data.checkedLists.has(requested)) return requested;
+  if (!requested.every((r) => members.has(r))) return Object.freeze(requested.filter((r) => members.has(r)));
+  Object.freeze(requested);
+  data.checkedLists.add(requested);
+  return requested;
 }
 
 /** Drops the oldest messages beyond `max`; the message array and the index are compacted once the dead prefix is large. */

@@ -14,8 +14,7 @@ import type {
   StreamSignal,
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
-import { replyRefused, StreamChannels } from '../kit/index.js';
-import { byId, cursorExpired, unknownAgent } from '../shared.js';
+import { byId, cursorExpired, replyRefused, StreamChannels, toState, unknownAgent } from '../kit/index.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
@@ -153,16 +152,8 @@ export class RedisStorageBackend implements StorageBackend {
         string | null,
         number,
       ];
-      return {
-        id,
-        online: online === '1',
-        groups: JSON.parse(groups),
-        joinedAfter,
-        cursor,
-        lastRoutedId,
-        sentCount,
-        lastSentAt: lastAt === null ? null : Number(lastAt),
-      };
+      const lastSentAt = lastAt === null ? null : Number(lastAt);
+      return toState({ id, online: online === '1', groups: JSON.parse(groups), joinedAfter, cursor, sentCount, lastSentAt }, lastRoutedId);
     });
     members.sort(byId);
     return { room, lastId, oldestId, members };

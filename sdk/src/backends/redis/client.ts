@@ -1,39 +1,12 @@
-import { MessageBusError } from '../../core/errors.js';
-import { NAME, type RedisTlsOptions } from './options.js';
-
-/**
- * The part of a node-redis (v4/v5) client this backend uses. Pass your own
- * client as `{ client }` to share its connection settings (TLS, auth); the
- * backend then never closes it.
- */
-export interface RedisClientLike {
-  readonly isOpen: boolean;
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  sendCommand(args: string[]): Promise<unknown>;
-  duplicate(): RedisClientLike;
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  /** With the listener: node-redis then knows a subscribe issued before the reply needs a SUBSCRIBE of its own. */
-  unsubscribe(channel: string, listener?: (message: string) => void): Promise<unknown>;
-  on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
-  /** node-redis 5 (closes at once); node-redis 4 has `disconnect` instead. */
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
-}
-
-type RedisModule = typeof import('redis');
-let redisModule: Promise<RedisModule> | undefined;
+import { optionalDependency } from '../kit/index.js';
+import { NAME, type RedisClientLike, type RedisTlsOptions } from './options.js';
 
 /** node-redis is an optional peer dependency: imported on first use, with a clear error when it is missing. */
-export function loadRedis(): Promise<RedisModule> {
-  redisModule ??= import('redis').catch((error: unknown) => {
-    redisModule = undefined;
-    throw new MessageBusError('MISCONFIGURED', `[${NAME}] RedisStorageBackend needs the "redis" package (node-redis): npm install redis`, {
-      cause: error,
-    });
-  });
-  return redisModule;
-}
+export const loadRedis = optionalDependency(
+  NAME,
+  'RedisStorageBackend needs the "redis" package (node-redis): npm install redis',
+  () => import('redis'),
+);
 
 /** A node-redis client for `url`; connection failures reach `onError` (node-redis reports them as events). */
 export async function createRedisClient(

@@ -1,7 +1,7 @@
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import type { MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
+import type { JsonValue, MessageDraft, MessageMetadata, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
-import { storedMessage } from '../kit/index.js';
+import { draftIdempotencyField, EpochCache, storedMessage } from '../kit/index.js';
 import { NAME } from './options.js';
 
 /**
@@ -23,19 +23,14 @@ interface Body {
   c: unknown;
 }
 
-/** Bound of each cache below: audiences are immutable, so an entry is only ever evicted, never wrong. */
-const MAX_CACHED = 10_000;
-
 /**
  * Turns drafts into the append script's arguments and stored `<head>\n<body>` values back into messages.
  * A broadcast's head names its audience epoch; the epoch's member list is read once and cached for good
  * (epochs never change), so decoding a broadcast costs no round trip after the first.
  */
 export class MessageCodec {
-  /** `room \0 epoch` → every member of that audience, sorted. */
-  readonly #epochs = new Map<string, readonly string[]>();
-  /** `room \0 epoch \0 sender` → the audience without the sender. */
-  readonly #exceptSender = new Map<string, readonly string[]>();
+  /** Epoch member lists (and their everyone-but-the-sender lists): immutable, so an entry is only ever evicted, never wrong. */
+  readonly #epochs = new EpochCache();
   /** The epoch whose list this process last saw per room, so the append script sends it only when it changes. */
   readonly #knownEpoch = new Map<string, string>();
 
@@ -50,7 +45,7 @@ export class MessageCodec {
     if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
     if (draft.streamId !== undefined) body += `,"x":${JSON.stringify(draft.streamId)}`;
     body += `,"c":${draft.contentJson}}`;
-    const idem = draft.idempotencyKey === undefined ? '' : `${draft.sender}\u0000${draft.idempotencyKey}`;
+    const idem = draftIdempotencyField(draft) ?? '';
     return [
       draft.sender,
       kind,
@@ -73,11 +68,9 @@ export class MessageCodec {
     this.#knownEpoch.set(room, epoch);
   }
 
-  remember(room: string, epoch: string, list: string): readonly string[] {
-    const members = Object.freeze(list === '' ? [] : list.split(','));
-    this.#epochs.set(`${room}\u0000${epoch}`, members);
-    if (this.#epochs.size > MAX_CACHED) this.#epochs.delete(this.#epochs.keys().next().value as string);
-    return members;
+  /** Caches an epoch's member list as stored (`epl:<n>`: ids, comma-separated). */
+  remember(room: string, epoch: string, list: string): void {
+    this.#epochs.put(room, epoch, list === '' ? [] : list.split(','));
   }
 
   /** The epoch a stored broadcast value names, or `undefined` for a list audience. */
@@ -88,7 +81,6 @@ export class MessageCodec {
   /** Drops everything cached: after a reconnect, Redis may have lost its data and numbers epochs afresh. */
   forget(): void {
     this.#epochs.clear();
-    this.#exceptSender.clear();
     this.#knownEpoch.clear();
   }
 
@@ -116,17 +108,16 @@ export class MessageCodec {
   parse(room: string, id: number, value: string): StoredMessage | undefined {
     const newline = value.indexOf('\n');
     const head = value.slice(0, newline);
-    let recipients: readonly string[];
+    let recipients: readonly string[] | undefined;
     let body: Body | undefined;
     if (head[0] === 'L') recipients = Object.freeze(head.length === 1 ? [] : head.slice(1).split(','));
     else {
-      const epoch = head.slice(1);
-      const all = this.#epochs.get(`${room}\u0000${epoch}`);
-      if (!all) return undefined;
-      if (head[0] === 'M') recipients = all;
+      const epoch = this.#epochs.get(room, head.slice(1));
+      if (!epoch) return undefined;
+      if (head[0] === 'M') recipients = epoch.recipients(null);
       else {
         body = JSON.parse(value.slice(newline + 1)) as Body;
-        recipients = this.#withoutSender(room, epoch, body.s, all);
+        recipients = epoch.recipients(body.s);
       }
     }
     body ??= JSON.parse(value.slice(newline + 1)) as Body;
@@ -134,7 +125,7 @@ export class MessageCodec {
       id,
       timestamp: body.t,
       sender: body.s,
-      content: deepFreeze(body.c as never),
+      content: deepFreeze(body.c as JsonValue),
       recipients,
       policy: body.p,
       requested: body.q,
@@ -144,16 +135,5 @@ export class MessageCodec {
       metadata: body.m === undefined ? undefined : deepFreeze(body.m),
       streamId: body.x,
     });
-  }
-
-  #withoutSender(room: string, epoch: string, sender: string, all: readonly string[]): readonly string[] {
-    const key = `${room}\u0000${epoch}\u0000${sender}`;
-    let list = this.#exceptSender.get(key);
-    if (!list) {
-      list = Object.freeze(all.filter((a) => a !== sender));
-      this.#exceptSender.set(key, list);
-      if (this.#exceptSender.size > MAX_CACHED) this.#exceptSender.delete(this.#exceptSender.keys().next().value as string);
-    }
-    return list;
   }
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { asStorageFailure, MessageBusError } from '../../core/errors.js';
-import { createRedisClient, describeConnectionError, loadRedis, type RedisClientLike } from './client.js';
-import { NAME, type ResolvedOptions } from './options.js';
+import { closedError } from '../kit/index.js';
+import { createRedisClient, describeConnectionError, loadRedis } from './client.js';
+import { NAME, type RedisClientLike, type ResolvedOptions } from './options.js';
 
 /**
  * The command connection of one backend: connects on first use, reconnects by itself, and bounds every
@@ -99,11 +100,11 @@ export class RedisConnection {
     this.#closed = true;
     for (const client of this.#created) destroy(client);
     this.#created.clear();
-    for (const reject of this.#waiting.keys()) reject(closedError());
+    for (const reject of this.#waiting.keys()) reject(closedError(NAME));
   }
 
   assertOpen(): void {
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedError(NAME);
   }
 
   // --- internal helpers ---
@@ -120,7 +121,7 @@ export class RedisConnection {
   async #open(): Promise<RedisClientLike> {
     const { client: given, url, tls, timeoutMs } = this.#options;
     const client = given ?? (await createRedisClient(url as string, tls, timeoutMs, (error) => this.#connectionFailed(error)));
-    if (this.#closed) throw closedError();
+    if (this.#closed) throw closedError(NAME);
     if (given === undefined) this.#created.add(client);
     else client.on('error', (error) => this.#connectionFailed(error));
     client.on('ready', () => {
@@ -163,10 +164,6 @@ export class RedisConnection {
       { details: { timeoutMs: this.#options.timeoutMs, outcomeUnknown: appending } },
     );
   }
-}
-
-function closedError(): MessageBusError {
-  return new MessageBusError('CLOSED', `[${NAME}] the storage backend is closed`);
 }
 
 function destroy(client: RedisClientLike): void {

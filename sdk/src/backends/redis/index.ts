@@ -4,5 +4,4 @@
  * bounded failures), `live.ts` (pub/sub feeds), `codec.ts` (stored values), `scripts/` (the Lua).
  */
 export { RedisStorageBackend } from './backend.js';
-export type { RedisClientLike } from './client.js';
-export type { PemInput, RedisStorageOptions, RedisTlsOptions } from './options.js';
+export type { PemInput, RedisClientLike, RedisStorageOptions, RedisTlsOptions } from './options.js';

@@ -1,6 +1,6 @@
 import type { StoredMessage } from '../../core/types.js';
-import type { RedisClientLike } from './client.js';
 import type { RedisConnection } from './connection.js';
+import type { RedisClientLike } from './options.js';
 
 type Listener = (message: StoredMessage) => void;
 

@@ -1,7 +1,27 @@
 import { MessageBusError } from '../../core/errors.js';
-import type { RedisClientLike } from './client.js';
+import { checkMaxMessages } from '../kit/index.js';
 
 export const NAME = 'redis';
+
+/**
+ * The part of a node-redis (v4/v5) client this backend uses. Pass your own
+ * client as `{ client }` to share its connection settings (TLS, auth); the
+ * backend then never closes it.
+ */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  duplicate(): RedisClientLike;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** With the listener: node-redis then knows a subscribe issued before the reply needs a SUBSCRIBE of its own. */
+  unsubscribe(channel: string, listener?: (message: string) => void): Promise<unknown>;
+  on(event: 'error' | 'ready' | 'end' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
+  /** node-redis 5 (closes at once); node-redis 4 has `disconnect` instead. */
+  destroy?(): void;
+  disconnect?(): Promise<unknown>;
+}
 
 /** PEM text or bytes (a Node `Buffer` is a `Uint8Array`). */
 export type PemInput = string | Uint8Array;
@@ -73,9 +93,7 @@ export function resolveOptions(options: RedisStorageOptions): ResolvedOptions {
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) {
     throw invalid(`keyPrefix must be a string without braces (they are the room's hash tag)`);
   }
-  if (maxMessages !== undefined && (!Number.isInteger(maxMessages) || maxMessages < 1)) {
-    throw invalid(`maxMessages must be a positive integer; got ${maxMessages}`);
-  }
+  checkMaxMessages(NAME, maxMessages);
   if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1) {
     throw invalid(`commandTimeoutMs must be a positive integer; got ${commandTimeoutMs}`);
   }

@@ -1,7 +1,7 @@
 import type { StreamSignal } from '../../core/types.js';
 import type { StreamRelay } from '../kit/index.js';
-import type { RedisClientLike } from './client.js';
 import type { RedisConnection } from './connection.js';
+import type { RedisClientLike } from './options.js';
 
 /**
  * Carries stream signals between processes on the room's `streams` channel

@@ -3,7 +3,8 @@ import { COMMON } from './layout.js';
 
 /**
  * Retention, inlined into the append script: trims the oldest messages beyond `max` with their index entries
- * and idempotency keys, then drops audience epochs no retained broadcast refers to.
+ * and idempotency keys, then drops audience epochs no retained broadcast refers to. Mirrors what the kit's
+ * `DeliveryIndex.dropBelow` does for the in-process backends (kit/delivery-index.ts).
  */
 const TRIM = `
 local function trim(id, max)
@@ -48,6 +49,11 @@ end
 `;
 
 /**
+ * The append, atomically: the membership version check (the bus re-routes on -3: `membersChanged` in
+ * core/errors.ts), the sender check (kit `unknownAgent`), the idempotency check on the sender-scoped field the
+ * client computed with kit `idempotencyField`, the id, the audience (a list, or the current epoch, which is
+ * kit `Epoch` kept as `ep:<n>` / `epl:<n>`), the index, counters and retention, then the publication.
+ *
  * ARGV: prefix, sender, kind (l|m|x), recipients (comma list), idempotency field or '',
  * maxMessages (0 = keep all), body, timestamp, the epoch whose list the client already has, the writer's id
  * (published with the message so the writer can skip its own echo), the membership version the message was

@@ -5,7 +5,10 @@ import { COMMON } from './layout.js';
  * publishes `members` so watching processes drop their cached list.
  */
 
-/** ARGV: prefix, agent, online ('1'|'0'), groups JSON or '' to keep. Returns {joinedAfter, groups JSON}. */
+/**
+ * ARGV: prefix, agent, online ('1'|'0'), groups JSON or '' to keep. Returns {joinedAfter, groups JSON}.
+ * A new membership is kit `newMember`: joined after the room's last id, counters at zero, no old deliveries.
+ */
 export const PUT_MEMBER = `${COMMON}
 local a = ARGV[2]
 if not member(a) then

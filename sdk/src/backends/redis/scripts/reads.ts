@@ -3,7 +3,13 @@ import { COMMON } from './layout.js';
 /**
  * Read scripts: the delivery index walked for one agent (fetch, lastRoutedId) and the room's history.
  * Broadcasts live once in the shared `bc` set; a run of an agent's own broadcasts (which exclude it) is jumped
- * over by binary search, so neither fetch nor lastRoutedId scans it.
+ * over, so neither fetch nor lastRoutedId scans it.
+ *
+ * What they return mirrors the kit (kit/own-runs.ts): `nextOther`/the fetch loop give what `broadcastWalk`
+ * gives, `lastRouted` what `lastBroadcastWalk` gives (with `retainedOrZero`, kit/fetch-window.ts), and the
+ * final merge is `mergeAscending`. How a run is jumped differs, because the Redis key layout is kept as it is:
+ * it holds each sender's own broadcast ids (`bs:<agent>`) rather than runs as first/last pairs, so the end of a
+ * run is found by binary search on counts (ZCOUNT of `bc` against ZCOUNT of `bs:<agent>`), O(log² n).
  */
 
 const LAST_ROUTED = `
@@ -39,6 +45,7 @@ local function prevOther(a, i, floor)
   end
   return lo
 end
+-- Mirrors kit lastBroadcastWalk + retainedOrZero.
 local function lastRouted(a, join, oldest)
   local last = 0
   local d = redis.call('ZRANGE', p .. 'dl:' .. a, -1, -1)[1]
@@ -98,6 +105,7 @@ return out
 export const FETCH = `${COMMON}${LAST_ROUTED}
 local a = ARGV[2]
 if not member(a) then return {-1} end
+-- The window: mirrors kit fetchStart (kit/fetch-window.ts); -2 is its CURSOR_EXPIRED.
 local from = tonumber(ARGV[3] ~= '' and ARGV[3] or (redis.call('HGET', p .. 'cur', a) or '0'))
 local join = tonumber(redis.call('HGET', p .. 'join', a))
 local oldest = tonumber(redis.call('HGET', KEYS[1], 'oldest') or '1')
@@ -136,6 +144,7 @@ while #b < limit do
     low = '(' .. string.match(batch[#batch], '^(%d+):')
   end
 end
+-- Mirrors kit mergeAscending.
 local ids = {}
 local i, j = 1, 1
 while #ids < limit and (i <= #d or j <= #b) do

@@ -1,0 +1,93 @@
+/**
+ * What a `Message` must be before the bus routes it: each field read exactly
+ * once (a getter or Proxy trap that throws is a typed error, and a caller who
+ * changes its object after the call changes nothing), then checked and
+ * copied. Every refusal here happens before anything is read from storage.
+ */
+import { checkInReplyTo, copyMetadata } from './conversation.js';
+import { MessageBusError } from './errors.js';
+import { Message } from './message.js';
+import type { JsonValue, MessageMetadata } from './types.js';
+import { assertJsonSize, copyContent, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
+
+const MAX_RECIPIENTS = 1000;
+const MAX_IDEMPOTENCY_KEY = 256;
+
+/** The bus's limits that apply to one message. */
+export interface MessageLimits {
+  maxContentBytes: number;
+  maxContentDepth: number;
+  maxMetadataBytes: number;
+}
+
+/** A message as the bus routes it: its fields read once, checked, with frozen copies and their JSON. */
+export interface CheckedMessage {
+  sender: string;
+  recipients: readonly string[] | undefined;
+  idempotencyKey: string | undefined;
+  content: JsonValue;
+  contentJson: string;
+  inReplyTo: number | undefined;
+  metadata: { copy: MessageMetadata; json: string } | undefined;
+}
+
+/** Reads and checks `message`; throws the typed error of the first thing wrong with it. */
+export function checkMessage(message: Message, limits: MessageLimits): CheckedMessage {
+  if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
+    throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
+  }
+  const {
+    sender,
+    recipients: requested,
+    content,
+    options,
+  } = readInput(
+    () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
+    'INVALID_MESSAGE',
+    'the message',
+  );
+  if (!isValidId(sender)) {
+    throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
+  }
+  const recipients =
+    requested === undefined
+      ? undefined
+      : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
+  const {
+    idempotencyKey,
+    inReplyTo: replyTo,
+    metadata: rawMetadata,
+  } = readInput(
+    () => ({ idempotencyKey: options?.idempotencyKey, inReplyTo: options?.inReplyTo, metadata: options?.metadata }),
+    'INVALID_MESSAGE',
+    'the message options',
+  );
+  if (
+    idempotencyKey !== undefined &&
+    (typeof idempotencyKey !== 'string' ||
+      idempotencyKey.length < 1 ||
+      idempotencyKey.length > MAX_IDEMPOTENCY_KEY ||
+      !isWellFormed(idempotencyKey))
+  ) {
+    throw new MessageBusError(
+      'INVALID_MESSAGE',
+      `idempotencyKey must be a string of 1-${MAX_IDEMPOTENCY_KEY} characters without lone surrogates`,
+    );
+  }
+  if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
+  const { copy, json: contentJson } = copyContent(content, limits.maxContentDepth);
+  assertJsonSize(contentJson, limits.maxContentBytes, 'content');
+  const inReplyTo = checkInReplyTo(replyTo);
+  const metadata = copyMetadata(rawMetadata, limits.maxMetadataBytes, limits.maxContentDepth);
+  return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
+}
+
+/** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */
+export function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string): T {
+  try {
+    return read();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
+  }
+}
