@@ -3,7 +3,8 @@
  * act on `MessageStream`s of the room's bus, and every stream event of the
  * bus goes out once, as one `stream` frame, to the sockets of the stream's
  * sender and recipients and to the events feed. A socket that opens
- * mid-stream gets a `start` with all text so far. The limits
+ * mid-stream gets a `start` with all text so far, and the `abort` of a stream
+ * aborted within STREAM_IDLE_MS + 5 s (which a reconnecting recipient missed). The limits
  * (MAX_OPEN_STREAMS_PER_AGENT, MAX_STREAM_DELTAS_PER_SECOND, MAX_CONTENT_BYTES)
  * are counted in `mmb_limit_rejections_total`. The journal tells the sockets
  * of a new instance which streams the last one lost (abort `RESTARTED`); an
@@ -59,6 +60,8 @@ export class RoomStreams {
   readonly #open = new Map<string, OpenStream>();
   readonly #openPerAgent = new Map<string, number>();
   readonly #ended = new Map<string, { sender: string; message: StoredMessage }>();
+  /** Streams aborted lately, told to sockets that open soon after (a recipient reconnecting missed the abort). */
+  readonly #aborted = new Map<string, { sender: string; recipients: readonly string[]; json: string; at: number }>();
   #bus: MessageBus | undefined;
 
   constructor(ctx: DurableObjectState, sockets: SocketHub, limits: Limits, countLimit: (limit: LimitName) => void) {
@@ -167,6 +170,11 @@ export class RoomStreams {
     for (const lost of this.#journal.lost()) {
       if (agent === null || lost.sender === agent || lost.recipients.includes(agent)) this.#sockets.sendRaw(ws, abortFrame(lost.id));
     }
+    const since = Date.now() - this.#limits.streamIdleMs - LOST_GRACE_MS;
+    for (const [id, aborted] of this.#aborted) {
+      if (aborted.at < since) this.#aborted.delete(id);
+      else if (agent === null || aborted.sender === agent || aborted.recipients.includes(agent)) this.#sockets.sendRaw(ws, aborted.json);
+    }
   }
 
   /** The room's alarm: keeps one due while streams are open (see the top), and forgets lost streams in time. */
@@ -181,7 +189,8 @@ export class RoomStreams {
 
   #forward(event: StreamEvent, info: StreamInfo): void {
     const frame: StreamFrame = { type: 'stream', event: event.type === 'start' ? { ...event, seq: info.seq } : event };
-    this.#sockets.sendStream(info.sender, info.recipients, JSON.stringify(frame));
+    const json = JSON.stringify(frame);
+    this.#sockets.sendStream(info.sender, info.recipients, json, event.type === 'delta');
     if (event.type === 'start' && info.seq === 0) {
       this.#openPerAgent.set(info.sender, (this.#openPerAgent.get(info.sender) ?? 0) + 1);
       this.#journal.opened({ id: event.streamId, sender: info.sender, recipients: [...info.recipients] });
@@ -196,6 +205,9 @@ export class RoomStreams {
       if (event.type === 'end') {
         if (this.#ended.size >= ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value as string);
         this.#ended.set(event.streamId, { sender: info.sender, message: event.message });
+      } else {
+        if (this.#aborted.size >= ENDED_KEPT) this.#aborted.delete(this.#aborted.keys().next().value as string);
+        this.#aborted.set(event.streamId, { sender: info.sender, recipients: info.recipients, json, at: Date.now() });
       }
     }
   }

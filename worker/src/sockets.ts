@@ -125,11 +125,16 @@ export class SocketHub {
 
   /**
    * Sends a stream frame to every socket of the stream's sender and recipients (agent, watch and stream
-   * sockets) and to the events feed, catching up or not: stream frames do not depend on the message replay.
+   * sockets; a delta not back to the sender's stream sockets) and to the events feed, catching up or not:
+   * stream frames do not depend on the message replay.
    */
-  sendStream(sender: string, recipients: readonly string[], json: string): void {
+  sendStream(sender: string, recipients: readonly string[], json: string, delta = false): void {
     const to = (agent: string) => {
-      for (const ws of this.#ctx.getWebSockets(`agent:${agent}`)) if (this.#state(ws)) this.sendRaw(ws, json);
+      for (const ws of this.#ctx.getWebSockets(`agent:${agent}`)) {
+        const state = this.#state(ws);
+        // The sender's stream socket wrote the delta: it needs only the start, end and abort of its streams.
+        if (state && !(delta && agent === sender && state.attachment.kind === 'stream')) this.sendRaw(ws, json);
+      }
     };
     for (const agent of recipients) to(agent);
     if (!recipients.includes(sender)) to(sender);
