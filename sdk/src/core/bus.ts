@@ -19,7 +19,6 @@ import { type MessageHandler, type SubscribeOptions, Subscription } from './subs
 import type {
   AppendResult,
   Audience,
-  JsonValue,
   MemberRecord,
   MemberState,
   MessageDraft,
