@@ -165,7 +165,10 @@ async function indexedDbReads() {
     import { IndexedDBStorageBackend } from '${join(repo, 'sdk/dist/backends/index.browser.js')}';
     import { AddressedRoutingPolicy } from '${join(repo, 'sdk/dist/routing-policies/index.js')}';
     const p50 = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    window.measure = async (size, threadLimit, latestLimit, samples) => {
+    const rooms = {};
+    // Both rooms are written first and then read in alternating rounds (the best p50 of each kept), so the large
+    // room is not read while the browser is still compacting what was just written.
+    window.build = async (size) => {
       const storage = new IndexedDBStorageBackend({ dbName: 'conv-' + size + '-' + Date.now() });
       const bus = new MessageBus(storage, new AddressedRoutingPolicy(), { room: 'conv', logLevel: 'silent' });
       for (const agent of ['a', 'b', 'c']) await bus.connectAgent(agent);
@@ -176,6 +179,10 @@ async function indexedDbReads() {
         const sent = await bus.sendMessage(new Message('a', 'thread', ['b'], previous === undefined ? {} : { inReplyTo: previous }));
         thread.push(sent.id);
       }
+      rooms[size] = { bus, thread };
+    };
+    window.measure = async (size, threadLimit, latestLimit, samples) => {
+      const { bus, thread } = rooms[size];
       const from = thread[Math.floor(thread.length / 4)];
       const threadTimes = [];
       const latestTimes = [];
@@ -188,7 +195,6 @@ async function indexedDbReads() {
         await bus.fetchLatest('b', { limit: latestLimit, before });
         if (i >= samples) latestTimes.push(performance.now() - started);
       }
-      await bus.close();
       return { thread: p50(threadTimes), latest: p50(latestTimes) };
     };
     window.ready = true;`;
@@ -213,12 +219,17 @@ async function indexedDbReads() {
     const tab = await context.newPage();
     await tab.goto(`${origin}/`);
     await tab.waitForFunction(() => window.ready === true);
-    const results = [];
-    for (const size of SMALL_SIZES) {
-      const r = await tab.evaluate(([n, t, l, k]) => window.measure(n, t, l, k), [size, SMALL.threadLimit, SMALL.latestLimit, 50]);
-      results.push({ size, ...r });
+    for (const size of SMALL_SIZES) await tab.evaluate((n) => window.build(n), size);
+    const best = new Map(SMALL_SIZES.map((size) => [size, { size, thread: Number.POSITIVE_INFINITY, latest: Number.POSITIVE_INFINITY }]));
+    for (let round = 0; round < 3; round++) {
+      for (const size of SMALL_SIZES) {
+        const r = await tab.evaluate(([n, t, l, k]) => window.measure(n, t, l, k), [size, SMALL.threadLimit, SMALL.latestLimit, 50]);
+        const b = best.get(size);
+        b.thread = Math.min(b.thread, r.thread);
+        b.latest = Math.min(b.latest, r.latest);
+      }
     }
-    return readRows('IndexedDB (Chromium)', results, SMALL);
+    return readRows('IndexedDB (Chromium)', [...best.values()], SMALL);
   } finally {
     await browser.close();
   }
