@@ -168,6 +168,41 @@ async function say(room, agent, content, recipients, options) {
   }
 }
 
+/** Sentences a simulated model "generates" for a longer reply. */
+const FILLER = [
+  'I compared the candidates on latency, cost and how they fail under load.',
+  'The second one holds up best once the cache is cold.',
+  'Its retry behaviour matches what we measured last week.',
+  'The first one is simpler, but it drops requests above a few thousand per second.',
+  'I would start with the second and keep the first as a fallback.',
+];
+
+/**
+ * A longer reply streamed as a model writes it (`bus.stream`): a simulated token generator, one word every
+ * 20-45 ms (a few dozen tokens a second), no model and no network. The stored message carries `streamId`.
+ */
+async function streamReply(room, agent, lead, recipients, options) {
+  if (stopping) return;
+  const seat = seats.get(`${room}/${agent}`);
+  const text = `${lead} ${FILLER.slice(0, 2 + Math.floor(Math.random() * 3)).join(' ')}`;
+  const tokens = text.split(/(?<= )/);
+  let stream;
+  try {
+    stream = await seat.bus.stream(new Message(agent, '', recipients, options));
+    for (const token of tokens) {
+      if (stopping) return void (await stream.abort('CLOSED').catch(() => {}));
+      stream.write(token);
+      await sleep(20 + Math.random() * 25);
+    }
+    const stored = await stream.end();
+    log(`${room}: ${agent} streamed reply #${stored.id} (${tokens.length} tokens) to ${stored.recipients.join(', ')}`);
+    return stored;
+  } catch (error) {
+    await stream?.abort('model error').catch(() => {});
+    if (!['UNKNOWN_RECIPIENT', 'AGENT_OFFLINE', 'RATE_LIMITED', 'CLOSED'].includes(error.code)) log(`${agent}@${room}: ${error.message}`);
+  }
+}
+
 function later(ms, fn) {
   if (stopping) return;
   const timer = setTimeout(() => {
@@ -208,8 +243,9 @@ function react(seat, message) {
 function reactInCrew(seat, message, text) {
   const kind = message.metadata?.kind;
   if (kind === 'question' && seat.agent.startsWith('researcher')) {
+    // The answer streams to the asker and the build group, then is stored once (the planner's request resolves with it).
     later(400 + Math.random() * 1200, () =>
-      say('crew', seat.agent, { answer: `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}` }, [message.sender, '#build'], {
+      streamReply('crew', seat.agent, `${1 + Math.floor(Math.random() * 4)} sources on ${text.question}.`, [message.sender, '#build'], {
         inReplyTo: message.id,
         metadata: { kind: 'answer' },
       }),
@@ -251,6 +287,9 @@ const ACTIONS = [
   () => say('lab', pick(['researcher-1', 'researcher-2']), { question: `is ${pick(TOPICS)} in scope?` }, ['leads']),
   () => say('dm', 'planner', `can you look into ${pick(TOPICS)}?`, [pick(['researcher-1', 'researcher-2', 'coder'])]),
   () => say('dm', pick(['researcher-1', 'researcher-2']), `notes on ${pick(TOPICS)} attached`, ['planner']),
+  // A longer note, streamed word by word as a model would write it.
+  () =>
+    streamReply('dm', pick(['researcher-1', 'researcher-2']), `Notes on ${pick(TOPICS)}:`, ['planner'], { metadata: { kind: 'notes' } }),
   () => askInCrew(),
   () => say('crew', 'coder', { build: `green at ${pick(TOPICS)}` }, ['#build', 'planner'], { metadata: { kind: 'status' } }),
   () => say('crew', pick(Object.keys(TEAM)), `all hands: ${pick(TOPICS)} is next`, undefined, { metadata: { kind: 'announcement' } }),
@@ -291,6 +330,7 @@ for (const room of Object.keys(ROOMS))
 console.log(`
   Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup), dm (individual)
   and crew (addressed: direct, #group and all-hands messages, a planner's requests answered in threads).
+  Longer replies (crew answers, dm notes) stream word by word: watch them grow in the dashboard.
 
   Dashboard:  ${dashboard}
 

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { AgentsPanel } from './agents/AgentsPanel.js';
 import type { ApiClient } from './api/client.js';
 import { ApiError } from './api/errors.js';
+import type { StoredMessage } from './api/types.js';
 import { Composer } from './composer/Composer.js';
 import { FlowGraph } from './flow-graph/FlowGraph.js';
 import { useMembership } from './hooks/useMembership.js';
@@ -23,6 +24,7 @@ import { MetricsPanel } from './metrics/MetricsPanel.js';
 import { ReplayScrubber } from './replay/ReplayScrubber.js';
 import { RoomsPanel } from './rooms/RoomsPanel.js';
 import { RoutingControl } from './rooms/RoutingControl.js';
+import { StreamInspector } from './streams/StreamInspector.js';
 import { EMPTY_FILTER, type TimelineFilter } from './timeline/filter.js';
 import { Timeline } from './timeline/Timeline.js';
 import { ErrorNotice } from './ui/ErrorNotice.js';
@@ -55,11 +57,13 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
   const [replay, setReplay] = useState<number | null>(null);
   const [filter, setFilter] = useState<TimelineFilter>(EMPTY_FILTER);
   const [selectedId, setSelectedId] = useState<number | null>(null);
+  const [selectedStream, setSelectedStream] = useState<string | null>(null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new room starts with a clean view.
   useEffect(() => {
     setReplay(null);
     setFilter(EMPTY_FILTER);
     setSelectedId(null);
+    setSelectedStream(null);
   }, [room]);
 
   useEffect(() => {
@@ -84,14 +88,36 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
   const filterByAgent = useCallback((agent: string) => setFilter((f) => ({ ...f, agent })), []);
   const selectSent = useCallback((m: { id: number }) => setSelectedId(m.id), []);
   const filterByThread = useCallback((thread: number) => setFilter((f) => ({ ...f, thread })), []);
+  const selectMessage = useCallback((id: number) => {
+    setSelectedStream(null);
+    setSelectedId(id);
+  }, []);
+  const selectStream = useCallback((streamId: string) => setSelectedStream(streamId), []);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `feed.streamsVersion` marks changes of the stream store.
+  const streams = useMemo(() => feed.streams.list(), [feed.streams, feed.streamsVersion]);
+  const streaming = useMemo(() => streams.filter((s) => s.status === 'streaming'), [streams]);
+  const selectedLive = selectedStream === null ? undefined : feed.streams.get(selectedStream);
+  // A selected stream that ended is replaced by the message it stored.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `feed.version` marks new messages, one of which may have ended it.
+  useEffect(() => {
+    if (selectedStream === null || selectedLive) return;
+    const messages = feed.store.messages;
+    for (let i = messages.length - 1; i >= Math.max(0, messages.length - 500); i--) {
+      if ((messages[i] as StoredMessage).streamId === selectedStream) {
+        setSelectedStream(null);
+        setSelectedId((messages[i] as StoredMessage).id);
+        return;
+      }
+    }
+  }, [selectedStream, selectedLive, feed.version]);
   const selected = selectedId === null ? null : (feed.store.get(selectedId) ?? null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `feed.version` marks new messages, which may be replies to the selected one.
   const conversation = useMemo(() => (selected ? conversationFacts(selected, feed.store) : null), [selected, feed.store, feed.version]);
 
   useEffect(() => {
     // A handle for the end-to-end suite and for curious developers in the console.
-    (window as unknown as { __mmbDevtools?: unknown }).__mmbDevtools = { store: feed.store, room };
-  }, [feed.store, room]);
+    (window as unknown as { __mmbDevtools?: unknown }).__mmbDevtools = { store: feed.store, streams: feed.streams, room };
+  }, [feed.store, feed.streams, room]);
 
   const globalError = rooms.error;
   const roomMissing =
@@ -169,6 +195,7 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
                 messages={feed.store.messages}
                 limit={graphLimit}
                 membership={membership}
+                streaming={replay === null ? streaming : []}
                 onSelectAgent={filterByAgent}
               />
               <ReplayScrubber
@@ -186,7 +213,10 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
                 groups={membership.groups}
                 selectedId={selectedId}
                 onFilterChange={setFilter}
-                onSelect={setSelectedId}
+                onSelect={selectMessage}
+                streams={replay === null ? streams : []}
+                selectedStream={selectedStream}
+                onSelectStream={selectStream}
               />
             </>
           )}
@@ -194,13 +224,17 @@ export function Dashboard({ settings, client, onChangeToken }: DashboardProps) {
         <div className="column right">
           {room && !roomMissing && (
             <>
-              <Inspector
-                message={selected}
-                memberIds={membership.ids}
-                conversation={conversation}
-                onSelect={setSelectedId}
-                onFilterThread={filterByThread}
-              />
+              {selectedLive ? (
+                <StreamInspector stream={selectedLive} onSelectMessage={selectMessage} />
+              ) : (
+                <Inspector
+                  message={selected}
+                  memberIds={membership.ids}
+                  conversation={conversation}
+                  onSelect={selectMessage}
+                  onFilterThread={filterByThread}
+                />
+              )}
               <Composer
                 client={client}
                 room={room}

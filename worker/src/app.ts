@@ -215,7 +215,12 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (watch !== undefined && watch !== '1') {
       return refuseSocket(fail('INVALID_ARGUMENT', `watch must be "1" or absent; got "${watch}"`), c.var.protocol);
     }
-    return upgrade(c, room, watch === '1' ? 'watch' : 'agent', agent);
+    // `stream=1`: the agent's streams only, without messages or presence (RemoteMessageBus.stream writes on one).
+    const stream = c.req.query('stream');
+    if (stream !== undefined && (stream !== '1' || watch !== undefined)) {
+      return refuseSocket(fail('INVALID_ARGUMENT', `stream must be "1" or absent, and not with watch; got "${stream}"`), c.var.protocol);
+    }
+    return upgrade(c, room, watch === '1' ? 'watch' : stream === '1' ? 'stream' : 'agent', agent);
   });
 
   app.on(['GET', 'POST', 'DELETE'], '/v1/rooms/:room/mcp', (c) =>
@@ -350,7 +355,7 @@ function isUpgrade(c: Ctx): boolean {
 }
 
 /** Forwards an authorised upgrade to the room, with the principal's facts in headers only the worker sets. */
-async function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'events', agent: string | null): Promise<Response> {
+async function upgrade(c: Ctx, room: string, kind: 'agent' | 'watch' | 'stream' | 'events', agent: string | null): Promise<Response> {
   const after = readDecimal(c.req.query('after'), 'after');
   if (!after.ok) return refuseSocket(after.error, c.var.protocol);
   const headers = new Headers({ upgrade: 'websocket', 'x-mmb-room': room, 'x-mmb-kind': kind });

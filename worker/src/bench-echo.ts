@@ -1,7 +1,8 @@
 /**
  * The raw baseline of bench/worker.mjs: a Durable Object that only inserts
  * each message into SQLite and echoes (or, for fan-out, relays it to every
- * socket), with no auth, routing, bus or limits. Bound only in
+ * socket), with no auth, routing, bus or limits. A `mode=relay` socket's
+ * frames are relayed without the insert (bench/streams.mjs: a delta is not stored). Bound only in
  * worker/test/wrangler.bench.toml, whose entry is this file: `/bench-echo/*`
  * goes to the raw object, everything else to the real app.
  */
@@ -39,7 +40,7 @@ export class BenchEcho extends DurableObject<Env> {
 
   override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
     const text = typeof data === 'string' ? data : new TextDecoder().decode(data);
-    const id = this.#insert(text);
+    const id = this.ctx.getTags(ws).includes('relay') ? 0 : this.#insert(text);
     const frame = JSON.parse(text) as { ref?: unknown };
     ws.send(JSON.stringify({ type: 'ok', ref: frame.ref ?? null, id }));
     // Fan-out baseline: relay to every listening socket.

@@ -42,6 +42,7 @@ import { readDecimal } from './input.js';
 import { McpRoom } from './mcp/sessions.js';
 import { TokenBuckets } from './rate-limit.js';
 import { RoomMeta } from './room-meta.js';
+import { RoomStreams } from './room-streams.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
 import { directoryOf } from './stubs.js';
 
@@ -95,6 +96,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   readonly #buckets: TokenBuckets;
   readonly #sockets: SocketHub;
   readonly #mcp: McpRoom;
+  readonly #streams: RoomStreams;
   #bus: MessageBus | undefined;
   #room: string | undefined;
   #routing: string;
@@ -110,7 +112,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       if (this.#room === undefined) return;
       const open = this.#sockets.open();
       const count = (kind: string) => open.filter((ws) => this.#sockets.attachmentOf(ws)?.kind === kind).length;
-      for (const kind of ['agent', 'watch', 'events']) socketsGauge.set({ room: this.#room, kind }, count(kind));
+      for (const kind of ['agent', 'watch', 'stream', 'events']) socketsGauge.set({ room: this.#room, kind }, count(kind));
     });
     this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
     this.#meta = new RoomMeta(ctx.storage.sql);
@@ -123,9 +125,11 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       countLimit: (limit) => this.#countLimit(limit),
     });
     this.#routing = this.#meta.routing ?? this.#defaultRouting();
+    this.#sockets = new SocketHub(ctx, () => this.#backend);
+    // Before the bus: a new instance first tells the sockets that outlived the last one what it lost.
+    this.#streams = new RoomStreams(ctx, this.#sockets, this.#limits, (limit) => this.#countLimit(limit));
     const room = this.#meta.room;
     if (room !== undefined) this.#open(room);
-    this.#sockets = new SocketHub(ctx, () => this.#backend);
     // MCP sessions live in memory: those of the previous instance are gone, and so is their agents' presence.
     if (room !== undefined) void ctx.blockConcurrencyWhile(() => this.#mcp.recover(room));
   }
@@ -293,7 +297,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       return this.#mcp.handle(request, room, request.headers.get('x-mmb-agent') as string);
     }
     const kindHeader = request.headers.get('x-mmb-kind');
-    const kind = kindHeader === 'events' || kindHeader === 'watch' ? kindHeader : 'agent';
+    const kind = kindHeader === 'events' || kindHeader === 'watch' || kindHeader === 'stream' ? kindHeader : 'agent';
     const agent = kind === 'events' ? null : request.headers.get('x-mmb-agent');
     const afterHeader = request.headers.get('x-mmb-after');
     const { 0: client, 1: server } = new WebSocketPair();
@@ -320,7 +324,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         return refuse(fail('UNKNOWN_AGENT', `agent "${agent}" is not a member of room "${room}": POST .../agents/${agent}/connect first`));
       }
       after ??= member.cursor;
-      // A watch socket only reads: the agent stays exactly as online as it was.
+      // Watch and stream sockets leave the agent exactly as online as it was.
       if (kind === 'agent' && !member.online) {
         await bus.connectAgent(agent);
         this.#presence(agent, true, member.groups, 'socket-open');
@@ -328,6 +332,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     }
     const attachment: SocketAttachment = { kind, room, agent, delivered: after ?? 0 };
     this.#sockets.accept(server, attachment);
+    this.#streams.resume(server, agent);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -347,9 +352,27 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
         send: (input) => this.sendMessage(room, agent as string, input),
         ack: (upTo) => this.ackMessages(room, agent as string, upTo),
         countLimit: (limit) => this.#countLimit(limit),
+        streams: {
+          start: (input) => this.#run(room, () => this.#streams.start(agent as string, input)),
+          write: (streamId, seq, text) => {
+            try {
+              this.#streams.write(agent as string, streamId, seq, text);
+              return { ok: true, value: undefined };
+            } catch (error) {
+              return { ok: false, error: toErrorBody(error) };
+            }
+          },
+          end: (streamId, seq, content) => this.#run(room, () => this.#streams.end(agent as string, streamId, seq, content)),
+          abort: (streamId, reason) => this.#run(room, () => this.#streams.abort(agent as string, streamId, reason)),
+        },
       },
     );
     this.#sockets.send(ws, answer);
+  }
+
+  /** While streams are open, an alarm is due within STREAM_IDLE_MS: a restarted object is built, and tells the recipients. */
+  override async alarm(): Promise<void> {
+    this.#streams.alarm();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -465,9 +488,11 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       maxMetadataBytes: this.#limits.maxMetadataBytes,
       closeStorage: false,
       logLevel: 'warn',
+      streamIdleMs: this.#limits.streamIdleMs,
     });
     this.#bus = bus;
     this.#mcp.rebind();
+    this.#streams.attach(bus);
     // The live feed of every socket: synchronous with each append, so delivery order is id order.
     const stop = this.#backend.watch(room, (message) => {
       if (this.#bus === bus) this.#sockets.onStored(message);

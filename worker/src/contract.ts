@@ -6,9 +6,9 @@
  * Cloudflare types, so a browser bundle can import it (`import type` from
  * `modular-message-bus-worker/contract`).
  */
-import type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage } from 'modular-message-bus-library';
+import type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage, StreamSignal } from 'modular-message-bus-library';
 
-export type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage };
+export type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage, StreamSignal };
 
 // --- errors ---
 
@@ -142,12 +142,34 @@ export interface ConfigFrame {
   at: number;
 }
 
-/** The answer to a client frame, carrying its `ref`: `message` for a send, `cursor` for an ack, nothing for a ping. */
+/**
+ * An event of a stream (`MessageBus.stream`), on the sockets of its sender and recipients (agent, watch and
+ * stream sockets) and on the events feed. `start` carries `seq`, the deltas its `text` already holds: 0 when the
+ * stream begins, more when a socket opens mid-stream (it gets a `start` with all text so far for each stream in
+ * flight, then the following deltas). `abort` reasons include `IDLE`, `RATE_LIMITED`, `CONTENT_TOO_LARGE`,
+ * `CLOSED` and `RESTARTED` (the room object lost the stream when it restarted or woke from hibernation).
+ */
+export interface StreamFrame {
+  type: 'stream';
+  event: Exclude<StreamSignal, { type: 'sync' }>;
+}
+
+/** A stream as `stream-start` answers it. */
+export interface StreamOpened {
+  id: string;
+  recipients: readonly string[];
+}
+
+/**
+ * The answer to a client frame, carrying its `ref`: `message` for a send or a `stream-end`, `cursor` for an ack,
+ * `stream` for a `stream-start`, nothing for a ping, a `stream-write` or a `stream-abort`.
+ */
 export interface OkFrame {
   type: 'ok';
   ref: FrameRef;
   message?: StoredMessage;
   cursor?: number;
+  stream?: StreamOpened;
 }
 
 /** A refused client frame (with its `ref`), or a refused socket (`ref: null`, followed by a 4000 + status close). */
@@ -158,7 +180,7 @@ export interface ErrorFrame {
 }
 
 /** Every frame the server sends on `/v1/rooms/:room/ws` and `/v1/rooms/:room/events`. */
-export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | OkFrame | ErrorFrame;
+export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | StreamFrame | OkFrame | ErrorFrame;
 
 /** The client's tag for matching an answer to its frame: a string (at most 128 characters) or a number; `null` when absent or unusable. */
 export type FrameRef = string | number | null;
@@ -175,7 +197,29 @@ export type ClientFrame =
       metadata?: MessageMetadata;
     }
   | { type: 'ack'; ref?: FrameRef; upTo: number }
-  | { type: 'ping'; ref?: FrameRef };
+  | { type: 'ping'; ref?: FrameRef }
+  /** Opens a stream (agent and stream sockets): `content` is the initial text (default ''); routed at once. */
+  | {
+      type: 'stream-start';
+      ref?: FrameRef;
+      content?: string;
+      recipients?: string[];
+      idempotencyKey?: string;
+      inReplyTo?: number;
+      metadata?: MessageMetadata;
+    }
+  /**
+   * Appends `text`. `seq` (optional, but send it) numbers the writes 1, 2, 3...: the room applies them in that
+   * order whatever order the runtime hands it the frames in, and a write resent after a reconnect is answered
+   * `ok` and not applied twice. Without `seq`, writes apply in arrival order.
+   */
+  | { type: 'stream-write'; ref?: FrameRef; streamId: string; seq?: number; text: string }
+  /**
+   * Stores the stream as one message (`content`: the final content, any JSON; default all the text), after the
+   * writes up to `seq` (the last write's) are in. Safe to resend: a second one gets the same message.
+   */
+  | { type: 'stream-end'; ref?: FrameRef; streamId: string; seq?: number; content?: JsonValue }
+  | { type: 'stream-abort'; ref?: FrameRef; streamId: string; reason?: string };
 
 // --- RPC ---
 
@@ -192,7 +236,7 @@ export interface GroupsResponse {
 }
 
 /** Kinds of limit counted in `mmb_limit_rejections_total`. */
-export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members';
+export type LimitName = 'body' | 'content' | 'rate' | 'sockets' | 'members' | 'streams' | 'stream-deltas';
 
 /**
  * The room object's RPC, as the worker calls it. Each method takes the room

@@ -34,6 +34,12 @@ export interface Env {
   MAX_CONTENT_DEPTH?: string;
   /** Most groups one member may be in (default 100). */
   MAX_GROUPS_PER_MEMBER?: string;
+  /** Deltas one agent may write per second over all its streams; more aborts the stream with RATE_LIMITED (default 100). */
+  MAX_STREAM_DELTAS_PER_SECOND?: string;
+  /** Streams one agent may have open at once; one more is refused with RATE_LIMITED (default 4). */
+  MAX_OPEN_STREAMS_PER_AGENT?: string;
+  /** A stream nothing is written to for this long is aborted with IDLE, in ms (default 30000). */
+  STREAM_IDLE_MS?: string;
   /** Comma-separated API origins the dashboard may call besides its own (added to its CSP `connect-src`). */
   DEVTOOLS_API_ORIGINS?: string;
 }
@@ -50,6 +56,9 @@ export interface Limits {
   maxMessagesPerRoom: number | undefined;
   maxContentDepth: number;
   maxGroupsPerMember: number;
+  maxStreamDeltasPerSecond: number;
+  maxOpenStreamsPerAgent: number;
+  streamIdleMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -63,6 +72,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxMessagesPerRoom: undefined,
   maxContentDepth: DEFAULT_MAX_CONTENT_DEPTH,
   maxGroupsPerMember: 100,
+  maxStreamDeltasPerSecond: 100,
+  maxOpenStreamsPerAgent: 4,
+  streamIdleMs: 30_000,
 };
 
 /** Reads the limits from vars; a var that is not a positive integer falls back to its default (and says so once). */
@@ -87,5 +99,8 @@ export function limitsOf(env: Env): Limits {
     maxMessagesPerRoom: maxMessages > 0 ? maxMessages : undefined,
     maxContentDepth: read('MAX_CONTENT_DEPTH', DEFAULT_LIMITS.maxContentDepth),
     maxGroupsPerMember: read('MAX_GROUPS_PER_MEMBER', DEFAULT_LIMITS.maxGroupsPerMember),
+    maxStreamDeltasPerSecond: read('MAX_STREAM_DELTAS_PER_SECOND', DEFAULT_LIMITS.maxStreamDeltasPerSecond),
+    maxOpenStreamsPerAgent: read('MAX_OPEN_STREAMS_PER_AGENT', DEFAULT_LIMITS.maxOpenStreamsPerAgent),
+    streamIdleMs: read('STREAM_IDLE_MS', DEFAULT_LIMITS.streamIdleMs),
   };
 }

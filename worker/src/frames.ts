@@ -1,18 +1,20 @@
 import type { AckResponse, ErrorBody, ErrorFrame, FrameRef, LimitName, OkFrame, Outcome, SendInput, StoredMessage } from './contract.js';
 import { fail } from './errors.js';
 import { readRef, readSendInput, readUpTo } from './input.js';
+import { answerStreamFrame, STREAM_FRAMES, type StreamActions } from './stream-frames.js';
 
 /** What a socket's frames may do, bound to the socket's room and agent by the room object. */
 export interface FrameActions {
   send(input: SendInput): Promise<Outcome<StoredMessage>>;
   ack(upTo: number): Promise<Outcome<AckResponse>>;
   countLimit(limit: LimitName): void;
+  streams: StreamActions;
 }
 
 /** The socket a frame came in on, as far as answering it is concerned. */
 export interface FrameSource {
-  /** `events` feeds and `watch` sockets are read-only: only `ping`. */
-  kind: 'agent' | 'watch' | 'events';
+  /** `events` feeds and `watch` sockets are read-only: only `ping`. `stream` sockets take `ping` and the stream frames. */
+  kind: 'agent' | 'watch' | 'stream' | 'events';
   /** MAX_BODY_BYTES: a longer frame is refused unread. */
   maxBytes: number;
   /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
@@ -20,8 +22,9 @@ export interface FrameSource {
 }
 
 /**
- * Answers one client frame (see `ClientFrame` in contract.ts): `send`, `ack`
- * and `ping` on agent sockets, only `ping` on the events feed. Every answer
+ * Answers one client frame (see `ClientFrame` in contract.ts): `send`, `ack`,
+ * `ping` and the stream frames on agent sockets, `ping` and the stream frames
+ * on stream sockets, only `ping` on watch sockets and the events feed. Every answer
  * carries the frame's `ref`; a frame too broken to have a usable one gets `ref: null`.
  * Sends and acks are read by the same functions as their HTTP routes.
  */
@@ -38,6 +41,11 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
   if (!tag.usable) return refuse(null, fail('INVALID_MESSAGE', 'ref must be a string of at most 128 characters or a number'));
   const { ref } = tag;
   if (frame.type === 'ping') return { type: 'ok', ref };
+  if (typeof frame.type === 'string' && STREAM_FRAMES.has(frame.type) && (source.kind === 'agent' || source.kind === 'stream')) {
+    const answer = await answerStreamFrame(frame, ref, source.maxContentDepth, actions.streams);
+    return 'code' in answer ? refuse(ref, answer) : answer;
+  }
+  if (source.kind === 'stream') return refuse(ref, fail('INVALID_MESSAGE', 'a stream socket takes "ping" and the stream-* frames only'));
   if (source.kind !== 'agent') {
     const what = source.kind === 'events' ? 'the events feed' : 'a watch socket';
     return refuse(ref, fail('INVALID_MESSAGE', `${what} is read-only: only "ping" frames are accepted`));
@@ -54,7 +62,13 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
     const outcome = await actions.ack(upTo.value);
     return outcome.ok ? { type: 'ok', ref, cursor: outcome.value.cursor } : refuse(ref, outcome.error);
   }
-  return refuse(ref, fail('INVALID_MESSAGE', 'unknown frame type: use "send", "ack" or "ping"'));
+  return refuse(
+    ref,
+    fail(
+      'INVALID_MESSAGE',
+      'unknown frame type: use "send", "ack", "ping", "stream-start", "stream-write", "stream-end" or "stream-abort"',
+    ),
+  );
 }
 
 // --- internal helpers ---

@@ -6,10 +6,13 @@ export interface SocketAttachment {
   /**
    * `agent`: an agent's subscription, which keeps it online while open;
    * `watch`: what is routed to an agent, with no effect on its presence (a
-   * remote `request` waiting for its reply); `events`: the admin feed of every
-   * message and presence change.
+   * remote `request` waiting for its reply); `stream`: the agent's stream
+   * frames and the events of the streams it sends or receives, with no
+   * messages and no effect on its presence (a remote `stream()` writes on
+   * one); `events`: the admin feed of every message, presence change and
+   * stream event.
    */
-  kind: 'agent' | 'watch' | 'events';
+  kind: 'agent' | 'watch' | 'stream' | 'events';
   room: string;
   /** The agent id (`null` for the events feed). */
   agent: string | null;
@@ -54,9 +57,9 @@ export class SocketHub {
     const tags = attachment.agent === null ? ['events'] : [`agent:${attachment.agent}`];
     this.#ctx.acceptWebSocket(ws, tags);
     ws.serializeAttachment(attachment);
-    const state: SocketState = { attachment, live: false, missed: false, pumping: false };
+    const state: SocketState = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false };
     this.#states.set(ws, state);
-    void this.#pump(ws, state);
+    if (!state.live) void this.#pump(ws, state);
   }
 
   /** Open sockets of the room (closing ones excluded), optionally of one agent. */
@@ -110,6 +113,34 @@ export class SocketHub {
     }
   }
 
+  /** Sends frame text as it is (already serialised once for many sockets). */
+  sendRaw(ws: WebSocket, json: string): void {
+    if (ws.readyState !== OPEN) return;
+    try {
+      ws.send(json);
+    } catch {
+      // The peer went away between the check and the send; webSocketClose cleans up.
+    }
+  }
+
+  /**
+   * Sends a stream frame to every socket of the stream's sender and recipients (agent, watch and stream
+   * sockets; a delta not back to the sender's stream sockets) and to the events feed, catching up or not:
+   * stream frames do not depend on the message replay.
+   */
+  sendStream(sender: string, recipients: readonly string[], json: string, delta = false): void {
+    const to = (agent: string) => {
+      for (const ws of this.#ctx.getWebSockets(`agent:${agent}`)) {
+        const state = this.#state(ws);
+        // The sender's stream socket wrote the delta: it needs only the start, end and abort of its streams.
+        if (state && !(delta && agent === sender && state.attachment.kind === 'stream')) this.sendRaw(ws, json);
+      }
+    };
+    for (const agent of recipients) to(agent);
+    if (!recipients.includes(sender)) to(sender);
+    for (const ws of this.#ctx.getWebSockets('events')) if (this.#state(ws)) this.sendRaw(ws, json);
+  }
+
   /** Sends a frame to every events-feed socket. */
   broadcastEvent(frame: unknown): void {
     for (const ws of this.#ctx.getWebSockets('events')) {
@@ -128,7 +159,7 @@ export class SocketHub {
         continue;
       }
       const { attachment } = state;
-      if (message.id <= attachment.delivered) continue;
+      if (attachment.kind === 'stream' || message.id <= attachment.delivered) continue;
       // Only ids actually sent move the cursor: a later replay skips what was not routed to the agent anyway,
       // and the attachment is rewritten only for sockets that got something.
       if (attachment.kind === 'events' || message.recipients.includes(attachment.agent as string)) {
@@ -146,10 +177,10 @@ export class SocketHub {
     if (!state && ws.readyState === OPEN) {
       const attachment = ws.deserializeAttachment() as SocketAttachment | null;
       if (!attachment) return undefined;
-      // Woken from hibernation: catch up from the attachment before going live.
-      state = { attachment, live: false, missed: false, pumping: false };
+      // Woken from hibernation: catch up from the attachment before going live (a stream socket has nothing to catch up).
+      state = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false };
       this.#states.set(ws, state);
-      void this.#pump(ws, state);
+      if (!state.live) void this.#pump(ws, state);
     }
     return state;
   }

@@ -6,13 +6,15 @@
  */
 import type { ApiClient } from './client.js';
 import { type FeedFrame, readFeedFrame } from './normalize.js';
-import type { RoomEvent, StoredMessage } from './types.js';
+import type { RoomEvent, StoredMessage, StreamFeedEvent } from './types.js';
 
 export type FeedStatus = 'connecting' | 'live' | 'reconnecting' | 'stopped';
 
 export interface FeedHandlers {
   onMessages(messages: StoredMessage[]): void;
   onEvent(event: RoomEvent): void;
+  /** A stream event (the stream store coalesces renders itself). */
+  onStream(event: StreamFeedEvent): void;
   onStatus(status: FeedStatus, detail?: { code: string; message: string }): void;
 }
 
@@ -116,6 +118,8 @@ export class EventsFeed {
     } else if (frame.kind === 'event') {
       this.#flush();
       this.#handlers.onEvent(frame.event);
+    } else if (frame.kind === 'stream') {
+      this.#handlers.onStream(frame.event);
     } else if (frame.kind === 'error') {
       onError({ code: frame.code, message: frame.message });
     }

@@ -6,7 +6,7 @@
  * value and nothing guesses between spellings.
  */
 import type { RoomSummary as ApiRoomSummary, MemberVia, MemberView, RoomView, ServerFrame } from 'modular-message-bus-worker/contract';
-import type { AgentState, RoomDetail, RoomEvent, RoomSummary, StoredMessage } from './types.js';
+import type { AgentState, RoomDetail, RoomEvent, RoomSummary, StoredMessage, StreamFeedEvent } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -96,7 +96,8 @@ export function readMessage(value: unknown): StoredMessage | null {
     !(value.routing.requested === null || isStrings(value.routing.requested)) ||
     !(value.inReplyTo === undefined || isMessageId(value.inReplyTo)) ||
     !(value.thread === undefined || isMessageId(value.thread)) ||
-    !(value.metadata === undefined || isObj(value.metadata))
+    !(value.metadata === undefined || isObj(value.metadata)) ||
+    !(value.streamId === undefined || typeof value.streamId === 'string')
   ) {
     return null;
   }
@@ -113,12 +114,13 @@ export function readMessages(body: unknown): StoredMessage[] {
 export type FeedFrame =
   | { kind: 'message'; message: StoredMessage }
   | { kind: 'event'; event: RoomEvent }
+  | { kind: 'stream'; event: StreamFeedEvent }
   | { kind: 'error'; code: string; message: string }
   | { kind: 'ignore' };
 
 /**
  * Reads one `/events` frame (`ServerFrame`): messages, presence and routing
- * changes (which make the panels refresh the room) and errors. `ok` answers to
+ * changes (which make the panels refresh the room), stream events and errors. `ok` answers to
  * pings, and frame types newer than this dashboard, are ignored.
  */
 export function readFeedFrame(data: string): FeedFrame {
@@ -141,6 +143,10 @@ export function readFeedFrame(data: string): FeedFrame {
     case 'config':
       if (typeof frame.routing !== 'string' || !isNum(frame.at)) return { kind: 'ignore' };
       return { kind: 'event', event: frame as RoomEvent };
+    case 'stream': {
+      const event = readStreamEvent(frame.event);
+      return event ? { kind: 'stream', event } : { kind: 'ignore' };
+    }
     case 'error': {
       const error: Obj = isObj(frame.error) ? frame.error : {};
       const code = typeof error.code === 'string' ? error.code : 'ERROR';
@@ -149,5 +155,24 @@ export function readFeedFrame(data: string): FeedFrame {
     }
     default:
       return { kind: 'ignore' };
+  }
+}
+
+/** A `StreamFrame`'s event, checked by its type: a `start` carries the route and the text so far, a `delta` its seq. */
+function readStreamEvent(value: unknown): StreamFeedEvent | null {
+  if (!isObj(value) || typeof value.streamId !== 'string') return null;
+  switch (value.type) {
+    case 'start':
+      return typeof value.sender === 'string' && isStrings(value.recipients) && typeof value.text === 'string' && isNum(value.seq)
+        ? (value as unknown as StreamFeedEvent)
+        : null;
+    case 'delta':
+      return typeof value.text === 'string' && isNum(value.seq) ? (value as unknown as StreamFeedEvent) : null;
+    case 'end':
+      return readMessage(value.message) ? (value as unknown as StreamFeedEvent) : null;
+    case 'abort':
+      return typeof value.reason === 'string' ? (value as unknown as StreamFeedEvent) : null;
+    default:
+      return null;
   }
 }

@@ -15,6 +15,7 @@ import type {
   PresenceFrame,
   RoomView,
   StoredMessage,
+  StreamFrame,
 } from 'modular-message-bus-worker/contract';
 
 export type { JsonValue, MessageMetadata, StoredMessage };
@@ -31,6 +32,9 @@ export type RoomDetail = Pick<RoomView, 'room' | 'lastId' | 'oldestId'> & { poli
 
 /** A frame of the `/events` feed that is not a message: a presence change or a routing change. */
 export type RoomEvent = PresenceFrame | ConfigFrame;
+
+/** A stream event of the `/events` feed (`StreamFrame`): start (with `seq` and the text so far), delta, end, abort. */
+export type StreamFeedEvent = StreamFrame['event'];
 
 /** The body of `POST /v1/rooms/:room/messages` as an admin sends it: the sender is named. */
 export type SendRequest = ApiSendRequest & { sender: string };

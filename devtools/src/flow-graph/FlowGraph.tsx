@@ -20,6 +20,7 @@ import '@xyflow/react/dist/style.css';
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import type { Membership } from '../hooks/useMembership.js';
+import type { LiveStream } from '../state/stream-store.js';
 import { Panel } from '../ui/Panel.js';
 import { KNOWN_POLICIES, policyColor } from '../ui/policy.js';
 import { agentNode, EVERYONE, FlowAggregate, groupNode } from './graph-model.js';
@@ -30,6 +31,8 @@ export interface FlowGraphProps {
   /** How many of `messages` to draw (all when live, a prefix during replay). */
   limit: number;
   membership: Membership;
+  /** Streams in flight: their sender → recipient edges are marked while they stream. */
+  streaming: readonly LiveStream[];
   onSelectAgent(agent: string): void;
 }
 
@@ -47,8 +50,12 @@ export const EDGE_LIMIT = 200;
 const LARGE_ROOM = 60;
 /** Reply edges are one colour whatever the policy: they show who answered, not how the answer was routed. */
 const REPLY_COLOR = '#db2777';
+/** A stream in flight: its edges pulse in this colour until it ends. */
+const STREAM_COLOR = '#d97706';
+/** Edges drawn per stream at most (a stream to a whole large room marks its first recipients only). */
+const STREAM_EDGES = 40;
 
-function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
+function Graph({ messages, limit, membership, streaming, onSelectAgent }: FlowGraphProps) {
   const aggregate = useRef(new FlowAggregate()).current;
   const { groups } = membership;
   const shape = useMemo(() => ({ memberIds: new Set(membership.ids), groupNames: new Set(membership.groupNames) }), [membership]);
@@ -63,7 +70,10 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
 
   // Agents who left still have a node while their messages are drawn; the list only changes when someone new appears.
   // biome-ignore lint/correctness/useExhaustiveDependencies: `agentCount` tracks the aggregate's growing agent set.
-  const agentIds = useMemo(() => [...new Set([...membership.ids, ...aggregate.agents])].sort(), [membership, stats.agentCount]);
+  const agentIds = useMemo(
+    () => [...new Set([...membership.ids, ...aggregate.agents, ...streaming.flatMap((s) => [s.sender, ...s.recipients])])].sort(),
+    [membership, stats.agentCount, streaming],
+  );
   const hasEveryone = stats.edges.some((e) => e.target === EVERYONE);
 
   const nodes = useMemo<Node[]>(() => {
@@ -148,8 +158,26 @@ function Graph({ messages, limit, membership, onSelectAgent }: FlowGraphProps) {
       edgeCache.set(e.id, { key, edge });
       list.push(edge);
     }
+    for (const stream of streaming) {
+      for (const recipient of stream.recipients.slice(0, STREAM_EDGES)) {
+        if (recipient === stream.sender) continue;
+        list.push({
+          id: `s:${stream.streamId}->${recipient}`,
+          source: agentNode(stream.sender),
+          target: agentNode(recipient),
+          type: 'default',
+          animated: true,
+          className: 'flow-edge streaming',
+          style: { stroke: STREAM_COLOR, strokeWidth: 2.5, strokeDasharray: '2 4' },
+          markerEnd: { type: MarkerType.ArrowClosed, color: STREAM_COLOR, width: 14, height: 14, markerUnits: 'userSpaceOnUse' },
+          ariaLabel: `${stream.sender} is streaming to ${recipient}`,
+          data: { kind: 'stream', streamId: stream.streamId },
+          label: '✎ streaming',
+        });
+      }
+    }
     return list;
-  }, [membershipEdges, stats, edgeCache]);
+  }, [membershipEdges, stats, edgeCache, streaming]);
 
   const flow = useReactFlow();
   const measured = useNodesInitialized();
@@ -197,6 +225,7 @@ export const FlowGraph = memo(function FlowGraph(props: FlowGraphProps) {
             </span>
           ))}
           <span style={{ color: REPLY_COLOR }}>╌ reply</span>
+          <span style={{ color: STREAM_COLOR }}>┅ streaming</span>
           <button type="button" className="secondary small" onClick={() => setShown(!shown)} data-testid="flow-toggle">
             {shown ? 'Hide' : 'Show'}
           </button>

@@ -10,11 +10,16 @@ import { ApiError } from '../api/errors.js';
 import { EventsFeed, type FeedStatus } from '../api/events.js';
 import type { RoomEvent } from '../api/types.js';
 import { MessageStore } from '../state/message-store.js';
+import { StreamStore } from '../state/stream-store.js';
 
 export interface RoomFeed {
   store: MessageStore;
   /** Store version: changes whenever messages were added. */
   version: number;
+  /** Streams in flight (and lately aborted) in the room. */
+  streams: StreamStore;
+  /** Changes whenever a stream started, grew, ended or was aborted (at most ten times a second). */
+  streamsVersion: number;
   status: FeedStatus | 'loading-history';
   /** Why the feed is not live, when it is not. */
   problem: ApiError | { code: string; message: string } | null;
@@ -23,6 +28,7 @@ export interface RoomFeed {
 
 export function useRoomFeed(client: ApiClient | null, room: string | null, onEvent: (event: RoomEvent) => void): RoomFeed {
   const [store, setStore] = useState(() => new MessageStore());
+  const [streams, setStreams] = useState(() => new StreamStore());
   const [status, setStatus] = useState<RoomFeed['status']>('stopped');
   const [problem, setProblem] = useState<RoomFeed['problem']>(null);
   const feedRef = useRef<EventsFeed | null>(null);
@@ -32,7 +38,9 @@ export function useRoomFeed(client: ApiClient | null, room: string | null, onEve
   useEffect(() => {
     if (!client || !room) return;
     const roomStore = new MessageStore();
+    const roomStreams = new StreamStore();
     setStore(roomStore);
+    setStreams(roomStreams);
     setProblem(null);
     setStatus('loading-history');
     let cancelled = false;
@@ -54,8 +62,13 @@ export function useRoomFeed(client: ApiClient | null, room: string | null, onEve
       }
       setProblem(null);
       feedRef.current = new EventsFeed(client, room, roomStore.lastId, {
-        onMessages: (messages) => roomStore.append(messages),
+        onMessages: (messages) => {
+          roomStore.append(messages);
+          // A stored message ends its stream even when the end event was missed (the feed reconnected meanwhile).
+          for (const message of messages) if (message.streamId !== undefined) roomStreams.ended(message.streamId);
+        },
         onEvent: (event) => onEventRef.current(event),
+        onStream: (event) => roomStreams.apply(event),
         onStatus: (next, detail) => {
           if (cancelled) return;
           setStatus(next);
@@ -73,5 +86,6 @@ export function useRoomFeed(client: ApiClient | null, room: string | null, onEve
   }, [client, room]);
 
   const version = useSyncExternalStore(store.subscribe, store.getVersion);
-  return { store, version, status, problem, reconnect: () => feedRef.current?.reconnect() };
+  const streamsVersion = useSyncExternalStore(streams.subscribe, streams.getVersion);
+  return { store, version, streams, streamsVersion, status, problem, reconnect: () => feedRef.current?.reconnect() };
 }

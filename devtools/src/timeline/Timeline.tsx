@@ -6,6 +6,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { StoredMessage } from '../api/types.js';
+import type { LiveStream } from '../state/stream-store.js';
+import { StreamRows } from '../streams/StreamRows.js';
 import { Panel } from '../ui/Panel.js';
 import { FilterCache, rowOf, type TimelineFilter } from './filter.js';
 import { TimelineFilters } from './TimelineFilters.js';
@@ -22,11 +24,28 @@ export interface TimelineProps {
   selectedId: number | null;
   onFilterChange(filter: TimelineFilter): void;
   onSelect(id: number): void;
+  /** Streams in flight and lately aborted: shown below the stored messages, growing live. */
+  streams: readonly LiveStream[];
+  selectedStream: string | null;
+  onSelectStream(streamId: string): void;
 }
 
 const ROW_HEIGHT = 28;
 
-export function Timeline({ messages, limit, version, filter, agents, groups, selectedId, onFilterChange, onSelect }: TimelineProps) {
+export function Timeline({
+  messages,
+  limit,
+  version,
+  filter,
+  agents,
+  groups,
+  selectedId,
+  onFilterChange,
+  onSelect,
+  streams,
+  selectedStream,
+  onSelectStream,
+}: TimelineProps) {
   const cache = useRef(new FilterCache()).current;
   const groupMembers = useMemo(() => new Set(groups.get(filter.group) ?? []), [groups, filter.group]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` marks growth of the shared `messages` array.
@@ -103,7 +122,11 @@ export function Timeline({ messages, limit, version, filter, agents, groups, sel
       <div className="timeline-scroll" ref={scroller} onScroll={onScroll} data-testid="timeline-scroll">
         {indexes.length === 0 ? (
           <p className="muted" data-testid="timeline-empty">
-            {limit === 0 ? 'No messages in this room yet. Send one with the composer.' : 'No message matches the filter.'}
+            {limit === 0
+              ? streams.length > 0
+                ? 'No stored message yet: a stream is being written below.'
+                : 'No messages in this room yet. Send one with the composer.'
+              : 'No message matches the filter.'}
           </p>
         ) : (
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
@@ -123,6 +146,7 @@ export function Timeline({ messages, limit, version, filter, agents, groups, sel
           </div>
         )}
       </div>
+      <StreamRows streams={streams} selected={selectedStream} onSelect={onSelectStream} />
     </Panel>
   );
 }

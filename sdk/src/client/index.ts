@@ -10,3 +10,4 @@ export {
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from './remote-bus.js';
+export { RemoteMessageStream } from './remote-stream.js';

@@ -2,9 +2,13 @@ import type { AgentInfo, ConnectOptions } from '../core/bus.js';
 import { type ErrorCode, MessageBusError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
 import { awaitReply, type RequestOptions } from '../core/request.js';
+import { StreamBoard } from '../core/stream/stream-board.js';
+import { DEFAULT_STREAM_IDLE_MS } from '../core/stream/stream-hub.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
-import type { StoredMessage } from '../core/types.js';
+import type { StoredMessage, StreamEvent, StreamSignal } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
+import { RemoteMessageStream } from './remote-stream.js';
+import { StreamSocket } from './stream-socket.js';
 import { bearerProtocol, type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
 
 export type { FetchLike, WebSocketConstructorLike, WebSocketLike } from './transport.js';
@@ -27,6 +31,11 @@ export interface RemoteMessageBusOptions {
   retries?: number;
   /** Reconnect backoff of `subscribe`: first delay and cap, in ms. Default 100 and 5000. */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * A stream a subscription receives is aborted with `IDLE` when nothing of it arrives for this long, so a
+   * sender (or a connection) that died is noticed here too. Default 30,000 ms, like the worker's STREAM_IDLE_MS.
+   */
+  streamIdleMs?: number;
 }
 
 /** Close codes after which reconnecting cannot help (4000 + the HTTP status of the refusal). */
@@ -76,6 +85,9 @@ export class RemoteMessageBus {
   readonly #subscriptions = new Set<() => void>();
   /** `request`s waiting for a reply: told when this bus closes. */
   readonly #waiting = new Set<(error: MessageBusError) => void>();
+  readonly #streamIdleMs: number;
+  /** Per sending agent: the socket its streams are written on, and its open streams. */
+  readonly #writers = new Map<string, { socket: StreamSocket; streams: Map<string, RemoteMessageStream> }>();
   #closed = false;
 
   constructor(options: RemoteMessageBusOptions) {
@@ -101,6 +113,11 @@ export class RemoteMessageBus {
     this.#WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
     this.#retries = options.retries ?? 3;
     this.#backoff = { initialMs: options.backoff?.initialMs ?? 100, maxMs: options.backoff?.maxMs ?? 5000 };
+    const idle = options.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS;
+    if (!Number.isInteger(idle) || idle < 1 || idle > 2_147_483_647) {
+      throw new MessageBusError('INVALID_ARGUMENT', `[${NAME}] streamIdleMs must be an integer from 1 to 2147483647; got ${idle}`);
+    }
+    this.#streamIdleMs = idle;
   }
 
   /** Makes `agentId` a member (if it is not yet) and marks it online. */
@@ -200,6 +217,54 @@ export class RemoteMessageBus {
     );
   }
 
+  /**
+   * Opens a stream, as `MessageBus.stream` does, on a `stream=1` WebSocket of
+   * the sender (shared by its streams; it leaves the agent's presence alone):
+   * routed at once by the room, refused with its error (`UNKNOWN_RECIPIENT`,
+   * `AGENT_OFFLINE`, `RATE_LIMITED` past MAX_OPEN_STREAMS_PER_AGENT, ...).
+   * Writes are coalesced into at most one frame per 25 ms. The socket
+   * reconnects after a drop and sends again what was not answered.
+   *
+   * @example
+   * ```ts
+   * const stream = await remote.stream(new Message('writer', '', ['critic'], { inReplyTo: question.id }));
+   * stream.write('Hel');
+   * stream.write('lo');
+   * const stored = await stream.end(); // one message, content 'Hello', streamId: stream.id
+   * ```
+   */
+  async stream(message: Message): Promise<RemoteMessageStream> {
+    this.#assertOpen();
+    if (typeof message !== 'object' || message === null) {
+      throw new MessageBusError('INVALID_MESSAGE', 'stream needs a Message: new Message(sender, initialText, recipients?)');
+    }
+    const frame = snapshot(() => {
+      const fields: Record<string, unknown> = { type: 'stream-start', sender: message.sender, content: message.content };
+      if (message.recipients !== undefined) fields.recipients = message.recipients;
+      if (message.options?.idempotencyKey !== undefined) fields.idempotencyKey = message.options.idempotencyKey;
+      if (message.options?.inReplyTo !== undefined) fields.inReplyTo = message.options.inReplyTo;
+      if (message.options?.metadata !== undefined) fields.metadata = message.options.metadata;
+      return fields;
+    }, 'INVALID_MESSAGE') as Record<string, unknown> & { sender: string; content: unknown };
+    const { sender, ...start } = frame;
+    assertId(sender, 'sender');
+    if (typeof start.content !== 'string') {
+      throw new MessageBusError(
+        'INVALID_MESSAGE',
+        "a stream's content is its initial text: a string, often ''; end(finalContent) may store any JSON",
+      );
+    }
+    const writer = this.#writer(sender);
+    const answer = await writer.socket.request(start, false);
+    const opened = answer.stream as { id: string; recipients: string[] };
+    const stream = new RemoteMessageStream(opened.id, opened.recipients, start.content, writer.socket, () => {
+      writer.streams.delete(opened.id);
+      writer.socket.release();
+    });
+    writer.streams.set(stream.id, stream);
+    return stream;
+  }
+
   /** Messages routed to `agentId` after `lastMessageId` (default: after its acknowledged cursor). */
   async fetchMessages(agentId: string, lastMessageId?: number, options: { limit?: number } = {}): Promise<StoredMessage[]> {
     assertId(agentId, 'agent id');
@@ -269,14 +334,22 @@ export class RemoteMessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
+    const onStream = options.onStream;
+    if (onStream !== undefined && typeof onStream !== 'function') {
+      throw new MessageBusError('INVALID_ARGUMENT', 'onStream must be a function: (event) => { ... }');
+    }
     const onError = (error: Error) => options.onError?.(error);
-    return this.#stream(agentId, handler, options.after, { watch: false, onError, onEnd: onError });
+    return this.#stream(agentId, handler, options.after, { watch: false, onError, onEnd: onError, onStream });
   }
 
   /** Stops every subscription; further sends reject with `CLOSED`. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const stop of [...this.#subscriptions]) stop();
+    // Own streams are aborted, so their recipients hear of it at once, then their sockets close.
+    const writers = [...this.#writers.values()];
+    await Promise.all(writers.flatMap((w) => [...w.streams.values()].map((stream) => stream.abort('CLOSED').catch(() => {}))));
+    for (const writer of writers) writer.socket.close();
     const closed = new MessageBusError('CLOSED', `[${NAME}] this RemoteMessageBus was closed while a request waited for its reply`);
     for (const onEnd of [...this.#waiting]) onEnd(closed);
   }
@@ -293,7 +366,12 @@ export class RemoteMessageBus {
     agentId: string,
     handler: MessageHandler,
     after: number | undefined,
-    options: { watch: boolean; onError: (error: Error) => void; onEnd: (error: MessageBusError) => void },
+    options: {
+      watch: boolean;
+      onError: (error: Error) => void;
+      onEnd: (error: MessageBusError) => void;
+      onStream?: ((event: StreamEvent) => void) | undefined;
+    },
   ): () => void {
     const WebSocketImpl = this.#WebSocket;
     if (!WebSocketImpl) {
@@ -316,7 +394,25 @@ export class RemoteMessageBus {
         // An onError that throws must not break delivery.
       }
     };
+    // The streams this subscription receives: the board orders their events, starts a stream afresh after a
+    // reconnect (the room sends all text so far), closes one whose stored message arrives, and runs the idle timer.
+    const onStream = options.onStream;
+    const board = onStream
+      ? new StreamBoard(
+          this.#streamIdleMs,
+          () => {},
+          (error) => report(error instanceof Error ? error : new Error(String(error))),
+        )
+      : undefined;
+    const stopBoard = board?.watch(agentId, (event) => {
+      try {
+        onStream?.(event);
+      } catch (error) {
+        report(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
     const deliver = (message: StoredMessage) => {
+      board?.onStored(message);
       queue = queue.then(async () => {
         // Ids only grow: anything at or below the last delivered id is a replayed duplicate.
         if (stopped || (delivered !== null && message.id <= delivered)) return;
@@ -353,7 +449,7 @@ export class RemoteMessageBus {
       }
       socket = ws;
       ws.onmessage = (event) => {
-        let frame: { type?: string; message?: StoredMessage; error?: { code: ErrorCode; message: string } };
+        let frame: { type?: string; message?: StoredMessage; event?: StreamSignal; error?: { code: ErrorCode; message: string } };
         try {
           frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
         } catch {
@@ -362,6 +458,8 @@ export class RemoteMessageBus {
         if (frame.type === 'message' && frame.message) {
           failures = 0;
           deliver(frame.message);
+        } else if (frame.type === 'stream' && frame.event) {
+          board?.apply(frame.event, false);
         } else if (frame.type === 'error' && frame.error) {
           lastError = errorFrom(frame.error, 0);
           if (FATAL_ERRORS.has(frame.error.code) && socket === ws) {
@@ -403,6 +501,8 @@ export class RemoteMessageBus {
     const end = (error: MessageBusError) => {
       if (stopped) return;
       stopped = true;
+      stopBoard?.();
+      board?.clear();
       clearTimeout(timer);
       this.#subscriptions.delete(stop);
       try {
@@ -419,6 +519,8 @@ export class RemoteMessageBus {
     const stop = () => {
       if (stopped && !socket) return;
       stopped = true;
+      stopBoard?.();
+      board?.clear();
       clearTimeout(timer);
       this.#subscriptions.delete(stop);
       const ws = socket;
@@ -432,6 +534,39 @@ export class RemoteMessageBus {
     this.#subscriptions.add(stop);
     void open();
     return stop;
+  }
+
+  /** The stream socket of `agent`, opened on first use and closed by itself when the agent's streams are over. */
+  #writer(agent: string): { socket: StreamSocket; streams: Map<string, RemoteMessageStream> } {
+    const existing = this.#writers.get(agent);
+    if (existing) return existing;
+    const WebSocketImpl = this.#WebSocket;
+    if (!WebSocketImpl) {
+      throw new MessageBusError(
+        'MISCONFIGURED',
+        `[${NAME}] no WebSocket in this runtime: pass { WebSocket } (e.g. from the "ws" package on Node 20) to RemoteMessageBus`,
+      );
+    }
+    const streams = new Map<string, RemoteMessageStream>();
+    const socket = new StreamSocket({
+      connect: async () => ({
+        url: `${wsUrl(this.#base)}/v1/rooms/${this.room}/ws?${new URLSearchParams({ agent, stream: '1' })}`,
+        protocols: [bearerProtocol(await this.#tokenValue())],
+      }),
+      WebSocket: WebSocketImpl,
+      delay: (attempt) => this.#delay(attempt),
+      onEvent: (event) => {
+        if (event.type === 'end' || event.type === 'abort') streams.get(event.streamId)?.settled(event);
+      },
+      busy: () => streams.size > 0,
+      onClosed: () => {
+        if (this.#writers.get(agent)?.socket === socket) this.#writers.delete(agent);
+        for (const stream of [...streams.values()]) stream.settled({ type: 'abort', reason: 'CLOSED' });
+      },
+    });
+    const writer = { socket, streams };
+    this.#writers.set(agent, writer);
+    return writer;
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {

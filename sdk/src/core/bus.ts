@@ -1,5 +1,6 @@
+import { replyRefused, seenBy } from '../backends/kit/conversation.js';
 import { BusMetrics } from './bus-metrics.js';
-import { checkMessage, type MessageLimits, readInput } from './check-message.js';
+import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from './check-message.js';
 import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
@@ -10,9 +11,14 @@ import { awaitReply, type RequestOptions } from './request.js';
 import { roomViewOf } from './room-view.js';
 import { type Routed, routeMessage } from './route.js';
 import { SeenIds } from './seen-ids.js';
+import type { MessageStream } from './stream/message-stream.js';
+import type { StreamInfo, StreamSnapshot } from './stream/stream-board.js';
+import { DEFAULT_STREAM_IDLE_MS, StreamHub } from './stream/stream-hub.js';
+import { newStreamId, streamIdempotencyKey } from './stream/stream-id.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
 import type {
   AppendResult,
+  Audience,
   MemberRecord,
   MemberState,
   MessageDraft,
@@ -20,10 +26,13 @@ import type {
   RoutingPolicy,
   StorageBackend,
   StoredMessage,
+  StreamEvent,
 } from './types.js';
 import {
   assertCursor,
   assertId,
+  assertJsonSize,
+  copyContent,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
   MAX_CONTENT_DEPTH_LIMIT,
@@ -69,6 +78,12 @@ export interface MessageBusOptions {
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
   closeStorage?: boolean;
+  /**
+   * A stream nothing is written to for this long is aborted with `IDLE`, by
+   * its sender's bus and by every bus receiving it (so a sender that died is
+   * noticed). Default 30,000 ms; give every bus of a room the same value.
+   */
+  streamIdleMs?: number;
 }
 
 /** Options of `connectAgent`. */
@@ -85,6 +100,8 @@ export interface MessageBusEvents extends Record<string, unknown[]> {
   disconnect: [{ agent: string; removed: boolean }];
   /** A subscriber or listener threw, or live delivery failed. The bus keeps working. */
   error: [MessageBusError | Error];
+  /** An event of any stream of the room this bus knows of (its own, and other buses' over a stream channel), for dashboards. */
+  stream: [StreamEvent, StreamInfo];
 }
 
 /** One member as `agents()` reports it. */
@@ -122,6 +139,8 @@ export class MessageBus {
   /** Ids already emitted: a watching backend echoes this bus's own sends too. */
   readonly #emitted = new SeenIds();
   #stopWatching: (() => void) | undefined;
+  readonly #streams: StreamHub;
+  readonly #streamIdleMs: number;
   #closed = false;
 
   constructor(storage: StorageBackend, policy: RoutingPolicy, options: MessageBusOptions = {}) {
@@ -137,6 +156,7 @@ export class MessageBus {
     const maxMetadataBytes = positiveInteger(options.maxMetadataBytes, DEFAULT_MAX_METADATA_BYTES, 'maxMetadataBytes');
     const maxContentDepth = positiveInteger(options.maxContentDepth, DEFAULT_MAX_CONTENT_DEPTH, 'maxContentDepth', MAX_CONTENT_DEPTH_LIMIT);
     const maxGroups = positiveInteger(options.maxGroupsPerMember, DEFAULT_MAX_GROUPS_PER_MEMBER, 'maxGroupsPerMember');
+    const streamIdleMs = positiveInteger(options.streamIdleMs, DEFAULT_STREAM_IDLE_MS, 'streamIdleMs', MAX_TIMER_MS);
     this.room = room;
     this.storage = storage;
     this.policy = policy;
@@ -146,7 +166,13 @@ export class MessageBus {
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
+    this.#streamIdleMs = streamIdleMs;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
+    this.#streams = new StreamHub(storage, room, streamIdleMs, (error) => this.#listenerError('stream', error));
+    this.#streams.watch(null, (event, stream) => {
+      if (this.#events.listenerCount('stream') > 0)
+        this.#emit('stream', [event, { sender: stream.sender, recipients: stream.recipients, seq: stream.seq }]);
+    });
   }
 
   /** The metrics registry this bus reports to. */
@@ -245,12 +271,74 @@ export class MessageBus {
       this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
       return stored;
     } catch (error) {
-      const failure = asStorageFailure(this.storage.name, 'sendMessage', error);
-      this.#metrics.rejected(failure.code);
-      const level = failure.code === 'STORAGE_FAILURE' ? 'error' : 'debug';
-      this.#log[level](`message rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: safeSender(message) });
-      throw failure;
+      throw this.#rejected('sendMessage', safeSender(message), error);
     }
+  }
+
+  /**
+   * Opens a stream: a message whose text its recipients see grow, stored once
+   * when it ends. It routes at once and fails as `sendMessage` would
+   * (`UNKNOWN_RECIPIENT`, `AGENT_OFFLINE`, a refused `inReplyTo`...), with
+   * nothing started or stored. The message's content is the initial text: a
+   * string (often `''`), else `INVALID_MESSAGE`. Recipients get the events
+   * through `subscribe(..., { onStream })`; `end()` stores one message,
+   * `abort()` nothing. Buses on the same storage see the stream when the
+   * backend has a stream channel (memory, IndexedDB, Redis, Durable Object).
+   *
+   * @example
+   * ```ts
+   * const stream = await bus.stream(new Message('writer', '', ['critic'], { inReplyTo: 12, metadata: { kind: 'answer' } }));
+   * stream.write('Hel');
+   * stream.write('lo');
+   * const stored = await stream.end(); // content 'Hello', streamId: stream.id
+   * ```
+   */
+  async stream(message: Message): Promise<MessageStream> {
+    let sender: string | undefined;
+    try {
+      this.#assertOpen();
+      const checked = checkMessage(message, this.#limits);
+      if (typeof checked.content !== 'string') {
+        throw new MessageBusError(
+          'INVALID_MESSAGE',
+          "a stream's content is its initial text: a string, often ''; end(finalContent) may store any JSON",
+        );
+      }
+      sender = checked.sender;
+      const { members, routed } = await this.#routeStream(checked);
+      const record = members.find((m) => m.id === checked.sender) as MemberRecord;
+      if (checked.inReplyTo !== undefined) await this.#assertSeen(record, checked.inReplyTo);
+      this.#assertOpen();
+      const id = newStreamId();
+      // The key makes end() safe to retry; a key the sender gave keeps its meaning (a repeat returns the first message).
+      const final: CheckedMessage = { ...checked, idempotencyKey: checked.idempotencyKey ?? streamIdempotencyKey(id) };
+      const recipients = Object.freeze([...routed.recipients]);
+      return this.#streams.open({
+        id,
+        sender: checked.sender,
+        recipients,
+        inReplyTo: checked.inReplyTo,
+        metadata: checked.metadata?.copy,
+        initialText: checked.content as string,
+        maxContentBytes: this.#limits.maxContentBytes,
+        idleMs: this.#streamIdleMs,
+        prepare: (content) => this.#checkContent(content),
+        store: (content) => this.#endStream(final, recipients, id, content as CheckedContent),
+      });
+    } catch (error) {
+      throw this.#rejected('stream', sender, error);
+    }
+  }
+
+  /**
+   * The streams in flight that `agentId` sends or receives (all of the room's
+   * this bus knows of, without `agentId`), each as a `start` event holding
+   * its text so far, plus `seq`: how many deltas that text holds.
+   */
+  openStreams(agentId?: string): StreamSnapshot[] {
+    this.#assertOpen();
+    if (agentId !== undefined) assertId(agentId, 'agent id');
+    return this.#streams.snapshots(agentId ?? null);
   }
 
   /**
@@ -374,7 +462,26 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (options.after !== undefined) assertCursor(options.after, 'after');
     if (typeof handler !== 'function') throw new MessageBusError('INVALID_ARGUMENT', 'subscribe needs a handler function');
-    return this.#subscribe(agentId, handler, options.after, (error) => options.onError?.(error));
+    const onStream = options.onStream;
+    if (onStream !== undefined && typeof onStream !== 'function') {
+      throw new MessageBusError('INVALID_ARGUMENT', 'onStream must be a function: (event) => { ... }');
+    }
+    const onError = (error: MessageBusError | Error) => options.onError?.(error);
+    // The stream watch ends with the subscription, also when it ends by itself (the agent removed, the bus closed).
+    let stopStreams: (() => void) | undefined;
+    const stop = this.#subscribe(agentId, handler, options.after, onError, () => stopStreams?.());
+    if (onStream) {
+      stopStreams = this.#streams.watch(agentId, (event) => {
+        try {
+          onStream(event);
+        } catch (error) {
+          const failure = error instanceof Error ? error : new Error(String(error));
+          onError(failure);
+          this.#emit('error', [failure]);
+        }
+      });
+    }
+    return stop;
   }
 
   /** Members with online state, groups, cursor, lag and send counters. */
@@ -393,6 +500,8 @@ export class MessageBus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Own streams are aborted first, so subscribers still hear of it.
+    this.#streams.close();
     for (const subscription of [...this.#subscriptions]) subscription.stop();
     this.#stopWatching?.();
     this.#metrics.dispose();
@@ -458,7 +567,7 @@ export class MessageBus {
 
   async #send(message: Message): Promise<StoredMessage> {
     this.#assertOpen();
-    const { sender, recipients, idempotencyKey, content, contentJson, inReplyTo, metadata } = checkMessage(message, this.#limits);
+    const checked = checkMessage(message, this.#limits);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
     // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
     // change acknowledged before then and needs no check (under churn a check could fail again and again).
@@ -467,57 +576,89 @@ export class MessageBus {
       const members = pending instanceof Promise ? await pending : pending;
       let routed: Routed;
       try {
-        const view = roomViewOf(this.room, members);
-        const member = view.member(sender);
-        if (!member) throw unknownAgent(sender, this.room);
-        if (!member.online) {
-          throw new MessageBusError(
-            'AGENT_OFFLINE',
-            `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
-          );
-        }
-        const result = routeMessage(this.policy, { sender, content, recipients, metadata: metadata?.copy }, view);
+        const result = this.#route(checked, members);
         routed = result instanceof Promise ? await result : result;
       } catch (error) {
         // A refusal over membership is final only on a current list.
         if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
         throw error;
       }
-      const draft: MessageDraft = {
-        timestamp: this.#now(),
-        sender,
-        content,
-        recipients: routed.recipients,
-        audience: routed.audience,
-        routing: { policy: this.policy.name, requested: recipients ?? null },
-        contentJson,
-      };
+      const draft = this.#draft(checked, routed.recipients, routed.audience);
       // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
       if (!fresh) draft.members = members;
-      if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
-      if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
-      if (metadata !== undefined) {
-        draft.metadata = metadata.copy;
-        draft.metadataJson = metadata.json;
-      }
-      let appended: AppendResult;
       try {
-        const result = this.storage.append(this.room, draft);
-        appended = result instanceof Promise ? await result : result;
+        const stored = this.#append(draft);
+        return stored instanceof Promise ? await stored : stored;
       } catch (error) {
         if (!fresh && isMembersChanged(error)) continue;
         throw error;
       }
-      const { message: stored, duplicate } = appended;
-      if (duplicate) {
-        this.#metrics.duplicates.inc(this.#metrics.roomLabels);
-        return stored;
-      }
-      this.#metrics.sentBound.inc();
-      this.#metrics.deliveriesBound.inc(stored.recipients.length);
-      this.#onStored(stored);
+    }
+  }
+
+  /** `stream`'s routing: like `#send`'s, a membership refusal on a list another process outdated is routed again once. */
+  async #routeStream(checked: CheckedMessage): Promise<{ members: readonly MemberRecord[]; routed: Routed }> {
+    const members = await this.storage.getMembers(this.room);
+    try {
+      return { members, routed: await this.#route(checked, members) };
+    } catch (error) {
+      if (!isMembershipRefusal(error) || !(await this.#outdated(members))) throw error;
+      const current = await this.storage.getMembers(this.room, FRESH);
+      return { members: current, routed: await this.#route(checked, current) };
+    }
+  }
+
+  /** Checks the sender may send now and runs the policy: what `sendMessage` and `stream` share. */
+  #route(checked: CheckedMessage, members: readonly MemberRecord[]): Routed | Promise<Routed> {
+    const view = roomViewOf(this.room, members);
+    const member = view.member(checked.sender);
+    if (!member) throw unknownAgent(checked.sender, this.room);
+    if (!member.online) {
+      throw new MessageBusError(
+        'AGENT_OFFLINE',
+        `agent "${checked.sender}" is offline in room "${this.room}": call connectAgent("${checked.sender}") before sending`,
+      );
+    }
+    const { sender, content, recipients, metadata } = checked;
+    return routeMessage(this.policy, { sender, content, recipients, metadata: metadata?.copy }, view);
+  }
+
+  #draft(checked: CheckedMessage, recipients: readonly string[], audience: Audience, streamId?: string): MessageDraft {
+    const { sender, content, contentJson, recipients: requested, idempotencyKey, inReplyTo, metadata } = checked;
+    const draft: MessageDraft = {
+      timestamp: this.#now(),
+      sender,
+      content,
+      recipients,
+      audience,
+      routing: { policy: this.policy.name, requested: requested ?? null },
+      contentJson,
+    };
+    if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
+    if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
+    if (metadata !== undefined) {
+      draft.metadata = metadata.copy;
+      draft.metadataJson = metadata.json;
+    }
+    if (streamId !== undefined) draft.streamId = streamId;
+    return draft;
+  }
+
+  /** Appends, counts, and tells subscribers; synchronous when the backend is (no microtask per send). */
+  #append(draft: MessageDraft): StoredMessage | Promise<StoredMessage> {
+    const appended = this.storage.append(this.room, draft);
+    return appended instanceof Promise ? appended.then((result) => this.#appended(result)) : this.#appended(appended);
+  }
+
+  #appended({ message: stored, duplicate }: AppendResult): StoredMessage {
+    if (duplicate) {
+      this.#metrics.duplicates.inc(this.#metrics.roomLabels);
       return stored;
     }
+    this.#metrics.sentBound.inc();
+    this.#metrics.deliveriesBound.inc(stored.recipients.length);
+    this.#onStored(stored);
+    return stored;
   }
 
   /** `true` when the store's member list is no longer `members` (a backend returns the same array while unchanged). */
@@ -529,6 +670,46 @@ export class MessageBus {
     }
   }
 
+  /** `stream`'s early check of `inReplyTo` (the append checks again, atomically): the same refusal as the backend's. */
+  async #assertSeen(sender: MemberRecord, inReplyTo: number): Promise<void> {
+    const [parent] = await this.storage.history(this.room, inReplyTo - 1, 1);
+    if (parent?.id !== inReplyTo || !seenBy(sender, parent)) throw replyRefused(this.storage.name, this.room);
+  }
+
+  /** Stores a stream's message: its recipients as resolved at the start, its idempotency key, its id as `streamId`. */
+  async #endStream(
+    checked: CheckedMessage,
+    recipients: readonly string[],
+    streamId: string,
+    final: CheckedContent,
+  ): Promise<StoredMessage> {
+    const started = performance.now();
+    try {
+      this.#assertOpen();
+      const stored = await this.#append(this.#draft({ ...checked, ...final }, recipients, 'list', streamId));
+      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
+      return stored;
+    } catch (error) {
+      throw this.#rejected('stream end', checked.sender, error);
+    }
+  }
+
+  /** A refused send, stream or end: counted, logged (an error only for STORAGE_FAILURE) and typed. */
+  #rejected(operation: string, sender: string | undefined, error: unknown): MessageBusError {
+    const failure = asStorageFailure(this.storage.name, operation, error);
+    this.#metrics.rejected(failure.code);
+    const level = failure.code === 'STORAGE_FAILURE' ? 'error' : 'debug';
+    this.#log[level](`${operation} rejected: ${failure.code}: ${failure.message}`, { room: this.room, agent: sender });
+    return failure;
+  }
+
+  /** Final content of a stream, checked like a sent message's. */
+  #checkContent(content: unknown): CheckedContent {
+    const { copy, json } = copyContent(content, this.#limits.maxContentDepth);
+    assertJsonSize(json, this.#limits.maxContentBytes, 'content');
+    return { content: copy, contentJson: json };
+  }
+
   /**
    * Emits `message` and tells the subscriptions, once per id: own sends and a watching backend's echo of them meet
    * here. An id `#emitted` gave up on (it came thousands of ids late) is no loss: a subscription that heard of a
@@ -538,6 +719,7 @@ export class MessageBus {
     if (this.#closed || !this.#emitted.add(message.id)) return;
     if (this.#events.listenerCount('message') > 0) this.#emit('message', [message]);
     for (const subscription of this.#subscriptions) subscription.notify(message);
+    this.#streams.onStored(message);
   }
 
   async #view(fresh = false): Promise<RoomView> {
@@ -590,18 +772,24 @@ export class MessageBus {
   }
 
   #emit<E extends keyof MessageBusEvents>(event: E, args: MessageBusEvents[E]): void {
-    this.#events.emit(event, args, (error) => {
-      this.#log.error(`a "${String(event)}" listener threw: ${error instanceof Error ? error.message : String(error)}`, {
-        room: this.room,
-      });
-      if (event !== 'error') this.#emit('error', [error instanceof Error ? error : new Error(String(error))]);
-    });
+    this.#events.emit(event, args, (error) => this.#listenerError(String(event), error));
+  }
+
+  #listenerError(event: string, error: unknown): void {
+    this.#log.error(`a "${event}" listener threw: ${error instanceof Error ? error.message : String(error)}`, { room: this.room });
+    if (event !== 'error') this.#emit('error', [error instanceof Error ? error : new Error(String(error))]);
   }
 
   #assertOpen(): void {
     if (this.#closed) throw closedError(this.room);
   }
 }
+
+/** A stream's final content, checked as a sent message's is. */
+type CheckedContent = Pick<CheckedMessage, 'content' | 'contentJson'>;
+
+/** Timers hold 32-bit signed milliseconds. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();

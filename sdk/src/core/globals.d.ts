@@ -12,3 +12,5 @@ declare var console: {
 declare var performance: { now(): number };
 declare function setTimeout(callback: () => void, ms?: number): unknown;
 declare function clearTimeout(handle: unknown): void;
+/** Random stream ids. Unlike `crypto.randomUUID`, this exists outside secure contexts (a page served over plain http). */
+declare var crypto: { getRandomValues<T extends Uint8Array>(array: T): T };

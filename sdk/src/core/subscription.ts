@@ -1,5 +1,5 @@
 import { MessageBusError } from './errors.js';
-import type { StoredMessage } from './types.js';
+import type { StoredMessage, StreamEvent } from './types.js';
 
 /** Called once per message, in id order. May return a promise; the next message waits for it. */
 export type MessageHandler = (message: StoredMessage) => void | Promise<void>;
@@ -10,6 +10,14 @@ export interface SubscribeOptions {
   after?: number;
   /** Called with delivery errors (a failed fetch, a handler that threw) besides the bus's `error` event. */
   onError?: (error: MessageBusError | Error) => void;
+  /**
+   * Called with the events of every stream the agent sends or is a recipient
+   * of (`bus.stream`), live: per stream a `start` (with all text so far, for a
+   * stream already in flight), `delta`s, then `end` or `abort`. A `start` for
+   * a stream already shown (after a reconnect or a repair) replaces its text.
+   * The stored message of an ended stream also reaches the handler, in id order.
+   */
+  onStream?: (event: StreamEvent) => void;
 }
 
 interface SubscriptionParts {

@@ -48,6 +48,8 @@ export interface StoredMessage {
   readonly thread: number;
   /** As the sender passed it (a frozen copy); absent when none was given. */
   readonly metadata?: MessageMetadata;
+  /** The stream this message ended (`MessageBus.stream`): its arrival closes that stream. Absent on a sent message. */
+  readonly streamId?: string;
 }
 
 /** What the bus hands to `StorageBackend.append`: a routed message without its id. */
@@ -72,6 +74,8 @@ export interface MessageDraft {
   /** A deep-frozen copy made by the bus, with its JSON text beside it. */
   metadata?: MessageMetadata;
   metadataJson?: string;
+  /** The stream this message ends, stored and returned as it is. */
+  streamId?: string;
   /**
    * The member list the message was routed with (the very array `getMembers` returned), when it may have come
    * from a cache; absent when the bus read it with `fresh`. A backend whose `getMembers` may answer from a cache
@@ -211,9 +215,87 @@ export interface StorageBackend {
    * a lost notification delays delivery but never drops it.
    */
   watch?(room: string, listener: (message: StoredMessage) => void): () => void;
+  /**
+   * Optional live channel for streams (`MessageBus.stream`): the buses of one
+   * room pass `StreamSignal`s to each other through it, and no signal is ever
+   * stored. `publish` reaches every other channel open on the room over this
+   * storage (other buses on this instance, other tabs, other processes), in
+   * publish order from each publisher, but never the publishing channel
+   * itself. Delivery is best effort: the bus repairs a lost signal with `seq`
+   * and a `sync`, and an ended stream's stored message closes it anyway.
+   * Without this method, streams reach only subscribers of the bus that streams.
+   */
+  openStreamChannel?(room: string, listener: (signal: StreamSignal) => void): StreamChannel;
   /** Releases connections, locks and timers. Further calls reject with `CLOSED`. */
   close(): Promise<void>;
 }
+
+/** A room's stream channel (`StorageBackend.openStreamChannel`). */
+export interface StreamChannel {
+  /** Sends a signal to every other channel of the room; synchronous, never throws (a failure is dropped). */
+  publish(signal: StreamSignal): void;
+  /** Stops listening and publishing. */
+  close(): void;
+}
+
+// --- streams ---
+
+/** A stream began, or (`text` not empty) a subscriber joins one in flight. A `start` for a stream already shown replaces its text. */
+export interface StreamStartEvent {
+  readonly type: 'start';
+  readonly streamId: string;
+  readonly sender: string;
+  /** The recipients routing resolved when the stream began, sorted. */
+  readonly recipients: readonly string[];
+  readonly inReplyTo?: number;
+  readonly metadata?: MessageMetadata;
+  /** Everything written so far. */
+  readonly text: string;
+}
+
+/** More text. `seq` is 1, 2, 3... per stream; one delta may carry several writes. */
+export interface StreamDeltaEvent {
+  readonly type: 'delta';
+  readonly streamId: string;
+  readonly seq: number;
+  readonly text: string;
+}
+
+/** The stream ended and `message` (whose `streamId` is the stream's) is stored. */
+export interface StreamEndEvent {
+  readonly type: 'end';
+  readonly streamId: string;
+  readonly message: StoredMessage;
+}
+
+/**
+ * The stream was given up and nothing was stored: the sender's reason, or
+ * `IDLE` (nothing came within `streamIdleMs`), `CONTENT_TOO_LARGE`, `CLOSED`
+ * (the sender's bus closed), `RATE_LIMITED` and `RESTARTED` (on the worker).
+ */
+export interface StreamAbortEvent {
+  readonly type: 'abort';
+  readonly streamId: string;
+  readonly reason: string;
+}
+
+/** What `subscribe(..., { onStream })` receives: per stream, `start`, `delta`s, then `end` or `abort`. */
+export type StreamEvent = StreamStartEvent | StreamDeltaEvent | StreamEndEvent | StreamAbortEvent;
+
+/**
+ * What buses sharing a room's storage tell each other about streams, through
+ * `StreamChannel`: the events, where `start` also carries `seq`, the deltas
+ * its `text` already holds (0 when the stream begins, more when it answers a
+ * `sync`). A bus that missed something (it opened mid-stream, or heard a
+ * delta out of sequence) publishes `sync`, optionally for one stream, and
+ * each stream's sender answers with such a `start`. Signals are JSON data.
+ */
+export type StreamSignal =
+  | (StreamStartEvent & { readonly seq: number })
+  | StreamDeltaEvent
+  | StreamEndEvent
+  | StreamAbortEvent
+  | { readonly type: 'sync'; readonly streamId?: string };
 
 /** One member as a routing policy sees it. */
 export interface RoomMember {

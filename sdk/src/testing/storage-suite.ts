@@ -1,4 +1,4 @@
-import { MessageBus } from '../core/bus.js';
+import { MessageBus, type MessageBusOptions } from '../core/bus.js';
 import { Message } from '../core/message.js';
 import type { RoutingPolicy, StorageBackend } from '../core/types.js';
 import { BroadcastRoutingPolicy } from '../routing-policies/broadcast.js';
@@ -7,6 +7,7 @@ import { SubgroupRoutingPolicy } from '../routing-policies/subgroup.js';
 import { conversationCases } from './conversation-suite.js';
 import { assert, assertEqual, assertRejects, resolveTestApi, type TestApi, waitFor } from './harness.js';
 import { checkOddContentRoundTrip } from './odd-content.js';
+import { streamCases } from './stream-suite.js';
 
 /** How the storage suite gets backends. Each test calls `create` with a fresh room id, so backends may share one store. */
 export interface StorageSuiteOptions {
@@ -463,6 +464,7 @@ export function storageBackendSuite(name: string, options: StorageSuiteOptions):
     });
 
     conversationCases(test);
+    streamCases(test);
   });
 }
 
@@ -482,7 +484,11 @@ class Ctx {
     this.#options = options;
   }
 
-  async bus(policy: RoutingPolicy, busOptions: { now?: () => number } = {}, storage: { maxMessages?: number } = {}): Promise<MessageBus> {
+  async bus(
+    policy: RoutingPolicy,
+    busOptions: Pick<MessageBusOptions, 'now' | 'streamIdleMs'> = {},
+    storage: { maxMessages?: number } = {},
+  ): Promise<MessageBus> {
     const backend = await this.#options.create(storage);
     const bus = new MessageBus(backend, policy, { room: this.room, logLevel: 'silent', closeStorage: false, ...busOptions });
     this.#buses.push(bus);

@@ -1,5 +1,5 @@
 // `npm start`'s demo, briefly, on a free port: in the addressed room `crew` the planner's requests are answered
-// (request/reply over RemoteMessageBus) and the critic replies to answers in their threads.
+// (request/reply over RemoteMessageBus, the answers streamed), and the critic replies to answers in their threads.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -19,4 +19,6 @@ it('the demo asks with request in the addressed room and gets answers', async ()
   expect(output).toContain('crew (addressed');
   expect(output).toMatch(/crew: planner asked researcher-\d about .+ \(#\d+\), answer #\d+ in \d+ ms/);
   expect(output).toMatch(/crew: critic replied to answer #\d+ in thread #\d+/);
+  // Longer replies stream word by word, then are stored once.
+  expect(output).toMatch(/: researcher-\d streamed reply #\d+ \(\d+ tokens\) to /);
 }, 180_000);

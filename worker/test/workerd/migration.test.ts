@@ -61,8 +61,9 @@ it('opens tables written by the library before mmb_own_runs: same answers, same 
       }
     }
     for (const [table, rows] of Object.entries(fixture.tables as Record<string, Row[]>)) {
-      // Messages gained the conversation columns, null in every old row (see migration-conversations.test.ts).
-      const expected = table === 'mmb_messages' ? rows.map((row) => ({ ...row, in_reply_to: null, thread: null, metadata: null })) : rows;
+      // Messages gained the conversation columns and stream_id, null in every old row (see migration-conversations.test.ts).
+      const expected =
+        table === 'mmb_messages' ? rows.map((row) => ({ ...row, in_reply_to: null, thread: null, metadata: null, stream_id: null })) : rows;
       expect(sql.exec(`SELECT * FROM ${table}`).toArray(), table).toEqual(expected);
     }
     const runs = sql.exec('SELECT room, sender, first_id, last_id FROM mmb_own_runs ORDER BY room, first_id').toArray();

@@ -371,8 +371,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
       `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem,
-         in_reply_to, thread, metadata)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         in_reply_to, thread, metadata, stream_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       room,
       id,
       draft.timestamp,
@@ -387,6 +387,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       reply?.in_reply_to ?? null,
       reply?.thread ?? null,
       draft.metadataJson ?? null,
+      draft.streamId ?? null,
     );
     this.#sql.exec(
       'UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = ? WHERE room = ? AND agent = ?',
@@ -417,6 +418,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       in_reply_to: reply?.in_reply_to ?? null,
       thread: reply?.thread ?? null,
       metadata: draft.metadataJson ?? null,
+      stream_id: draft.streamId ?? null,
     });
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
   }
@@ -465,6 +467,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       inReplyTo: (row.in_reply_to as number | null) ?? undefined,
       thread: (row.thread as number | null) ?? undefined,
       metadata: typeof row.metadata === 'string' ? deepFreeze(JSON.parse(row.metadata) as MessageMetadata) : undefined,
+      streamId: typeof row.stream_id === 'string' ? row.stream_id : undefined,
     });
   }
 

@@ -36,6 +36,7 @@ export interface SqlStorageLike {
  *   null in rows written before): a reply's parent and thread root (a message
  *   that answers nothing has no `thread`: it is its own), and the metadata as
  *   JSON. The partial index `mmb_messages_thread` lists each thread's replies.
+ * - `mmb_messages.stream_id` (added by `migrate`): the stream a message ended, null otherwise.
  *
  * An "audience" here is an epoch: the room's membership between two joins or
  * leaves (the column names predate that name and stay as they are).
@@ -107,14 +108,14 @@ CREATE TABLE IF NOT EXISTS mmb_own_runs (
 `;
 
 /** The conversation columns, added to `mmb_messages` by `migrate` (an ALTER keeps the rows as they are). */
-const CONVERSATION_COLUMNS = ['in_reply_to INTEGER', 'thread INTEGER', 'metadata TEXT'];
+const CONVERSATION_COLUMNS = ['in_reply_to INTEGER', 'thread INTEGER', 'metadata TEXT', 'stream_id TEXT'];
 const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_messages (room, thread, id) WHERE thread IS NOT NULL';
 
 /**
  * Brings the object's database to the current schema, in one transaction:
  * creates missing tables and, when `mmb_own_runs` is new to a database that
  * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
- * Adds the conversation columns and their index where they are missing: rows
+ * Adds the conversation columns (and `stream_id`) and their index where they are missing: rows
  * from before keep nulls there, which read back as messages that answer
  * nothing (their own threads).
  */

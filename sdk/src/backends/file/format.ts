@@ -41,7 +41,7 @@ export const KIND_EXCEPT_SENDER = 2;
 /**
  * One message in the log. Broadcasts keep no recipient list: `e` names the audience epoch in `meta.jsonl`.
  * `i` (inReplyTo), `h` (thread, only for a reply: a root's thread is its id) and `m` (metadata) are absent in
- * records written before conversations, and in messages without them.
+ * records written before conversations, and in messages without them; `x` (streamId) only on a message that ended a stream.
  */
 export interface LogPayload {
   id: number;
@@ -56,6 +56,7 @@ export interface LogPayload {
   i?: number;
   h?: number;
   m?: unknown;
+  x?: string;
   c: unknown;
 }
 
@@ -148,6 +149,7 @@ export function encodePayload(p: Omit<LogPayload, 'c' | 'm'>, contentJson: strin
   if (p.k !== undefined) json += `,"k":${JSON.stringify(p.k)}`;
   if (p.i !== undefined) json += `,"i":${p.i},"h":${p.h}`;
   if (metadataJson !== undefined) json += `,"m":${metadataJson}`;
+  if (p.x !== undefined) json += `,"x":${JSON.stringify(p.x)}`;
   json += `,"c":${contentJson}}`;
   const body = Buffer.from(json, 'utf8');
   const record = Buffer.allocUnsafe(LOG_RECORD_HEADER + body.length);

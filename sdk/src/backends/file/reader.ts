@@ -80,6 +80,7 @@ export class MessageReader {
       inReplyTo: p.i,
       thread: p.h,
       metadata: p.m === undefined ? undefined : deepFreeze(p.m as MessageMetadata),
+      streamId: p.x,
     });
   }
 }

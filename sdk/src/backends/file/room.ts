@@ -237,6 +237,7 @@ export class RoomStore implements IndexedRoom {
         q: draft.routing.requested,
         ...(draft.idempotencyKey === undefined ? {} : { k: draft.idempotencyKey }),
         ...(parentId === undefined ? {} : { i: parentId, h: thread }),
+        ...(draft.streamId === undefined ? {} : { x: draft.streamId }),
       },
       draft.contentJson,
       draft.metadataJson,

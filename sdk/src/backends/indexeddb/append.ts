@@ -114,6 +114,7 @@ export async function appendBatch(
       raw.threads.put(id, [room, thread, id]);
     }
     if (draft.metadataJson !== undefined) row.metadataJson = draft.metadataJson;
+    if (draft.streamId !== undefined) row.streamId = draft.streamId;
     if (draft.audience === 'list') {
       await load(draft.recipients);
       // The backend's membership at append time wins over the bus's view.

@@ -9,6 +9,8 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
+  StreamChannel,
+  StreamSignal,
 } from '../../core/types.js';
 import {
   broadcastWalk,
@@ -25,6 +27,7 @@ import {
   newMember,
   retainedOrZero,
   type StoredMember,
+  StreamChannels,
   seenBy,
   toRecord,
   toState,
@@ -70,7 +73,8 @@ const DEFAULT_DB_NAME = 'modular-message-bus';
  * flight are grouped into the next transaction. A broadcast is stored once,
  * pointing at its membership epoch's audience; direct messages are indexed per
  * recipient; fetch reads both indexes by key range. Live delivery across tabs
- * goes through a `BroadcastChannel` named after the database.
+ * goes through a `BroadcastChannel` named after the database, and so do the
+ * signals of streams (`openStreamChannel`), which are never stored.
  *
  * @example
  * ```ts
@@ -95,6 +99,16 @@ export class IndexedDBStorageBackend implements StorageBackend {
   #opening: Promise<BusDatabase> | undefined;
   #lost: MessageBusError | undefined;
   #channel: BroadcastChannel | undefined;
+  /** Stream channels: other tabs hear of them through the same `BroadcastChannel`. */
+  readonly #streams = new StreamChannels({
+    send: (room, signal) => {
+      try {
+        this.#openChannel()?.postMessage({ room, signal } satisfies StreamNote);
+      } catch {
+        // Closing, or a signal that cannot be cloned: a lost signal is repaired by the buses (seq and sync).
+      }
+    },
+  });
   #closed = false;
 
   constructor(options: IndexedDBStorageOptions = {}) {
@@ -326,10 +340,18 @@ export class IndexedDBStorageBackend implements StorageBackend {
     return () => void listeners.delete(listener);
   }
 
+  /** Streams between tabs: signals reach this instance's other channels at once, other tabs through the `BroadcastChannel`. */
+  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
+    this.#assertOpen();
+    this.#openChannel();
+    return this.#streams.open(room, listener);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#watchers.clear();
+    this.#streams.clear();
     this.#channel?.close();
     this.#channel = undefined;
     const opening = this.#opening;
@@ -403,9 +425,11 @@ export class IndexedDBStorageBackend implements StorageBackend {
   #openChannel(): BroadcastChannel | undefined {
     if (this.#channel || this.#closed || typeof BroadcastChannel !== 'function') return this.#channel;
     const channel = new BroadcastChannel(`modular-message-bus:${this.#dbName}`);
-    channel.onmessage = (event: MessageEvent<ChannelNote>) => {
+    channel.onmessage = (event: MessageEvent<ChannelNote | StreamNote>) => {
       const note = event.data;
-      if (note && typeof note.room === 'string' && Array.isArray(note.messages)) this.#deliver(note.room, note.messages);
+      if (!note || typeof note.room !== 'string') return;
+      if ('messages' in note && Array.isArray(note.messages)) this.#deliver(note.room, note.messages);
+      else if ('signal' in note) this.#streams.receive(note.room, note.signal);
     };
     // Node.js: an open channel would keep the process alive.
     (channel as { unref?: () => void }).unref?.();
@@ -485,6 +509,12 @@ interface PendingAppend {
 interface ChannelNote {
   room: string;
   messages: StoredMessage[];
+}
+
+/** A stream signal posted to the other instances (the bus checks its shape). */
+interface StreamNote {
+  room: string;
+  signal: StreamSignal;
 }
 
 /**

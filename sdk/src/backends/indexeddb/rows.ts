@@ -49,6 +49,7 @@ export function toStoredMessage(room: string, row: MessageRow, cache: EpochCache
     inReplyTo: row.inReplyTo,
     thread: row.thread,
     metadata: row.metadataJson === undefined ? undefined : (parseContent(row.metadataJson) as MessageMetadata),
+    streamId: row.streamId,
   });
 }
 

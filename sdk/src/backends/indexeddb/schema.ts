@@ -50,6 +50,8 @@ export interface MessageRow {
   thread?: number;
   /** Version 3: the metadata as JSON text. */
   metadataJson?: string;
+  /** A message that ended a stream: the stream's id (an optional field, so rows of earlier versions need no upgrade). */
+  streamId?: string;
 }
 
 /** The broadcast index: small rows a fetch walks instead of message rows. */

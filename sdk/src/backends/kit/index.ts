@@ -40,3 +40,4 @@ export {
 } from './own-runs.js';
 export { firstAbove } from './sorted.js';
 export { type MessageFields, messageFromDraft, parseContent, storedMessage } from './stored-message.js';
+export { StreamChannels, type StreamRelay } from './stream-channels.js';

@@ -1,7 +1,7 @@
 /**
  * The one way a backend turns what it stored into the `StoredMessage` the bus
- * hands out: frozen all the way down, `idempotencyKey`, `inReplyTo` and
- * `metadata` present only when set, `routing.requested` a frozen copy, and
+ * hands out: frozen all the way down, `idempotencyKey`, `inReplyTo`,
+ * `metadata` and `streamId` present only when set, `routing.requested` a frozen copy, and
  * `thread` the message's own id when nothing says otherwise (a message
  * written before threads existed is its own root).
  */
@@ -25,6 +25,8 @@ export interface MessageFields {
   thread?: number | undefined;
   /** Deep-frozen metadata (see `parseContent`). */
   metadata?: MessageMetadata | undefined;
+  /** The stream the message ended, if it did. */
+  streamId?: string | undefined;
 }
 
 /** Builds the frozen message. */
@@ -46,6 +48,7 @@ export function storedMessage(room: string, fields: MessageFields): StoredMessag
   if (fields.idempotencyKey !== undefined) message.idempotencyKey = fields.idempotencyKey;
   if (fields.inReplyTo !== undefined) message.inReplyTo = fields.inReplyTo;
   if (fields.metadata !== undefined) message.metadata = fields.metadata;
+  if (fields.streamId !== undefined) message.streamId = fields.streamId;
   return Object.freeze(message);
 }
 
@@ -76,6 +79,7 @@ export function messageFromDraft(
     inReplyTo: draft.inReplyTo,
     thread,
     metadata,
+    streamId: draft.streamId,
   });
 }
 

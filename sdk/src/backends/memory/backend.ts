@@ -6,6 +6,8 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
+  StreamChannel,
+  StreamSignal,
 } from '../../core/types.js';
 import {
   byId,
@@ -24,6 +26,7 @@ import {
   replyThread,
   retainedOrZero,
   type StoredMember,
+  StreamChannels,
   seenBy,
   ThreadIndex,
   toRecord,
@@ -60,6 +63,7 @@ export class InMemoryStorageBackend implements StorageBackend {
   readonly #rooms = new Map<string, RoomData>();
   readonly #maxMessages: number | undefined;
   readonly #epochs = new EpochCache();
+  readonly #streams = new StreamChannels();
   #closed = false;
 
   constructor(options: InMemoryStorageOptions = {}) {
@@ -195,9 +199,16 @@ export class InMemoryStorageBackend implements StorageBackend {
     return () => data.watchers.delete(listener);
   }
 
+  /** Signals reach the room's other channels on this instance synchronously, in publish order. */
+  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
+    this.#assertOpen();
+    return this.#streams.open(room, listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const data of this.#rooms.values()) data.watchers.clear();
+    this.#streams.clear();
   }
 
   // --- internal helpers ---

@@ -10,9 +10,11 @@ import type {
   RoomSnapshot,
   StorageBackend,
   StoredMessage,
+  StreamChannel,
+  StreamSignal,
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
-import { byId, cursorExpired, replyRefused, toState, unknownAgent } from '../kit/index.js';
+import { byId, cursorExpired, replyRefused, StreamChannels, toState, unknownAgent } from '../kit/index.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
@@ -21,6 +23,7 @@ import { APPEND } from './scripts/append.js';
 import { FETCH_THREAD } from './scripts/conversations.js';
 import { ACK, GET_MEMBERS, PUT_MEMBER, REMOVE_MEMBER } from './scripts/members.js';
 import { FETCH, FETCH_LATEST, GET_ROOM, HISTORY } from './scripts/reads.js';
+import { RedisStreamRelay } from './streams.js';
 
 /** A member list as read, with the membership version (`mver`) it reflects. */
 interface MemberList {
@@ -69,6 +72,7 @@ export class RedisStorageBackend implements StorageBackend {
   readonly #members = new Map<string, MemberList>();
   /** The version of every list `getMembers` handed out: an append checks its routing was done on the current one. */
   readonly #versionOf = new WeakMap<readonly MemberRecord[], { room: string; version: string }>();
+  readonly #streams: StreamChannels;
 
   constructor(options: RedisStorageOptions) {
     this.#options = resolveOptions(options);
@@ -89,6 +93,14 @@ export class RedisStorageBackend implements StorageBackend {
       },
       this.#writerId,
     );
+    const relay: RedisStreamRelay = new RedisStreamRelay({
+      connection: this.#connection,
+      subscriber: () => this.#feeds.subscriber(),
+      channel: (room) => this.#key(room, 'streams'),
+      writerId: this.#writerId,
+      receive: (room, signal) => this.#streams.receive(room, signal),
+    });
+    this.#streams = new StreamChannels(relay);
   }
 
   async getMembers(room: string, options?: GetMembersOptions): Promise<readonly MemberRecord[]> {
@@ -242,8 +254,16 @@ export class RedisStorageBackend implements StorageBackend {
     return this.#feeds.watch(room, listener);
   }
 
+  /** Streams across processes: signals reach this instance's other channels at once, other processes over pub/sub. */
+  openStreamChannel(room: string, listener: (signal: StreamSignal) => void): StreamChannel {
+    this.#connection.assertOpen();
+    assertId(room, `[${NAME}] room`);
+    return this.#streams.open(room, listener);
+  }
+
   async close(): Promise<void> {
     if (this.#connection.closed) return;
+    this.#streams.clear();
     this.#feeds.close();
     this.#connection.close();
   }

@@ -7,7 +7,7 @@ import { NAME } from './options.js';
 /**
  * The JSON body stored after the head line: short keys, the content last (already serialised by the bus).
  * `i` and `h` (a reply's inReplyTo and thread) come right after `s`, where the append script finds `h` to fill
- * in; `m` is the metadata. Bodies stored before conversations have none of them.
+ * in; `m` is the metadata, `x` the stream a message ended. Bodies stored before conversations have none of them.
  */
 interface Body {
   t: number;
@@ -18,6 +18,8 @@ interface Body {
   q: string[] | null;
   k?: string;
   m?: MessageMetadata;
+  /** The stream the message ended. */
+  x?: string;
   c: unknown;
 }
 
@@ -41,6 +43,7 @@ export class MessageCodec {
     body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
     if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
     if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
+    if (draft.streamId !== undefined) body += `,"x":${JSON.stringify(draft.streamId)}`;
     body += `,"c":${draft.contentJson}}`;
     const idem = draftIdempotencyField(draft) ?? '';
     return [
@@ -130,6 +133,7 @@ export class MessageCodec {
       inReplyTo: body.i,
       thread: body.h,
       metadata: body.m === undefined ? undefined : deepFreeze(body.m),
+      streamId: body.x,
     });
   }
 }

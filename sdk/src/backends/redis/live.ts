@@ -114,6 +114,11 @@ export class LiveFeeds {
     this.#feeds.clear();
   }
 
+  /** The pub/sub connection, shared with the stream relay (one subscriber connection per backend). */
+  subscriber(): Promise<RedisClientLike> {
+    return this.#subscriberClient();
+  }
+
   // --- internal helpers ---
 
   /** Queues a reconciliation of the room's channel with its feed (one at a time per room). */

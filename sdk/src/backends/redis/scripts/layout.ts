@@ -22,7 +22,8 @@
  *   conversations.ts). A message that answers nothing is in neither: it is its own thread. The body of a reply
  *   carries `i` (inReplyTo) and `h` (thread) right after `s`, and `m` (metadata) before `c`.
  * Appends are published on the `live` channel as `<id>\n<writer>\n<head>\n<body>`, membership changes as
- * `members` (watching processes drop their cached member list).
+ * `members` (watching processes drop their cached member list). Stream signals go on the `streams` channel
+ * (`<writer>\n<signal JSON>`, published by the backend, no script: nothing of a stream is stored).
  *
  * The room list, `<keyPrefix>rooms`, is a set outside any room's slot; the backend adds to it beside the
  * membership script.

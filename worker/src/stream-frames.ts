@@ -1,0 +1,62 @@
+/**
+ * The `stream-start`, `stream-write`, `stream-end` and `stream-abort` frames
+ * (see `ClientFrame` in contract.ts): their fields read with the same rules
+ * as a send (input.ts), then handed to the room's streams. Each is answered
+ * `ok` or `error` with the frame's `ref`.
+ */
+import { exceedsDepth } from './content-depth.js';
+import type { ErrorBody, FrameRef, JsonValue, OkFrame, Outcome, StoredMessage, StreamOpened } from './contract.js';
+import { fail } from './errors.js';
+import { readSendInput } from './input.js';
+import type { StreamStartInput } from './room-streams.js';
+
+/** What stream frames may do, bound to the socket's room and agent by the room object. */
+export interface StreamActions {
+  start(input: StreamStartInput): Promise<Outcome<StreamOpened>>;
+  write(streamId: string, seq: number | undefined, text: string): Outcome<void>;
+  end(streamId: string, seq: number | undefined, content: { value: JsonValue } | undefined): Promise<Outcome<StoredMessage>>;
+  abort(streamId: string, reason: string | undefined): Promise<Outcome<void>>;
+}
+
+export const STREAM_FRAMES = new Set(['stream-start', 'stream-write', 'stream-end', 'stream-abort']);
+
+/** Answers a stream frame; `refuse` builds the error frame. */
+export async function answerStreamFrame(
+  frame: Record<string, unknown>,
+  ref: FrameRef,
+  maxContentDepth: number,
+  actions: StreamActions,
+): Promise<OkFrame | ErrorBody> {
+  if (frame.type === 'stream-start') {
+    const input = readSendInput({ ...frame, content: frame.content ?? '' }, maxContentDepth);
+    if (!input.ok) return input.error;
+    const outcome = await actions.start(input.value);
+    return outcome.ok ? { type: 'ok', ref, stream: outcome.value } : outcome.error;
+  }
+  const streamId = frame.streamId;
+  if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 128) {
+    return fail('INVALID_ARGUMENT', 'streamId must be the id a stream-start answered with');
+  }
+  const seq = frame.seq;
+  if (seq !== undefined && (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)) {
+    return fail('INVALID_ARGUMENT', 'seq must be a positive integer: 1 for the first write of a stream, then 2, 3...');
+  }
+  if (frame.type === 'stream-write') {
+    const text = frame.text;
+    if (typeof text !== 'string') return fail('INVALID_ARGUMENT', 'a stream-write needs "text": a string');
+    const outcome = actions.write(streamId, seq as number | undefined, text);
+    return outcome.ok ? { type: 'ok', ref } : outcome.error;
+  }
+  if (frame.type === 'stream-end') {
+    const has = Object.hasOwn(frame, 'content');
+    if (has && exceedsDepth(frame.content, maxContentDepth)) {
+      return fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`);
+    }
+    const outcome = await actions.end(streamId, seq as number | undefined, has ? { value: frame.content as JsonValue } : undefined);
+    return outcome.ok ? { type: 'ok', ref, message: outcome.value } : outcome.error;
+  }
+  const reason = frame.reason;
+  if (reason !== undefined && typeof reason !== 'string') return fail('INVALID_ARGUMENT', 'reason must be a string');
+  const outcome = await actions.abort(streamId, reason);
+  return outcome.ok ? { type: 'ok', ref } : outcome.error;
+}
