@@ -4,7 +4,7 @@
  * as a send (input.ts), then handed to the room's streams. Each is answered
  * `ok` or `error` with the frame's `ref`.
  */
-import { exceedsDepth } from './content-depth.js';
+import { exceedsContentDepth } from 'modular-message-bus-library';
 import type { ErrorBody, FrameRef, JsonValue, OkFrame, Outcome, StoredMessage, StreamOpened } from './contract.js';
 import { fail } from './errors.js';
 import { readSendInput } from './input.js';
@@ -49,7 +49,7 @@ export async function answerStreamFrame(
   }
   if (frame.type === 'stream-end') {
     const has = Object.hasOwn(frame, 'content');
-    if (has && exceedsDepth(frame.content, maxContentDepth)) {
+    if (has && exceedsContentDepth(frame.content, maxContentDepth)) {
       return fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`);
     }
     const outcome = await actions.end(streamId, seq as number | undefined, has ? { value: frame.content as JsonValue } : undefined);
