@@ -106,10 +106,33 @@ export interface SendInput {
 
 // --- WebSocket frames ---
 
-/** A stored message, on an agent socket (routed to the agent) or on the events feed (every message). */
+/**
+ * A stored message as a socket carries it: without `room` (the socket's), and without `recipients` when the frame
+ * names an `audience` instead (see `AudienceFrame`). The SDK's `FrameReader` puts both back.
+ */
+export type WireMessage = Omit<StoredMessage, 'room' | 'recipients'> & { room?: string; recipients?: readonly string[] };
+
+/**
+ * A stored message, on an agent socket (routed to the agent) or on the events feed (every message). One text per
+ * message serves every socket. With `audience`, the recipients are that audience's `members` in their order,
+ * without the sender (with `withSender`, all of them); otherwise `message.recipients` lists them.
+ */
 export interface MessageFrame {
   type: 'message';
-  message: StoredMessage;
+  audience?: number;
+  withSender?: true;
+  message: WireMessage;
+}
+
+/**
+ * A recipient list sent once on a socket, before the first message frame that names it: a long list (8 ids or
+ * more) travels once per socket instead of once per message. The latest audience frame of a socket replaces the
+ * one before; every id in it is a recipient or the sender of the message that follows it.
+ */
+export interface AudienceFrame {
+  type: 'audience';
+  audience: number;
+  members: string[];
 }
 
 /** Why a member's presence changed. */
@@ -132,11 +155,16 @@ export interface ConfigFrame {
   at: number;
 }
 
-/** The answer to a client frame, carrying its `ref`: `message` for a send, `cursor` for an ack, nothing for a ping. */
+/**
+ * The answer to a client frame, carrying its `ref`: the stored message's `id` and `timestamp` for a send (the
+ * sender has the rest; for a repeated idempotency key, those of the message stored the first time), `cursor` for
+ * an ack, nothing for a ping.
+ */
 export interface OkFrame {
   type: 'ok';
   ref: FrameRef;
-  message?: StoredMessage;
+  id?: number;
+  timestamp?: number;
   cursor?: number;
 }
 
@@ -148,7 +176,7 @@ export interface ErrorFrame {
 }
 
 /** Every frame the server sends on `/v1/rooms/:room/ws` and `/v1/rooms/:room/events`. */
-export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | OkFrame | ErrorFrame;
+export type ServerFrame = MessageFrame | AudienceFrame | PresenceFrame | ConfigFrame | OkFrame | ErrorFrame;
 
 /** The client's tag for matching an answer to its frame: a string (at most 128 characters) or a number; `null` when absent or unusable. */
 export type FrameRef = string | number | null;

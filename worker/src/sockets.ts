@@ -1,5 +1,6 @@
 import { MessageBusError, type StorageBackend, type StoredMessage } from 'modular-message-bus-library';
 import { closeCodeOf, type ErrorBody, toErrorBody } from './errors.js';
+import { type EncodedMessage, MessageFrames } from './message-frames.js';
 
 /** Per-socket state kept in the socket's attachment, so it survives hibernation. */
 export interface SocketAttachment {
@@ -19,6 +20,8 @@ interface SocketState {
   /** A message was appended while catching up: fetch once more before going live. */
   missed: boolean;
   pumping: boolean;
+  /** Id of the last audience frame sent on this socket (0: none; the client keeps only the latest). */
+  audience: number;
 }
 
 const PAGE = 500;
@@ -37,6 +40,7 @@ export class SocketHub {
   readonly #storage: () => StorageBackend;
   readonly #states = new Map<WebSocket, SocketState>();
   readonly #dirty = new Set<WebSocket>();
+  readonly #frames = new MessageFrames();
 
   constructor(ctx: DurableObjectState, storage: () => StorageBackend) {
     this.#ctx = ctx;
@@ -49,7 +53,7 @@ export class SocketHub {
     const tags = attachment.agent === null ? ['events'] : [`agent:${attachment.agent}`];
     this.#ctx.acceptWebSocket(ws, tags);
     ws.serializeAttachment(attachment);
-    const state: SocketState = { attachment, live: false, missed: false, pumping: false };
+    const state: SocketState = { attachment, live: false, missed: false, pumping: false, audience: 0 };
     this.#states.set(ws, state);
     void this.#pump(ws, state);
   }
@@ -92,23 +96,21 @@ export class SocketHub {
 
   /** Sends a frame unless the socket is closing or closed. */
   send(ws: WebSocket, frame: unknown): void {
-    if (ws.readyState !== OPEN) return;
-    try {
-      ws.send(JSON.stringify(frame));
-    } catch {
-      // The peer went away between the check and the send; webSocketClose cleans up.
-    }
+    this.#sendText(ws, JSON.stringify(frame));
   }
 
-  /** Sends a frame to every events-feed socket. */
+  /** Sends a frame to every events-feed socket (stringified once). */
   broadcastEvent(frame: unknown): void {
+    let text: string | undefined;
     for (const ws of this.#ctx.getWebSockets('events')) {
-      if (this.#state(ws)?.live) this.send(ws, frame);
+      if (this.#state(ws)?.live) this.#sendText(ws, (text ??= JSON.stringify(frame)));
     }
   }
 
   /** Called synchronously by the storage for every append, in id order. */
   onStored(message: StoredMessage): void {
+    // One frame text for every socket that gets the message: encoded at the first one.
+    let encoded: EncodedMessage | undefined;
     for (const ws of this.#ctx.getWebSockets()) {
       const state = this.#state(ws);
       if (!state) continue;
@@ -122,7 +124,7 @@ export class SocketHub {
       // Only ids actually sent move the cursor: a later replay skips what was not routed to the agent anyway,
       // and the attachment is rewritten only for sockets that got something.
       if (attachment.kind === 'events' || message.recipients.includes(attachment.agent as string)) {
-        this.send(ws, { type: 'message', message });
+        this.#sendMessage(ws, state, (encoded ??= this.#frames.encode(message)));
         attachment.delivered = message.id;
         this.#markDirty(ws);
       }
@@ -137,7 +139,7 @@ export class SocketHub {
       const attachment = ws.deserializeAttachment() as SocketAttachment | null;
       if (!attachment) return undefined;
       // Woken from hibernation: catch up from the attachment before going live.
-      state = { attachment, live: false, missed: false, pumping: false };
+      state = { attachment, live: false, missed: false, pumping: false, audience: 0 };
       this.#states.set(ws, state);
       void this.#pump(ws, state);
     }
@@ -162,7 +164,7 @@ export class SocketHub {
         if (!this.#states.has(ws)) return;
         for (const message of page) {
           if (message.id <= attachment.delivered) continue;
-          this.send(ws, { type: 'message', message });
+          this.#sendMessage(ws, state, this.#frames.encode(message));
           attachment.delivered = message.id;
         }
         if (page.length < PAGE && !state.missed) break;
@@ -175,6 +177,25 @@ export class SocketHub {
       this.refuse(ws, body);
     } finally {
       state.pumping = false;
+    }
+  }
+
+  /** A message frame, after the audience frame it names when this socket has not had that one last. */
+  #sendMessage(ws: WebSocket, state: SocketState, encoded: EncodedMessage): void {
+    const { audience } = encoded;
+    if (audience && state.audience !== audience.id) {
+      this.#sendText(ws, audience.text);
+      state.audience = audience.id;
+    }
+    this.#sendText(ws, encoded.text);
+  }
+
+  #sendText(ws: WebSocket, text: string): void {
+    if (ws.readyState !== OPEN) return;
+    try {
+      ws.send(text);
+    } catch {
+      // The peer went away between the check and the send; webSocketClose cleans up.
     }
   }
 

@@ -4,6 +4,7 @@ import type { Message } from '../core/message.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { StoredMessage } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
+import { FrameReader, type ReadFrame } from './frames.js';
 import { bearerProtocol, type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
 
 export type { FetchLike, WebSocketConstructorLike, WebSocketLike } from './transport.js';
@@ -272,13 +273,22 @@ export class RemoteMessageBus {
         return;
       }
       socket = ws;
+      const reader = new FrameReader(this.room);
       ws.onmessage = (event) => {
-        let frame: { type?: string; message?: StoredMessage; error?: { code: ErrorCode; message: string } };
+        let frame: (ReadFrame & { error?: { code: ErrorCode; message: string } }) | undefined;
         try {
-          frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
-        } catch {
+          frame = reader.read(typeof event.data === 'string' ? event.data : String(event.data));
+        } catch (error) {
+          // A frame this connection cannot complete: drop it and resume from the last delivered id (no gap).
+          report(error as Error);
+          try {
+            ws.close(1000, 'unreadable frame');
+          } catch {
+            // Already closing.
+          }
           return;
         }
+        if (!frame) return;
         if (frame.type === 'message' && frame.message) {
           failures = 0;
           deliver(frame.message);
