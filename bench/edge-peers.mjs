@@ -188,8 +188,9 @@ async function openFanOut(senderUrl, listenerUrls, seqOf) {
   for (const socket of listeners) {
     socket.onmessage = (event) => {
       const text = String(event.data);
-      if (seqOf(JSON.parse(text)) !== current.seq) return;
+      // Every byte a listener gets counts, the bus's `audience` frames (sent once per socket per membership) included.
       current.bytes += Buffer.byteLength(text);
+      if (seqOf(JSON.parse(text)) !== current.seq) return;
       if (--current.remaining === 0) current.last = performance.now();
       settle();
     };
