@@ -36,14 +36,15 @@ export class MessageFrames {
 
   /** The frame of `message` (one `JSON.stringify`). */
   encode(message: StoredMessage): EncodedMessage {
-    const { room: _room, recipients, ...rest } = message;
-    const verdict = this.#verdict(recipients, message.sender);
+    const { room: _room, ...inline } = message;
+    const verdict = this.#verdict(message.recipients, message.sender);
     if (verdict) {
       const { audience, withSender } = verdict;
+      const { recipients: _recipients, ...rest } = inline;
       const frame: MessageFrame = { type: 'message', audience: audience.id, ...(withSender ? { withSender: true } : {}), message: rest };
       return { text: JSON.stringify(frame), audience };
     }
-    const frame: MessageFrame = { type: 'message', message: { ...rest, recipients } };
+    const frame: MessageFrame = { type: 'message', message: inline };
     return { text: JSON.stringify(frame), audience: null };
   }
 
