@@ -132,9 +132,8 @@ export class SocketHub {
     let encoded: EncodedMessage | undefined;
     this.#firstAppended ??= message.id;
     const recipients = this.#recipientSet(message.recipients);
-    for (const ws of this.#ctx.getWebSockets()) {
-      const state = this.#state(ws);
-      if (!state) continue;
+    // Every accepted socket has a state: from accept, or from the constructor after hibernation.
+    for (const [ws, state] of this.#states) {
       if (!state.live) {
         state.missed = true;
         if (!state.pumping) void this.#pump(ws, state);
