@@ -15,7 +15,7 @@ import {
   INDEX_MAGIC,
   KIND_LIST,
   LOG_MAGIC,
-} from '../sdk/dist/backends/file-format.js';
+} from '../sdk/dist/backends/file/format.js';
 import { FileStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy } from '../sdk/dist/routing-policies/index.js';

@@ -12,10 +12,10 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { io as connectSocketIo } from 'socket.io-client';
+import { startRedis } from '../scripts/support/redis-server.mjs';
 import { RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
-import { startServer } from './redis.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const RATE = 2_000; // offered msgs/s, both senders together
@@ -26,7 +26,7 @@ const DRAIN_MS = 3_000; // how long the subscriber may lag behind the last send
 const SENDERS = ['a', 'b'];
 
 export async function run() {
-  const redis = await startServer();
+  const redis = await startRedis();
   const rounds = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {

@@ -2,12 +2,9 @@
 // commands the append script runs, sent raw and pipelined from the same kind of client, and (b) a pipelined
 // XADD of the same message body. Starts its own redis-server (no persistence) on a free loopback port.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
+import { startRedis } from '../scripts/support/redis-server.mjs';
 import { RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
@@ -25,7 +22,7 @@ const BODY = JSON.stringify({
 });
 
 export async function run() {
-  const server = await startServer();
+  const server = await startRedis();
   const rows = [];
   try {
     // Best of two rounds, modes interleaved: the least disturbed run of each (the machine is shared and noisy).
@@ -52,7 +49,7 @@ export async function run() {
       });
     }
   } finally {
-    await server.stop();
+    await server.dispose();
   }
   return {
     title: 'RedisStorageBackend (node-redis, local redis-server, appendonly off)',
@@ -173,46 +170,6 @@ async function child() {
   });
   process.stdout.write('done\n');
   process.exit(0);
-}
-
-export async function startServer() {
-  const port = await new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'mmb-bench-redis-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  const failed = new Promise((_, reject) =>
-    proc.once('error', (e) => reject(new Error(`cannot start redis-server (apt-get install redis-server): ${e.message}`))),
-  );
-  const url = `redis://127.0.0.1:${port}`;
-  for (let attempt = 0; ; attempt++) {
-    const client = createClient({ url, socket: { reconnectStrategy: false } });
-    client.on('error', () => {});
-    try {
-      await Promise.race([client.connect(), failed]);
-      await client.close();
-      break;
-    } catch (error) {
-      if (attempt > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    url,
-    async stop() {
-      const gone = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGKILL');
-      await gone;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 if (process.argv[2] === '--child') await child();

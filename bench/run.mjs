@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ['core', 'file', 'redis', 'indexeddb', 'worker', 'edge-peers', 'redis-peers'];
+const all = ['core', 'file', 'redis', 'indexeddb', 'worker', 'own-runs', 'edge-peers', 'redis-peers'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const modules = (wanted.length ? wanted : all).filter((name) => existsSync(join(here, `${name}.mjs`)));
 

@@ -2,16 +2,11 @@
 // a raw Durable Object (worker/src/bench-echo.ts) that only inserts rows into SQLite and echoes/relays.
 // Measures messages/s into one room over HTTP and over one WebSocket, and broadcast fan-out latency to
 // 100 subscribers, each beside the raw object, and reports the ratios. Rate limits are raised through vars.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { sign } from 'hono/jwt';
 import { WebSocket } from 'undici';
+import { ROOT, startWrangler } from '../scripts/support/wrangler.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'bench-secret';
 const DURATION_MS = 2500;
 const ROUNDS = 2;
@@ -199,7 +194,7 @@ async function fanout(senderUrl, listenerUrls, seqOf) {
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-function openSocket(url) {
+export function openSocket(url) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.onopen = () => resolve(ws);
@@ -207,7 +202,7 @@ function openSocket(url) {
   });
 }
 
-async function post(url, bearer, body) {
+export async function post(url, bearer, body) {
   const headers = { 'content-type': 'application/json' };
   if (bearer) headers.authorization = `Bearer ${bearer}`;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -215,93 +210,24 @@ async function post(url, bearer, body) {
   return response.json();
 }
 
-function token(sub, room, role = 'agent') {
+export function token(sub, room, role = 'agent') {
   return sign({ sub, room, role, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
 }
 
 const round = (n) => Math.round(n);
 const ms = (n) => Number(n.toFixed(2));
 
-// --- wrangler dev (a plain-JS twin of e2e/support/wrangler.ts, which Node cannot import as TypeScript) ---
+// --- wrangler dev (the shared launcher, scripts/support/wrangler.mjs) ---
 
-async function startDev() {
-  const port = await freePort();
-  const inspector = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), 'mmb-bench-'));
-  const vars = {
-    BUS_SECRET: SECRET,
-    RATE_LIMIT_PER_SECOND: '1000000',
-    RATE_LIMIT_BURST: '1000000',
-    MAX_SOCKETS_PER_ROOM: '10000',
-    MAX_MEMBERS_PER_ROOM: '10000',
-  };
-  const args = [
-    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
-    'dev',
-    '--config',
-    join(ROOT, 'worker/test/wrangler.bench.toml'),
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--inspector-port',
-    String(inspector),
-    '--persist-to',
-    persist,
-    '--show-interactive-dev-session=false',
-    '--log-level',
-    'warn',
-  ];
-  for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: '1' },
-  });
-  let log = '';
-  child.stdout.on('data', (c) => (log += c));
-  child.stderr.on('data', (c) => (log += c));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (
-      await fetch(`${url}/metrics`).then(
-        () => true,
-        () => false,
-      )
-    )
-      break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      kill(child);
-      throw new Error(`wrangler dev did not start:\n${log.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    url,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      kill(child);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      rmSync(persist, { recursive: true, force: true });
+export function startDev() {
+  return startWrangler({
+    config: join(ROOT, 'worker/test/wrangler.bench.toml'),
+    vars: {
+      BUS_SECRET: SECRET,
+      RATE_LIMIT_PER_SECOND: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      MAX_SOCKETS_PER_ROOM: '10000',
+      MAX_MEMBERS_PER_ROOM: '10000',
     },
-  };
-}
-
-function kill(child) {
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {}
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
   });
 }

@@ -17,16 +17,14 @@
  * Options: --port <n> (default 8787, or a free one), --rate <messages/s> (default 3),
  * --duration <s> (stop by itself, for smoke tests), --no-build.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { devVar } from './dev-vars.mjs';
+import { freePort, isPortFree } from './support/ports.mjs';
+import { ROOT, startWrangler } from './support/wrangler.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line) => console.log(`[demo] ${line}`);
 
 const { values: options } = parseArgs({
@@ -65,35 +63,10 @@ if (!secret) {
 
 // --- the dev server ---
 
-const port = options.port ? Number(options.port) : (await isFree(8787)) ? 8787 : await freePort();
+const port = options.port ? Number(options.port) : (await isPortFree(8787)) ? 8787 : await freePort();
 const url = `http://127.0.0.1:${port}`;
-const state = mkdtempSync(join(tmpdir(), 'mmb-demo-'));
-let output = '';
-const wrangler = spawn(
-  process.execPath,
-  [
-    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--persist-to',
-    state,
-    '--show-interactive-dev-session=false',
-    '--log-level',
-    'warn',
-  ],
-  { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' } },
-);
-wrangler.stdout.on('data', (chunk) => (output += chunk));
-wrangler.stderr.on('data', (chunk) => (output += chunk));
-wrangler.once('exit', (code) => {
-  if (!stopping) {
-    console.error(`[demo] wrangler dev exited (${code}):\n${output.slice(-3000)}`);
-    void stop(1);
-  }
-});
+/** The running `wrangler dev` (the shared launcher), once it answers. */
+let dev;
 
 let stopping = false;
 const timers = new Set();
@@ -104,17 +77,8 @@ async function stop(code = 0) {
   stopping = true;
   for (const timer of timers) clearTimeout(timer);
   await Promise.race([Promise.allSettled(buses.map((bus) => bus.close())), sleep(2000)]);
-  if (wrangler.exitCode === null && wrangler.pid !== undefined) {
-    const exited = new Promise((resolve) => wrangler.once('exit', resolve));
-    try {
-      // wrangler leads its own process group (it starts workerd): signal the group by its pid.
-      process.kill(-wrangler.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([exited, sleep(5000)]);
-  }
-  rmSync(state, { recursive: true, force: true });
+  // Stops wrangler and removes the demo's state; before wrangler answered, the launcher's exit hook does that.
+  await dev?.stop();
   log('stopped.');
   process.exit(code);
 }
@@ -122,19 +86,19 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 log(`starting wrangler dev on ${url}…`);
-const ready = Date.now() + 90_000;
-while (
-  !(await fetch(`${url}/metrics`).then(
-    () => true,
-    () => false,
-  ))
-) {
-  if (stopping) await new Promise(() => {});
-  if (Date.now() > ready) {
-    console.error(`[demo] wrangler dev did not answer within 90 s:\n${output.slice(-3000)}`);
-    await stop(1);
-  }
-  await sleep(250);
+try {
+  dev = await startWrangler({
+    port,
+    readyTimeoutMs: 90_000,
+    onExit: (code, output) => {
+      if (stopping) return;
+      console.error(`[demo] wrangler dev exited (${code}):\n${output.slice(-3000)}`);
+      void stop(1);
+    },
+  });
+} catch (error) {
+  console.error(`[demo] ${error.message}`);
+  await stop(1);
 }
 
 // --- the team ---
@@ -280,25 +244,6 @@ console.log(`
 if (options.duration) later(Number(options.duration) * 1000, () => stop(0));
 
 // --- helpers ---
-
-function isFree(candidate) {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port: free } = server.address();
-      server.close(() => resolve(free));
-    });
-  });
-}
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));

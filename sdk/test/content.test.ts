@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { utf8Length } from '../src/core/validate.js';
 import { DEFAULT_MAX_CONTENT_DEPTH, exceedsContentDepth, type JsonValue, Message, MessageBus, MessageBusError } from '../src/index.js';
 import { BroadcastRoutingPolicy } from '../src/routing-policies/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, MessageBusError, type RoutingPolicy, type StorageBackend } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
 

@@ -1,7 +1,7 @@
 // maxGroupsPerMember: how many groups one member may be in (default 100). Beyond it is INVALID_ARGUMENT and
 // nothing changes: not the member's groups, not its online state, not the membership itself.
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { DEFAULT_MAX_GROUPS_PER_MEMBER, MessageBus, MessageBusError } from '../src/index.js';
 import { SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
 

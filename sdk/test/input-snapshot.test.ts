@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileStorageBackend } from '../src/backends/file.js';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { FileStorageBackend } from '../src/backends/file/index.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, type RoutingPolicy, type StorageBackend } from '../src/index.js';
 import { IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../src/routing-policies/index.js';
 

@@ -1,6 +1,6 @@
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { InMemoryStorageBackend } from '../src/backends/memory.js';
+import { InMemoryStorageBackend } from '../src/backends/memory/index.js';
 import { Message, MessageBus, MetricsRegistry, mergeExpositions, type StorageBackend } from '../src/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from '../src/routing-policies/index.js';
 

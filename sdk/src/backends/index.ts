@@ -11,8 +11,8 @@ export {
   type DurableObjectStorageOptions,
   type SqlCursorLike,
   type SqlStorageLike,
-} from './durable-object.js';
-export { FileStorageBackend, type FileStorageOptions } from './file.js';
-export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb.js';
-export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory.js';
-export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions } from './redis.js';
+} from './durable-object/index.js';
+export { FileStorageBackend, type FileStorageOptions } from './file/index.js';
+export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './indexeddb/index.js';
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './memory/index.js';
+export { type RedisClientLike, RedisStorageBackend, type RedisStorageOptions, type RedisTlsOptions } from './redis/index.js';

@@ -1,14 +1,24 @@
 import { BusMetrics } from './bus-metrics.js';
 import { Emitter } from './emitter.js';
-import { asStorageFailure, MessageBusError } from './errors.js';
+import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
 import { roomViewOf } from './room-view.js';
-import { routeMessage } from './route.js';
+import { type Routed, routeMessage } from './route.js';
 import { SeenIds } from './seen-ids.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
-import type { JsonValue, MemberState, MessageDraft, RoomView, RoutingPolicy, StorageBackend, StoredMessage } from './types.js';
+import type {
+  AppendResult,
+  JsonValue,
+  MemberRecord,
+  MemberState,
+  MessageDraft,
+  RoomView,
+  RoutingPolicy,
+  StorageBackend,
+  StoredMessage,
+} from './types.js';
 import {
   assertCursor,
   assertId,
@@ -32,6 +42,9 @@ export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
 const MAX_RECIPIENTS = 1000;
 // Entries read from a connectAgent groups list before repeats are dropped: bounds the work of a hostile list.
 const MAX_GROUP_ENTRIES = 1000;
+const FRESH = Object.freeze({ fresh: true });
+/** Refusals that a newer member list could turn into a delivery. */
+const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
 const MAX_IDEMPOTENCY_KEY = 256;
 
 /** Options of a `MessageBus`. */
@@ -253,8 +266,7 @@ export class MessageBus {
     if (lastMessageId !== undefined) assertCursor(lastMessageId, 'lastMessageId');
     const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
     const started = performance.now();
-    const view = await this.#view();
-    if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
+    await this.#requireMember(agentId);
     const messages = await this.#store('fetch', () => this.storage.fetch(this.room, agentId, lastMessageId ?? null, limit));
     this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
     return messages;
@@ -337,38 +349,68 @@ export class MessageBus {
     this.#assertOpen();
     const { sender, recipients, idempotencyKey, content, contentJson } = this.#checkMessage(message);
     // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    const members = this.storage.getMembers(this.room);
-    const view = roomViewOf(this.room, members instanceof Promise ? await members : members);
-    const member = view.member(sender);
-    if (!member) throw unknownAgent(sender, this.room);
-    if (!member.online) {
-      throw new MessageBusError(
-        'AGENT_OFFLINE',
-        `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
-      );
-    }
-    let routed = routeMessage(this.policy, { sender, content, recipients }, view);
-    if (routed instanceof Promise) routed = await routed;
-    const draft: MessageDraft = {
-      timestamp: this.#now(),
-      sender,
-      content,
-      recipients: routed.recipients,
-      audience: routed.audience,
-      routing: { policy: this.policy.name, requested: recipients ?? null },
-      contentJson,
-    };
-    if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
-    const appended = this.storage.append(this.room, draft);
-    const { message: stored, duplicate } = appended instanceof Promise ? await appended : appended;
-    if (duplicate) {
-      this.#metrics.duplicates.inc(this.#metrics.roomLabels);
+    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
+    // change acknowledged before then and needs no check (under churn a check could fail again and again).
+    for (let fresh = false; ; fresh = true) {
+      const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
+      const members = pending instanceof Promise ? await pending : pending;
+      let routed: Routed;
+      try {
+        const view = roomViewOf(this.room, members);
+        const member = view.member(sender);
+        if (!member) throw unknownAgent(sender, this.room);
+        if (!member.online) {
+          throw new MessageBusError(
+            'AGENT_OFFLINE',
+            `agent "${sender}" is offline in room "${this.room}": call connectAgent("${sender}") before sending`,
+          );
+        }
+        const result = routeMessage(this.policy, { sender, content, recipients }, view);
+        routed = result instanceof Promise ? await result : result;
+      } catch (error) {
+        // A refusal over membership is final only on a current list.
+        if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
+        throw error;
+      }
+      const draft: MessageDraft = {
+        timestamp: this.#now(),
+        sender,
+        content,
+        recipients: routed.recipients,
+        audience: routed.audience,
+        routing: { policy: this.policy.name, requested: recipients ?? null },
+        contentJson,
+      };
+      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+      if (!fresh) draft.members = members;
+      if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
+      let appended: AppendResult;
+      try {
+        const result = this.storage.append(this.room, draft);
+        appended = result instanceof Promise ? await result : result;
+      } catch (error) {
+        if (!fresh && isMembersChanged(error)) continue;
+        throw error;
+      }
+      const { message: stored, duplicate } = appended;
+      if (duplicate) {
+        this.#metrics.duplicates.inc(this.#metrics.roomLabels);
+        return stored;
+      }
+      this.#metrics.sentBound.inc();
+      this.#metrics.deliveriesBound.inc(stored.recipients.length);
+      this.#onStored(stored);
       return stored;
     }
-    this.#metrics.sentBound.inc();
-    this.#metrics.deliveriesBound.inc(stored.recipients.length);
-    this.#onStored(stored);
-    return stored;
+  }
+
+  /** `true` when the store's member list is no longer `members` (a backend returns the same array while unchanged). */
+  async #outdated(members: readonly MemberRecord[]): Promise<boolean> {
+    try {
+      return (await this.storage.getMembers(this.room, FRESH)) !== members;
+    } catch {
+      return false; // the refusal stands; the store's failure is for the next operation to report
+    }
   }
 
   #checkMessage(message: Message): {
@@ -431,8 +473,8 @@ export class MessageBus {
     for (const subscription of this.#subscriptions) subscription.notify(message);
   }
 
-  async #view(): Promise<RoomView> {
-    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room));
+  async #view(fresh = false): Promise<RoomView> {
+    const members = await this.#store('getMembers', () => this.storage.getMembers(this.room, fresh ? FRESH : undefined));
     return roomViewOf(this.room, members);
   }
 
@@ -443,8 +485,10 @@ export class MessageBus {
     return member;
   }
 
-  async #requireMember(agentId: string): Promise<RoomView> {
-    const view = await this.#view();
+  /** The room view, holding `agentId`; an agent missing from a cached list is looked up again in the store. */
+  async #requireMember(agentId: string, fresh = false): Promise<RoomView> {
+    let view = await this.#view(fresh);
+    if (!view.has(agentId) && !fresh) view = await this.#view(true);
     if (!view.has(agentId)) throw unknownAgent(agentId, this.room);
     return view;
   }
@@ -453,7 +497,8 @@ export class MessageBus {
     this.#assertOpen();
     assertId(agentId, 'agent id');
     assertId(group, 'group name');
-    const view = await this.#requireMember(agentId);
+    // Read-modify-write of the groups: on the store's list, so a change another process made is not undone.
+    const view = await this.#requireMember(agentId, true);
     const member = view.member(agentId) as NonNullable<ReturnType<RoomView['member']>>;
     const groups = sortedUnique(change(member.groups));
     await this.#store('putMember', () => this.storage.putMember(this.room, { id: agentId, online: member.online, groups }));
@@ -528,4 +573,8 @@ function safeSender(message: Message): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isMembershipRefusal(error: unknown): boolean {
+  return MessageBusError.is(error) && MEMBERSHIP_REFUSALS.has(error.code);
 }

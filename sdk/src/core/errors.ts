@@ -66,3 +66,22 @@ export function asStorageFailure(backend: string, operation: string, error: unkn
   const reason = error instanceof Error ? error.message : String(error);
   return new MessageBusError('STORAGE_FAILURE', `[${backend}] ${operation} failed: ${reason}`, { cause: error });
 }
+
+/**
+ * What `StorageBackend.append` throws when `MessageDraft.members`, the list the message was routed with, is no
+ * longer the room's member list (another process changed it meanwhile): nothing was stored, and the bus routes
+ * the message again on a fresh list. It is a `STORAGE_FAILURE` (retryable) should it ever reach a caller of
+ * `append` other than the bus.
+ */
+export function membersChanged(backend: string, room: string): MessageBusError {
+  return new MessageBusError(
+    'STORAGE_FAILURE',
+    `[${backend}] the members of room "${room}" changed while the message was being routed; nothing was stored: send it again`,
+    { details: { membersChanged: true } },
+  );
+}
+
+/** `true` for the error `membersChanged` makes. */
+export function isMembersChanged(error: unknown): boolean {
+  return MessageBusError.is(error, 'STORAGE_FAILURE') && error.details.membersChanged === true;
+}

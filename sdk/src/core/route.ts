@@ -56,19 +56,40 @@ function audienceOf(view: RoomView, sender: string | null): string[] {
   return list;
 }
 
+/**
+ * Checked recipient lists per view: a policy that keeps answering with the same members (a subgroup policy
+ * sending to the same groups) costs a lookup and a comparison instead of a check, a dedupe and a sort. Keyed by
+ * the answer's first id; an entry matches only an answer with exactly the same ids in the same order. A view
+ * stands for one membership, so a list checked against it stays valid for as long as the view is used.
+ */
+const checkedLists = new WeakMap<RoomView, Map<string, CheckedList[]>>();
+/** Answers remembered per view and first id; past that, that bucket starts afresh. */
+const MAX_CHECKED_LISTS = 64;
+
+interface CheckedList {
+  /** The policy's answer, as given. */
+  answer: readonly string[];
+  /** Sorted, unique, frozen: shared by every draft that gets it (the bus and the backends never mutate it). */
+  recipients: string[];
+}
+
 function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: RoomView, result: unknown): Routed {
   if (Array.isArray(result)) {
+    if (result.length === 1) return { recipients: [checkMember(policy, view, result[0])], audience: 'list' };
+    const first = result.length === 0 ? '' : result[0];
+    let lists = checkedLists.get(view);
+    const bucket = typeof first === 'string' ? lists?.get(first) : undefined;
+    const known = bucket?.find((entry) => sameIds(entry.answer, result));
+    if (known) return { recipients: known.recipients, audience: 'list' };
     const seen = new Set<string>();
-    for (const id of result) {
-      if (typeof id !== 'string' || !view.has(id)) {
-        throw new MessageBusError(
-          'ROUTING_FAILED',
-          `routing policy "${policy.name}" returned ${JSON.stringify(id)}, which is not a member of room "${view.id}"`,
-        );
-      }
-      seen.add(id);
+    for (const id of result) seen.add(checkMember(policy, view, id));
+    const recipients = Object.freeze([...seen].sort()) as string[];
+    if (typeof first === 'string') {
+      if (!lists) checkedLists.set(view, (lists = new Map()));
+      const entries = bucket && bucket.length < MAX_CHECKED_LISTS ? bucket : [];
+      entries.push({ answer: Object.freeze([...(result as string[])]), recipients });
+      lists.set(first, entries);
     }
-    const recipients = result.length === 1 ? [result[0] as string] : [...seen].sort();
     return { recipients, audience: 'list' };
   }
   if (result !== null && typeof result === 'object') {
@@ -81,6 +102,23 @@ function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: Room
     'ROUTING_FAILED',
     `routing policy "${policy.name}" must return an array of agent ids or { audience }; got ${describe(result)}`,
   );
+}
+
+function sameIds(a: readonly string[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `id`, if it names a member of the view; `ROUTING_FAILED` otherwise. */
+function checkMember(policy: RoutingPolicy, view: RoomView, id: unknown): string {
+  if (typeof id !== 'string' || !view.has(id)) {
+    throw new MessageBusError(
+      'ROUTING_FAILED',
+      `routing policy "${policy.name}" returned ${JSON.stringify(id)}, which is not a member of room "${view.id}"`,
+    );
+  }
+  return id;
 }
 
 function describe(value: unknown): string {

@@ -58,6 +58,14 @@ export interface MessageDraft {
   idempotencyKey?: string;
   /** `JSON.stringify(content)`, already computed by the bus (backends that serialise may reuse it). */
   contentJson: string;
+  /**
+   * The member list the message was routed with (the very array `getMembers` returned), when it may have come
+   * from a cache; absent when the bus read it with `fresh`. A backend whose `getMembers` may answer from a cache
+   * that another process can outdate checks, atomically with the append, that this list is still current; if
+   * it is not, it stores nothing and throws `membersChanged(...)`, and the bus routes the message again on a
+   * fresh list (once: that list was read after the send began). Other backends ignore it.
+   */
+  members?: readonly MemberRecord[];
 }
 
 /** The result of `StorageBackend.append`. */
@@ -87,6 +95,15 @@ export interface MemberState extends MemberRecord {
   sentCount: number;
   /** Timestamp of the agent's last stored message, or `null`. */
   lastSentAt: number | null;
+}
+
+/** Options of `StorageBackend.getMembers`. */
+export interface GetMembersOptions {
+  /**
+   * Read the store even when a cached list is at hand. The bus asks for this before it refuses a send over
+   * membership (unknown sender, recipient or group; sender offline), so a refusal never rests on a stale list.
+   */
+  fresh?: boolean;
 }
 
 /** What the bus passes to `putMember`: a new member or an update of an existing one. */
@@ -123,9 +140,11 @@ export interface StorageBackend {
   /**
    * The room's members, sorted by id: the hot path of every send, so a backend
    * should return the same (unmodified) array while membership is unchanged;
-   * callers never mutate it. An unknown room has no members.
+   * callers never mutate it. An unknown room has no members. A backend that caches the list must honour
+   * `fresh`, and check `MessageDraft.members` in `append`, so routing sees every membership change that was
+   * acknowledged (to any process) before the send began.
    */
-  getMembers(room: string): Promise<readonly MemberRecord[]> | readonly MemberRecord[];
+  getMembers(room: string, options?: GetMembersOptions): Promise<readonly MemberRecord[]> | readonly MemberRecord[];
   /** Full room state: members with cursors and counters, `lastId`, `oldestId`. An unknown room is empty, not an error. */
   getRoom(room: string): Promise<RoomSnapshot>;
   /** Rooms that hold members or messages. */

@@ -1,4 +1,4 @@
-import { InMemoryStorageBackend } from '../backends/memory.js';
+import { InMemoryStorageBackend } from '../backends/memory/index.js';
 import { MessageBus } from '../core/bus.js';
 import type { ErrorCode } from '../core/errors.js';
 import { Message } from '../core/message.js';

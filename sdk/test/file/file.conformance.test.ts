@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { FileStorageBackend } from '../../src/backends/file.js';
+import { FileStorageBackend } from '../../src/backends/file/index.js';
 import type { StorageBackend } from '../../src/core/types.js';
 import { storageBackendSuite } from '../../src/testing/index.js';
 

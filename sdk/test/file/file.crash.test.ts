@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStorageBackend } from '../../src/backends/file.js';
+import { FileStorageBackend } from '../../src/backends/file/index.js';
 import { bundleChild } from './bundle.js';
 import { kill, startChild } from './child.js';
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStorageBackend } from '../../src/backends/file.js';
+import { FileStorageBackend } from '../../src/backends/file/index.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { bundleChild } from './bundle.js';
 import { kill, startChild } from './child.js';

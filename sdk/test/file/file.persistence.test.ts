@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileStorageBackend } from '../../src/backends/file.js';
+import { FileStorageBackend } from '../../src/backends/file/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, it } from 'vitest';
-import { IndexedDBStorageBackend } from '../../src/backends/indexeddb.js';
+import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
 import { storageBackendSuite } from '../../src/testing/index.js';
 
 // One in-memory IndexedDB for the file: the suite uses a fresh room per test, and a second

@@ -1,7 +1,7 @@
 // No fake-indexeddb/auto here: this file sees Node.js as it is, without IndexedDB.
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { IndexedDBStorageBackend } from '../../src/backends/indexeddb.js';
+import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
 import { MessageBusError } from '../../src/core/errors.js';
 
 describe('IndexedDBStorageBackend outside a browser', () => {

@@ -6,8 +6,8 @@
 import 'fake-indexeddb/auto';
 import { type IDBPDatabase, openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IndexedDBStorageBackend } from '../../src/backends/indexeddb.js';
-import { openBusDatabase } from '../../src/backends/indexeddb-schema.js';
+import { IndexedDBStorageBackend } from '../../src/backends/indexeddb/index.js';
+import { openBusDatabase, SCHEMA_VERSION } from '../../src/backends/indexeddb/schema.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { MessageBusError } from '../../src/core/errors.js';
 import { Message } from '../../src/core/message.js';
@@ -255,7 +255,9 @@ describe('IndexedDBStorageBackend: the connection', () => {
     // Another tab holds version 1 open and ignores versionchange.
     const holder = await openDB(dbName, 1);
     open.push(holder);
-    const error = await openBusDatabase(indexedDB, dbName, { onVersionChange() {}, onTerminated() {} }, 2).catch((e: unknown) => e);
+    const error = await openBusDatabase(indexedDB, dbName, { onVersionChange() {}, onTerminated() {} }, SCHEMA_VERSION).catch(
+      (e: unknown) => e,
+    );
     expect(MessageBusError.is(error, 'STORAGE_FAILURE')).toBe(true);
     expect((error as MessageBusError).details.reason).toBe('blocked');
     expect((error as Error).message).toMatch(/blocked: another tab holds version 1 open/);
@@ -266,7 +268,7 @@ describe('IndexedDBStorageBackend: the connection', () => {
     const storage = backend(dbName);
     const bus = busOn(storage);
     await bus.connectAgent('a');
-    const newer = await openDB(dbName, 2); // would hang if the backend did not close its connection
+    const newer = await openDB(dbName, SCHEMA_VERSION + 1); // would hang if the backend did not close its connection
     open.push(newer);
     const error = await storage.getRoom('r').catch((e: unknown) => e);
     expect(MessageBusError.is(error, 'STORAGE_FAILURE')).toBe(true);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { storageBackendSuite } from '../../src/testing/index.js';
 import { type RedisServer, startRedis } from './server.js';
 

@@ -1,6 +1,6 @@
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStorageBackend } from '../../src/backends/redis.js';
+import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { Message } from '../../src/core/message.js';
 import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';

@@ -1,0 +1,7 @@
+export {
+  DurableObjectStorageBackend,
+  type DurableObjectStorageLike,
+  type DurableObjectStorageOptions,
+  type SqlCursorLike,
+  type SqlStorageLike,
+} from './backend.js';

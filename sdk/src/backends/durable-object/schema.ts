@@ -1,0 +1,130 @@
+/**
+ * The SQLite schema of `DurableObjectStorageBackend`, its one migration, and
+ * the minimal shape of `ctx.storage.sql` it relies on (typed structurally: the
+ * SDK imports nothing from `cloudflare:*`).
+ */
+import { RunBuilder } from '../kit/index.js';
+
+/** One result row: column name to value. */
+export type SqlRow = Record<string, unknown>;
+
+/** What `SqlStorage.exec` returns, as far as the backend uses it. */
+export interface SqlCursorLike {
+  toArray(): SqlRow[];
+  readonly rowsWritten: number;
+}
+
+/** The `exec` method of a Durable Object's `ctx.storage.sql`. */
+export interface SqlStorageLike {
+  exec(query: string, ...bindings: unknown[]): SqlCursorLike;
+}
+
+/**
+ * Tables are prefixed `mmb_` so they can share an object's database with the
+ * application's own tables. `WITHOUT ROWID` keeps each table clustered on the
+ * key its hot query walks.
+ *
+ * - `mmb_messages.audience` is null for messages stored with their own
+ *   recipient list (`recipients`, JSON) and otherwise names the membership
+ *   snapshot in `mmb_audiences`; `excluded` is the sender of a
+ *   members-except-sender broadcast.
+ * - `mmb_audience_members` is the per-agent index of those snapshots and
+ *   `mmb_deliveries` the per-recipient index of listed messages.
+ * - `mmb_own_runs` (added by `migrate`) holds each sender's own runs (see the
+ *   storage kit's own-runs.ts), so a fetch jumps over them.
+ *
+ * An "audience" here is an epoch: the room's membership between two joins or
+ * leaves (the column names predate that name and stay as they are).
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS mmb_rooms (
+  room TEXT PRIMARY KEY,
+  last_id INTEGER NOT NULL,
+  oldest_id INTEGER NOT NULL,
+  audience INTEGER NOT NULL,
+  audience_valid INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mmb_members (
+  room TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  online INTEGER NOT NULL,
+  group_names TEXT NOT NULL,
+  joined_after INTEGER NOT NULL,
+  acked INTEGER NOT NULL DEFAULT 0,
+  sent_count INTEGER NOT NULL DEFAULT 0,
+  last_sent_at INTEGER,
+  PRIMARY KEY (room, agent)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mmb_messages (
+  room TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  content TEXT NOT NULL,
+  recipients TEXT,
+  audience INTEGER,
+  excluded TEXT,
+  policy TEXT NOT NULL,
+  requested TEXT,
+  idem TEXT,
+  PRIMARY KEY (room, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS mmb_messages_idem ON mmb_messages (room, sender, idem) WHERE idem IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mmb_messages_audience ON mmb_messages (room, audience, id, excluded);
+CREATE TABLE IF NOT EXISTS mmb_audiences (
+  room TEXT NOT NULL,
+  audience INTEGER NOT NULL,
+  members TEXT NOT NULL,
+  PRIMARY KEY (room, audience)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mmb_audience_members (
+  room TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  audience INTEGER NOT NULL,
+  PRIMARY KEY (room, agent, audience)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mmb_deliveries (
+  room TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  PRIMARY KEY (room, agent, id)
+) WITHOUT ROWID;
+`;
+
+/** Added after the tables above: created (and filled from the broadcasts already stored) by `migrate`. */
+export const OWN_RUNS_TABLE = `
+CREATE TABLE IF NOT EXISTS mmb_own_runs (
+  room TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  first_id INTEGER NOT NULL,
+  last_id INTEGER NOT NULL,
+  PRIMARY KEY (room, sender, first_id)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Brings the object's database to the current schema, in one transaction:
+ * creates missing tables and, when `mmb_own_runs` is new to a database that
+ * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
+ */
+export function migrate(sql: SqlStorageLike): void {
+  const tables = new Set(
+    sql
+      .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('mmb_rooms', 'mmb_own_runs')")
+      .toArray()
+      .map((row) => row.name as string),
+  );
+  sql.exec(SCHEMA);
+  sql.exec(OWN_RUNS_TABLE);
+  if (!tables.has('mmb_rooms') || tables.has('mmb_own_runs')) return;
+  const runs = new RunBuilder((room, sender, run) =>
+    sql.exec('INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)', room, sender, run.first, run.last),
+  );
+  // Broadcast rows in id order per room (the audience index: its numbers grow with ids).
+  for (const row of sql
+    .exec('SELECT room, id, excluded FROM mmb_messages WHERE audience IS NOT NULL ORDER BY room, audience, id')
+    .toArray()) {
+    runs.add(row.room as string, { id: row.id as number, excluded: (row.excluded as string | null) ?? null });
+  }
+  runs.finish();
+}

@@ -1,0 +1,1 @@
+export { FileStorageBackend, type FileStorageOptions } from './backend.js';

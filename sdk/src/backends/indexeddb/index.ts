@@ -1,0 +1,1 @@
+export { IndexedDBStorageBackend, type IndexedDBStorageOptions } from './backend.js';

@@ -1,0 +1,1 @@
+export { InMemoryStorageBackend, type InMemoryStorageOptions } from './backend.js';

@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import { membersChanged } from '../../core/errors.js';
+import type {
+  AppendResult,
+  GetMembersOptions,
+  MemberRecord,
+  MemberState,
+  MemberUpdate,
+  MessageDraft,
+  RoomSnapshot,
+  StorageBackend,
+  StoredMessage,
+} from '../../core/types.js';
+import { assertId } from '../../core/validate.js';
+import { byId, cursorExpired, toState, unknownAgent } from '../kit/index.js';
+import { MessageCodec } from './codec.js';
+import { RedisConnection } from './connection.js';
+import { LiveFeeds } from './live.js';
+import { NAME, type RedisStorageOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { APPEND } from './scripts/append.js';
+import { ACK, GET_MEMBERS, PUT_MEMBER, REMOVE_MEMBER } from './scripts/members.js';
+import { FETCH, GET_ROOM, HISTORY } from './scripts/reads.js';
+
+/** A member list as read, with the membership version (`mver`) it reflects. */
+interface MemberList {
+  readonly version: string;
+  readonly records: readonly MemberRecord[];
+}
+
+/**
+ * Keeps rooms in Redis, shared by any number of processes. Every operation is
+ * one Lua script (EVALSHA, falling back to EVAL after a restart flushed the
+ * script cache), so id assignment, the idempotency check, storage, the
+ * delivery index and retention happen atomically. Appends are published on a
+ * per-room channel, so `watch` delivers across processes. All keys of a room
+ * share a `{room}` hash tag: a room lives on one Redis Cluster slot.
+ *
+ * Failures (Redis down, restarting, frozen, or a TLS certificate that does not
+ * verify) reject within `commandTimeoutMs` with `STORAGE_FAILURE`; the client
+ * reconnects by itself when Redis is back.
+ *
+ * @example
+ * ```ts
+ * const storage = new RedisStorageBackend({ url: 'redis://127.0.0.1:6379', keyPrefix: 'chat:', maxMessages: 100_000 });
+ * const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'lobby' });
+ * // A timed-out send may or may not have been stored: the same idempotencyKey makes the retry safe.
+ * const msg = new Message('alice', 'hello', undefined, { idempotencyKey: 'alice-42' });
+ * try { await bus.sendMessage(msg); } catch { await bus.sendMessage(msg); }
+ * ```
+ * @example
+ * ```ts
+ * // TLS with a private CA, as a Redis ACL user (see the README for the ACL rule).
+ * const storage = new RedisStorageBackend({
+ *   url: 'rediss://bus:s3cret@redis.internal:6380',
+ *   tls: { ca: readFileSync('ca.crt'), servername: 'redis.internal' },
+ * });
+ * ```
+ */
+export class RedisStorageBackend implements StorageBackend {
+  readonly name = NAME;
+  readonly #options: ResolvedOptions;
+  readonly #connection: RedisConnection;
+  readonly #codec = new MessageCodec();
+  readonly #feeds: LiveFeeds;
+  /** Identifies this instance's appends on the pub/sub channel. */
+  readonly #writerId = randomUUID();
+  /** The member list last read per room (served without a round trip while the room's feed is live). */
+  readonly #members = new Map<string, MemberList>();
+  /** The version of every list `getMembers` handed out: an append checks its routing was done on the current one. */
+  readonly #versionOf = new WeakMap<readonly MemberRecord[], { room: string; version: string }>();
+
+  constructor(options: RedisStorageOptions) {
+    this.#options = resolveOptions(options);
+    this.#connection = new RedisConnection(this.#options, () => {
+      // A (re)connection may be to a Redis that lost its data and numbers audiences afresh: forget what was cached.
+      this.#codec.forget();
+      this.#members.clear();
+    });
+    this.#feeds = new LiveFeeds(
+      this.#connection,
+      {
+        channel: (room) => this.#key(room, 'live'),
+        lastId: async (room) => Number((await this.#connection.command('watch', ['HGET', this.#key(room, 'meta'), 'last'])) ?? 0),
+        history: (room, after, limit) => this.history(room, after, limit),
+        parse: (room, id, value) => this.#codec.parse(room, id, value),
+        decode: (room, id, value) => this.#decode(room, id, value),
+        membersChanged: (room) => (room === undefined ? this.#members.clear() : this.#members.delete(room)),
+      },
+      this.#writerId,
+    );
+  }
+
+  async getMembers(room: string, options?: GetMembersOptions): Promise<readonly MemberRecord[]> {
+    // While this process watches the room, every membership change reaches it over pub/sub (the scripts publish
+    // one), so the cached list is nearly always current and a send costs no extra round trip. The append script
+    // checks the list's version, so a change still in flight makes the bus route again rather than go unseen.
+    const cached = this.#members.get(room);
+    if (cached && !options?.fresh && this.#feeds.isLive(room)) {
+      this.#connection.assertOpen();
+      return cached.records;
+    }
+    const [version, joins, online, groups] = (await this.#script('getMembers', room, GET_MEMBERS, [])) as [
+      string,
+      string[],
+      string[],
+      string[],
+    ];
+    const current = this.#members.get(room);
+    if (current?.version === version) return current.records;
+    const onlineOf = pairs(online);
+    const groupsOf = pairs(groups);
+    const records: MemberRecord[] = [];
+    for (let i = 0; i < joins.length; i += 2) {
+      const id = joins[i] as string;
+      records.push({
+        id,
+        online: onlineOf.get(id) === '1',
+        groups: JSON.parse(groupsOf.get(id) ?? '[]'),
+        joinedAfter: Number(joins[i + 1]),
+      });
+    }
+    records.sort(byId);
+    const frozen = Object.freeze(records);
+    this.#members.set(room, { version, records: frozen });
+    this.#versionOf.set(frozen, { room, version });
+    return frozen;
+  }
+
+  async getRoom(room: string): Promise<RoomSnapshot> {
+    const [lastId, oldestId, ...rows] = (await this.#script('getRoom', room, GET_ROOM, [])) as [number, number, ...unknown[][]];
+    const members: MemberState[] = rows.map((row) => {
+      const [id, online, groups, joinedAfter, cursor, sentCount, lastAt, lastRoutedId] = row as [
+        string,
+        string,
+        string,
+        number,
+        number,
+        number,
+        string | null,
+        number,
+      ];
+      const lastSentAt = lastAt === null ? null : Number(lastAt);
+      return toState({ id, online: online === '1', groups: JSON.parse(groups), joinedAfter, cursor, sentCount, lastSentAt }, lastRoutedId);
+    });
+    members.sort(byId);
+    return { room, lastId, oldestId, members };
+  }
+
+  async listRooms(): Promise<string[]> {
+    const rooms = (await this.#connection.command('listRooms', ['SMEMBERS', `${this.#options.prefix}rooms`])) as string[];
+    return rooms.sort();
+  }
+
+  async putMember(room: string, update: MemberUpdate): Promise<MemberRecord> {
+    assertId(room, `[${NAME}] room`);
+    // The room list is a key of its own (outside the room's slot), so it is kept beside the script.
+    const [, result] = await Promise.all([
+      this.#connection.command('putMember', ['SADD', `${this.#options.prefix}rooms`, room]),
+      this.#script('putMember', room, PUT_MEMBER, [
+        update.id,
+        update.online ? '1' : '0',
+        update.groups === undefined ? '' : JSON.stringify(update.groups),
+      ]),
+    ]);
+    this.#members.delete(room);
+    const [joinedAfter, groups] = result as [number, string];
+    return { id: update.id, online: update.online, groups: JSON.parse(groups), joinedAfter };
+  }
+
+  async removeMember(room: string, agentId: string): Promise<boolean> {
+    this.#members.delete(room);
+    const removed = (await this.#script('removeMember', room, REMOVE_MEMBER, [agentId])) === 1;
+    this.#members.delete(room);
+    return removed;
+  }
+
+  async append(room: string, draft: MessageDraft): Promise<AppendResult> {
+    // The membership version the bus routed with, when the list came from here: the script refuses a stale one.
+    const routed = draft.members && this.#versionOf.get(draft.members);
+    const version = routed?.room === room ? routed.version : '';
+    const args = this.#codec.appendArgs(room, draft, this.#options.maxMessages, this.#writerId, version);
+    const reply = (await this.#script('append', room, APPEND, args)) as [number, number | string, string?, string?];
+    if (reply[0] === -1) throw unknownAgent(NAME, draft.sender, room);
+    if (reply[0] === -3) {
+      if (this.#members.get(room)?.version !== reply[1]) this.#members.delete(room);
+      throw membersChanged(NAME, room);
+    }
+    const [status, id, value, epochList] = reply as [number, number, string, string | null];
+    if (typeof epochList === 'string') this.#codec.learnEpoch(room, value, epochList);
+    const message = await this.#decode(room, id, value);
+    // This instance's own watchers hear of it now; the pub/sub echo (which carries our writer id) is skipped.
+    if (status === 1) this.#feeds.deliverOwn(room, message);
+    return { message, duplicate: status === 0 };
+  }
+
+  async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
+    const reply = (await this.#script('fetch', room, FETCH, [agentId, after === null ? '' : String(after), String(limit)])) as unknown[];
+    if (reply[0] === -1) throw unknownAgent(NAME, agentId, room);
+    if (reply[0] === -2) {
+      const [, oldestId, from] = reply as [number, number, number];
+      throw cursorExpired(NAME, room, from, oldestId);
+    }
+    const [, ids, values] = reply as [number, number[], string[]];
+    return Promise.all(ids.map((id, i) => this.#decode(room, id, values[i] as string)));
+  }
+
+  async history(room: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const [first, values] = (await this.#script('history', room, HISTORY, [String(after), String(limit)])) as [number, (string | null)[]];
+    const out: Promise<StoredMessage>[] = [];
+    values.forEach((value, i) => {
+      if (value !== null) out.push(this.#decode(room, first + i, value));
+    });
+    return Promise.all(out);
+  }
+
+  async ack(room: string, agentId: string, upTo: number): Promise<number> {
+    const cursor = (await this.#script('ack', room, ACK, [agentId, String(upTo)])) as number;
+    if (cursor === -1) throw unknownAgent(NAME, agentId, room);
+    return cursor;
+  }
+
+  /**
+   * Live feed across processes through Redis pub/sub. After (re)subscribing it
+   * reads what was appended meanwhile, so a message published while the
+   * subscription was being set up is not missed.
+   */
+  watch(room: string, listener: (message: StoredMessage) => void): () => void {
+    this.#connection.assertOpen();
+    assertId(room, `[${NAME}] room`);
+    return this.#feeds.watch(room, listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#connection.closed) return;
+    this.#feeds.close();
+    this.#connection.close();
+  }
+
+  // --- internal helpers ---
+
+  #key(room: string, suffix: string): string {
+    return `${this.#options.prefix}{${room}}:${suffix}`;
+  }
+
+  /** Runs a script on the room: KEYS = its `meta` hash, ARGV = its key prefix, then `args`. */
+  #script(operation: string, room: string, script: string, args: string[]): Promise<unknown> {
+    // Room ids are part of key names and their hash tag: only the bus's id alphabet (no braces) may get there.
+    assertId(room, `[${NAME}] room`);
+    return this.#connection.script(operation, room, script, [this.#key(room, 'meta')], [`${this.#options.prefix}{${room}}:`, ...args]);
+  }
+
+  #decode(room: string, id: number, value: string): Promise<StoredMessage> {
+    // A broadcast whose audience this process has not seen yet reads it once: audiences never change.
+    return this.#codec.decode(room, id, value, async (epoch) => {
+      return (await this.#connection.command('fetch', ['GET', this.#key(room, `epl:${epoch}`)])) as string | null;
+    });
+  }
+}
+
+function pairs(flat: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) map.set(flat[i] as string, flat[i + 1] as string);
+  return map;
+}
