@@ -23,7 +23,7 @@ import type {
 } from './contract.js';
 import { type Env, type Limits, limitsOf } from './env.js';
 import { errorOf, fail, toErrorBody } from './errors.js';
-import { answerFrame } from './frames.js';
+import { answerFrame, type FrameActions } from './frames.js';
 import { refuseGroupChange, refuseGroupCount } from './group-grant.js';
 import { readDecimal } from './input.js';
 import { TokenBuckets } from './rate-limit.js';
@@ -83,6 +83,12 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   #room: string | undefined;
   #routing: string;
   readonly #startedAt = Date.now();
+  /** What socket frames may do (frames.ts), made once: no closures per frame. */
+  readonly #frameActions: FrameActions = {
+    send: (room, agent, input) => this.sendMessage(room, agent, input),
+    ack: (room, agent, upTo) => this.ackMessages(room, agent, upTo),
+    countLimit: (limit) => this.#countLimit(limit),
+  };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -288,14 +294,12 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       data,
       {
         kind: agent === null ? 'events' : attachment.kind,
+        room,
+        agent,
         maxBytes: this.#limits.maxBodyBytes,
         maxContentDepth: this.#limits.maxContentDepth,
       },
-      {
-        send: (input) => this.sendMessage(room, agent as string, input),
-        ack: (upTo) => this.ackMessages(room, agent as string, upTo),
-        countLimit: (limit) => this.#countLimit(limit),
-      },
+      this.#frameActions,
     );
     this.#sockets.send(ws, answer);
   }

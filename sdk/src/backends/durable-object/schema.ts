@@ -111,7 +111,8 @@ CREATE TABLE IF NOT EXISTS mmb_own_runs (
  * - for a members-except-sender broadcast, the sender's own run (`mmb_own_runs`), by the storage kit's
  *   `extendsRun` (kit/own-runs.ts): the latest run of the sender grows when it ends at the room's previous
  *   broadcast, otherwise a run `{ id, id }` starts. The previous broadcast is the last retained one before the
- *   new id (`mmb_messages_audience`, whose audience numbers grow with ids).
+ *   new id: in the new message's epoch, or else the last of the latest epoch before it (epoch numbers grow with
+ *   ids); each is one lookup in `mmb_messages_audience`.
  *
  * Tables and columns are those of version 1. Code from before these triggers writes the same rows itself; the
  * `OR IGNORE` and the run rule make that harmless but for `sent_count`, which it would count twice: drop the
@@ -129,8 +130,10 @@ CREATE TRIGGER IF NOT EXISTS mmb_message_own_run AFTER INSERT ON mmb_messages WH
   UPDATE mmb_own_runs SET last_id = NEW.id
   WHERE room = NEW.room AND sender = NEW.excluded
     AND first_id = (SELECT first_id FROM mmb_own_runs WHERE room = NEW.room AND sender = NEW.excluded ORDER BY first_id DESC LIMIT 1)
-    AND last_id = (SELECT id FROM mmb_messages WHERE room = NEW.room AND audience IS NOT NULL AND id < NEW.id
-                   ORDER BY audience DESC, id DESC LIMIT 1);
+    AND last_id = COALESCE(
+      (SELECT MAX(id) FROM mmb_messages WHERE room = NEW.room AND audience = NEW.audience AND id < NEW.id),
+      (SELECT MAX(id) FROM mmb_messages WHERE room = NEW.room AND audience =
+        (SELECT MAX(audience) FROM mmb_messages WHERE room = NEW.room AND audience < NEW.audience)));
   INSERT INTO mmb_own_runs (room, sender, first_id, last_id)
   SELECT NEW.room, NEW.excluded, NEW.id, NEW.id
   WHERE NOT EXISTS (SELECT 1 FROM (SELECT last_id FROM mmb_own_runs WHERE room = NEW.room AND sender = NEW.excluded
