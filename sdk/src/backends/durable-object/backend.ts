@@ -49,9 +49,11 @@ export interface DurableObjectStorageOptions {
 
 /**
  * Stores rooms in a SQLite-backed Durable Object (`ctx.storage.sql`, declared
- * with `new_sqlite_classes`). Every call is synchronous SQL under the hood and
- * `append` runs in `transactionSync`, so id assignment, the idempotency check,
- * the message row and its delivery index commit together.
+ * with `new_sqlite_classes`). Every call is synchronous SQL under the hood. An
+ * append is usually one INSERT whose triggers (`APPEND_TRIGGERS` in schema.ts)
+ * write the room head, the sender's stats, the delivery index and the own runs
+ * in the same statement, so they commit together; an append that also starts an
+ * epoch, creates the room or trims runs in `transactionSync`.
  *
  * Broadcasts are stored once: the room's membership (an epoch) is stored as an
  * `mmb_audiences` row the first time a broadcast follows a join or leave, and
