@@ -34,8 +34,16 @@ it('keeps head, stats, deliveries and own runs equal to a scan of the messages, 
     const exec = sql.exec.bind(sql);
     const transactionSync = state.storage.transactionSync.bind(state.storage);
     const counted = {
-      sql: { exec: (query: string, ...bindings: unknown[]) => (counts.exec++, exec(query, ...bindings)) },
-      transactionSync: <T>(closure: () => T): T => (counts.transactions++, transactionSync(closure)),
+      sql: {
+        exec: (query: string, ...bindings: unknown[]) => {
+          counts.exec++;
+          return exec(query, ...bindings);
+        },
+      },
+      transactionSync: <T>(closure: () => T): T => {
+        counts.transactions++;
+        return transactionSync(closure);
+      },
     };
     const storage = new DurableObjectStorageBackend(counted);
     let time = 1_700_000_000_000;
