@@ -80,20 +80,128 @@ async function sendRates(baseline, safe) {
   return rows;
 }
 
-/** The bus's direct send in the safe bus's shape: 10 agents, each with a live subscriber. */
-async function liveSubscriberRate(baseline, safe) {
-  const n = quick ? 5_000 : 100_000;
-  const bus = await room(10, new IndividualRoutingPolicy());
-  for (let i = 0; i < 10; i++) bus.subscribe(`agent-${i}`, () => {});
-  const rate = await throughput(n, (i) => bus.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`])));
+/** The headline cases, each a fresh room: [name, agents, body(i)] once built. */
+async function headlineCases() {
+  const live = await room(10, new IndividualRoutingPolicy());
+  for (let i = 0; i < 10; i++) live.subscribe(`agent-${i}`, () => {});
+  const direct10 = await room(10, new IndividualRoutingPolicy());
+  const direct100 = await room(100, new IndividualRoutingPolicy());
+  const sub100 = await room(100, new SubgroupRoutingPolicy(), (i) => [`team-${Math.floor(i / 10)}`]);
+  const broadcast100 = await room(100, new BroadcastRoutingPolicy());
+  const liveBroadcast = await room(10, new BroadcastRoutingPolicy());
+  for (let i = 0; i < 10; i++) liveBroadcast.subscribe(`agent-${i}`, () => {});
+  const direct = (bus, agents) => (i) => bus.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % (agents - 1)) + 1}`]));
+  const cases = [
+    ['send direct, live subscribers', 10, direct(live, 10)],
+    ['send direct', 10, direct(direct10, 10)],
+    ['send direct', 100, direct(direct100, 100)],
+    ['send subgroup (10 per group)', 100, (i) => sub100.sendMessage(new Message('agent-0', { text: 'hello', i }, [`team-${i % 10}`]))],
+    ['send broadcast', 100, (i) => broadcast100.sendMessage(new Message('agent-0', { text: 'hello', i }))],
+    ['send broadcast, live subscribers', 10, (i) => liveBroadcast.sendMessage(new Message('agent-0', { text: 'hello', i }))],
+  ];
+  const close = () => Promise.all([live, direct10, direct100, sub100, broadcast100, liveBroadcast].map((b) => b.close()));
+  return { cases, close };
+}
+
+/**
+ * Alternating rounds: in each round every case runs one chunk right after a chunk of each baseline, so a ratio
+ * compares figures measured seconds apart under the same load; the order is reversed every other round. Reports
+ * the median and range of each ratio over the rounds.
+ */
+async function alternatingRounds() {
+  const rounds = quick ? 3 : 6;
+  const chunk = quick ? 3_000 : 20_000;
+  const ee = emitterBaseline();
+  const safe = safeBusRoom(10);
+  const safeBody = (i) => safe.send('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]);
+  const { cases, close } = await headlineCases();
+  for (const [, , body] of cases) await rateOf(body, 2_000, 0); // warm up
+  const ratios = cases.map(() => ({ baseline: [], safe: [], rate: [] }));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? [...cases.keys()].reverse() : [...cases.keys()];
+    const from = 10_000 + r * chunk;
+    for (const c of order) {
+      global.gc?.();
+      const baselineRate = await rateOf(ee, chunk * 3, from);
+      const safeRate = await rateOf(safeBody, chunk, from);
+      const rate = await rateOf(cases[c][2], chunk, from);
+      ratios[c].baseline.push(rate / baselineRate);
+      ratios[c].safe.push(rate / safeRate);
+      ratios[c].rate.push(rate);
+    }
+  }
+  await close();
+  const rows = cases.map(([measure, agents], c) => ({
+    measure: `${measure} (alternating rounds)`,
+    agents,
+    'messages/s': Math.round(median(ratios[c].rate)),
+    'ratio to baseline': +median(ratios[c].baseline).toFixed(3),
+    'baseline range': range(ratios[c].baseline),
+    'ratio to safe bus': +median(ratios[c].safe).toFixed(3),
+    'safe bus range': range(ratios[c].safe),
+  }));
+  // Same-round ratios to the direct send in the same room size: the rounds' loads cancel out.
+  const per = (c) => ratios[c].rate;
+  const slower = (c, d) => per(c).map((rate, r) => per(d)[r] / rate);
+  return { rows, rounds, subgroupVsDirect: slower(3, 2), broadcastVsDirect: slower(4, 2) };
+}
+
+function emitterBaseline() {
+  const emitter = new EventEmitter();
+  emitter.on('message', () => {});
+  let log = [];
+  return (i) => {
+    const content = { text: 'hello', i };
+    emitter.emit('message', content);
+    log.push(content);
+    JSON.stringify(content);
+    if (log.length > 100_000) log = [];
+  };
+}
+
+async function rateOf(body, n, from) {
+  const start = performance.now();
+  for (let i = from; i < from + n; i++) await body(i);
+  return n / ((performance.now() - start) / 1000);
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}
+
+function range(values) {
+  return `${Math.min(...values).toFixed(3)}-${Math.max(...values).toFixed(3)}`;
+}
+
+/**
+ * Storage fetches per send in a room of 10 live subscribers, counted on a wrapped backend: the work a
+ * subscription does for messages it is (or is not) routed. A caught-up subscription should need none.
+ */
+async function fetchesPerSend() {
+  const storage = new InMemoryStorageBackend();
+  let fetches = 0;
+  const fetch = storage.fetch.bind(storage);
+  storage.fetch = (...args) => {
+    fetches++;
+    return fetch(...args);
+  };
+  const bus = new MessageBus(storage, new IndividualRoutingPolicy(), { room: 'bench', logLevel: 'silent' });
+  for (let i = 0; i < 10; i++) await bus.connectAgent(`agent-${i}`);
+  let delivered = 0;
+  for (let i = 0; i < 10; i++) bus.subscribe(`agent-${i}`, () => void delivered++);
+  const n = quick ? 2_000 : 20_000;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  await settle();
+  const before = fetches;
+  for (let i = 0; i < n; i++) await bus.sendMessage(new Message('agent-0', { i }, [`agent-${(i % 9) + 1}`]));
+  await settle();
   await bus.close();
   return {
-    measure: 'send direct, live subscribers',
+    measure: 'storage fetches per send: direct, 10 live subscribers',
     agents: 10,
-    'messages/s': Math.round(rate),
-    'baseline msgs/s': Math.round(baseline),
-    'ratio to baseline': +(rate / baseline).toFixed(3),
-    'ratio to safe bus': +(rate / safe).toFixed(3),
+    'fetches/send': +((fetches - before) / n).toFixed(4),
+    'deliveries/send': +(delivered / n).toFixed(3),
   };
 }
 
@@ -108,6 +216,9 @@ async function heapPerSend() {
   const live = await room(10, new IndividualRoutingPolicy());
   for (let i = 0; i < 10; i++) live.subscribe(`agent-${i}`, () => {});
   const broadcast = await room(10, new BroadcastRoutingPolicy());
+  const liveBroadcast = await room(10, new BroadcastRoutingPolicy());
+  for (let i = 0; i < 10; i++) liveBroadcast.subscribe(`agent-${i}`, () => {});
+  const sub = await room(100, new SubgroupRoutingPolicy(), (i) => [`team-${Math.floor(i / 10)}`]);
   const cases = [
     [
       'EventEmitter baseline',
@@ -123,6 +234,8 @@ async function heapPerSend() {
     ['bus, direct', (i) => direct.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]))],
     ['bus, direct, live subscribers', (i) => live.sendMessage(new Message('agent-0', { text: 'hello', i }, [`agent-${(i % 9) + 1}`]))],
     ['bus, broadcast', (i) => broadcast.sendMessage(new Message('agent-0', { text: 'hello', i }))],
+    ['bus, broadcast, live subscribers', (i) => liveBroadcast.sendMessage(new Message('agent-0', { text: 'hello', i }))],
+    ['bus, subgroup of 10 (100 agents)', (i) => sub.sendMessage(new Message('agent-0', { text: 'hello', i }, [`team-${i % 10}`]))],
   ];
   const rows = [];
   let emitterBytes;
@@ -139,7 +252,7 @@ async function heapPerSend() {
       ...(safeBytes === undefined ? {} : { 'ratio to safe bus': +(bytes / safeBytes).toFixed(2) }),
     });
   }
-  await Promise.all([direct.close(), live.close(), broadcast.close()]);
+  await Promise.all([direct, live, broadcast, liveBroadcast, sub].map((bus) => bus.close()));
   return rows;
 }
 
@@ -203,6 +316,7 @@ export async function run() {
   if (!global.gc) throw new Error('run with node --expose-gc (npm run bench does)');
   const baseline = await baselineOps(quick ? 50_000 : 300_000);
   const safe = await safeBusOps(quick ? 20_000 : 200_000);
+  const alternating = await alternatingRounds();
   const rows = [
     { measure: 'baseline: EventEmitter emit + array push + JSON.stringify', 'messages/s': Math.round(baseline) },
     {
@@ -212,8 +326,9 @@ export async function run() {
       'baseline msgs/s': Math.round(baseline),
       'ratio to baseline': +(safe / baseline).toFixed(3),
     },
+    ...alternating.rows,
     ...(await sendRates(baseline, safe)),
-    await liveSubscriberRate(baseline, safe),
+    await fetchesPerSend(),
     ...(await heapPerSend()),
     ...(await fetchLatencies()),
     ...(await broadcastBytes()),
@@ -221,11 +336,21 @@ export async function run() {
   const direct = rows.filter((r) => r.measure === 'send direct');
   const fetches = rows.filter((r) => r.measure?.startsWith('fetch'));
   const bytes = rows.filter((r) => r.measure === 'bytes kept per broadcast');
-  const live = rows.find((r) => r.measure === 'send direct, live subscribers');
+  const live = alternating.rows[0];
   const heap = rows.filter((r) => r.measure.startsWith('heap bytes'));
+  const wakeups = rows.find((r) => r.measure.startsWith('storage fetches per send'));
+  const bySize = (kind) =>
+    direct.map(
+      (d) =>
+        `${d.agents} agents ${(d['messages/s'] / rows.find((r) => r.measure === `send ${kind}` && r.agents === d.agents)['messages/s']).toFixed(2)}x`,
+    );
+  const fmt = (values) => `${median(values).toFixed(2)}x (${range(values)})`;
   const notes = [
     `safe bus = bench/safe-bus-baseline.mjs: id and membership checks, the 64 KiB limit, a JSON copy, a deep freeze, an id, a log append and delivery to live subscribers behind an async send; nothing else (no policies, metrics, idempotency or storage interface). It runs at ${rows[1]['ratio to baseline']} of the EventEmitter baseline.`,
-    `direct send with live subscribers (10 agents) / safe bus: ${live['ratio to safe bus']} (target >= 1), / EventEmitter baseline: ${live['ratio to baseline']} (target >= 0.333)`,
+    `direct send with live subscribers (10 agents), median of ${alternating.rounds} alternating rounds / safe bus: ${live['ratio to safe bus']} (${live['safe bus range']}; target >= 1), / EventEmitter baseline: ${live['ratio to baseline']} (${live['baseline range']}; target >= 0.333)`,
+    `time per send against direct, 100 agents, same rounds: subgroup ${fmt(alternating.subgroupVsDirect)}, broadcast ${fmt(alternating.broadcastVsDirect)} (target: within 1.5x)`,
+    `best-of-3 runs, time per send against direct at the same size: subgroup ${bySize('subgroup (10 per group)').join(', ')}; broadcast ${bySize('broadcast').join(', ')}`,
+    `storage fetches per send with 10 live subscribers: ${wakeups['fetches/send']} (a subscription takes the next id as it is stored and fetches only on a gap; it is not woken for messages routed to others)`,
     `heap bytes allocated per send (V8 GC profiler, garbage included, the caller's Message and content counted on every side): ${heap.map((r) => `${r.measure.slice('heap bytes allocated per send: '.length)} ${r['bytes/send']}`).join(', ')}`,
     `direct send / baseline: ${direct.map((r) => `${r.agents} agents ${r['ratio to baseline']}`).join(', ')} (target >= 0.333)`,
     `fetch p50 at ${fetches.at(-1)['room messages']} / at 10k: ${fetches.at(-1)['p50 ratio to 10k room']} (target <= 2)`,

@@ -1,11 +1,11 @@
 // `npm run bench`: runs every benchmark module, prints a table each, and writes bench/results/latest.json.
-// Usage: npm run bench [-- core file redis indexeddb worker edge-peers redis-peers]   (default: all that are present)
+// Usage: npm run bench [-- core file redis indexeddb worker own-runs edge-peers redis-peers mcp]   (default: all that are present)
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ['core', 'file', 'redis', 'indexeddb', 'worker', 'own-runs', 'edge-peers', 'redis-peers'];
+const all = ['core', 'file', 'redis', 'indexeddb', 'worker', 'own-runs', 'edge-peers', 'redis-peers', 'mcp'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const modules = (wanted.length ? wanted : all).filter((name) => existsSync(join(here, `${name}.mjs`)));
 

@@ -232,10 +232,19 @@ const breaks = () =>
 breaks();
 
 const dashboard = `${url}/devtools/?room=lab&token=${adminToken}`;
+// Every room is an MCP server: a token per room for an agent "you", to connect an MCP client (README: "Connect an MCP client").
+const mcp = [];
+for (const room of Object.keys(ROOMS))
+  mcp.push(
+    `    ${room.padEnd(8)} ${url}/v1/rooms/${room}/mcp\n             Authorization: Bearer ${await token({ sub: 'you', room, role: 'agent' })}`,
+  );
 console.log(`
   Message bus demo is running: 5 agents in rooms standup (broadcast), lab (subgroup) and dm (individual).
 
   Dashboard:  ${dashboard}
+
+  MCP (Streamable HTTP; join as agent "you" with join_room):
+${mcp.join('\n')}
 
   Worker API: ${url}   (admin token: the token= above; \`npm run -s token -- --admin\` prints another)
   Ctrl-C stops everything.

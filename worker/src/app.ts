@@ -7,6 +7,7 @@ import { serveDevtools } from './devtools.js';
 import { type Env, limitsOf } from './env.js';
 import { closeCodeOf, errorResponse, fail } from './errors.js';
 import { readDecimal, readGroups, readRouting, readSendInput, readUpTo } from './input.js';
+import { mcpRoute } from './mcp/route.js';
 import { NOSNIFF, withHeaders } from './security-headers.js';
 import { directoryOf, type RoomStub, roomOf as stubOf } from './stubs.js';
 
@@ -57,9 +58,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       .filter(Boolean);
     const middleware = cors({
       origin: (origin) => (allowed.includes('*') ? origin || '*' : allowed.includes(origin) ? origin : null),
-      allowHeaders: ['Authorization', 'Content-Type'],
+      // Mcp-* and Last-Event-ID: browser-based MCP clients of /v1/rooms/:room/mcp.
+      allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Session-Id', 'Mcp-Protocol-Version', 'Last-Event-ID'],
       allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['Retry-After'],
+      exposeHeaders: ['Retry-After', 'Mcp-Session-Id'],
       maxAge: 600,
     });
     return middleware(c, next);
@@ -181,6 +183,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
     if (refused) return refuseSocket(refused, c.var.protocol);
     return upgrade(c, room, 'agent', agent);
   });
+
+  app.on(['GET', 'POST', 'DELETE'], '/v1/rooms/:room/mcp', (c) =>
+    mcpRoute(c.req.raw, c.env, c.var.principal, c.req.param('room'), (work) => c.executionCtx.waitUntil(work)),
+  );
 
   // --- admin routes ---
 

@@ -26,6 +26,7 @@ import { errorOf, fail, toErrorBody } from './errors.js';
 import { answerFrame, type FrameActions } from './frames.js';
 import { refuseGroupChange, refuseGroupCount } from './group-grant.js';
 import { readDecimal } from './input.js';
+import { McpRoom } from './mcp/sessions.js';
 import { TokenBuckets } from './rate-limit.js';
 import { RoomMeta } from './room-meta.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
@@ -79,6 +80,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   readonly #limitRejections: Counter;
   readonly #buckets: TokenBuckets;
   readonly #sockets: SocketHub;
+  readonly #mcp: McpRoom;
   #bus: MessageBus | undefined;
   #room: string | undefined;
   #routing: string;
@@ -105,10 +107,20 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     });
     this.#buckets = new TokenBuckets(this.#limits.ratePerSecond, this.#limits.rateBurst);
     this.#meta = new RoomMeta(ctx.storage.sql);
+    this.#mcp = new McpRoom({
+      sql: ctx.storage.sql,
+      limits: this.#limits,
+      rpc: this,
+      bus: () => this.#bus as MessageBus,
+      takeToken: (agent) => this.#buckets.take(agent),
+      countLimit: (limit) => this.#countLimit(limit),
+    });
     this.#routing = this.#meta.routing ?? this.#defaultRouting();
     const room = this.#meta.room;
     if (room !== undefined) this.#open(room);
     this.#sockets = new SocketHub(ctx, () => this.#backend);
+    // MCP sessions live in memory: those of the previous instance are gone, and so is their agents' presence.
+    if (room !== undefined) void ctx.blockConcurrencyWhile(() => this.#mcp.recover(room));
   }
 
   /** Policies by name; `createChatRoom` overrides this. */
@@ -208,7 +220,10 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   describe(room: string): Promise<Outcome<RoomView>> {
     return this.#run(room, async (bus) => {
       const [agents, snapshot] = await Promise.all([bus.agents(), bus.storage.getRoom(room)]);
-      const members = agents.map((m) => ({ ...m, sockets: this.#sockets.open(m.id).length }));
+      const members = agents.map((m) => {
+        const sockets = this.#sockets.open(m.id).length;
+        return { ...m, sockets, via: this.#mcp.viaOf(m.id, sockets) };
+      });
       return {
         room,
         routing: this.#routing,
@@ -245,9 +260,13 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
 
   // --- WebSockets (hibernation API) ---
 
-  /** Upgrades a socket the worker has authorised (`x-mmb-*` headers are set by the worker only). */
+  /** Upgrades a socket, or answers an MCP request, that the worker has authorised (`x-mmb-*` headers are set by the worker only). */
   override async fetch(request: Request): Promise<Response> {
     const room = request.headers.get('x-mmb-room') as string;
+    if (request.headers.get('x-mmb-kind') === 'mcp') {
+      this.#init(room);
+      return this.#mcp.handle(request, room, request.headers.get('x-mmb-agent') as string);
+    }
     const kind = request.headers.get('x-mmb-kind') === 'events' ? 'events' : 'agent';
     const agent = kind === 'agent' ? request.headers.get('x-mmb-agent') : null;
     const afterHeader = request.headers.get('x-mmb-after');
@@ -415,6 +434,7 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       logLevel: 'warn',
     });
     this.#bus = bus;
+    this.#mcp.rebind();
     // The live feed of every socket: synchronous with each append, so delivery order is id order.
     const stop = this.#backend.watch(room, (message) => {
       if (this.#bus === bus) this.#sockets.onStored(message);

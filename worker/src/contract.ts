@@ -25,10 +25,15 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorBody 
 
 // --- shapes the API answers with ---
 
+/** How a member connected: through an MCP session, a WebSocket, or the HTTP API. */
+export type MemberVia = 'mcp' | 'websocket' | 'http';
+
 /** A member as `GET /v1/rooms/:room` reports it. */
 export interface MemberView extends AgentInfo {
   /** Open WebSockets of this agent. */
   sockets: number;
+  /** `mcp` when an MCP session joined it (online or not), else `websocket` while it has a socket open, else `http`. */
+  via: MemberVia;
 }
 
 /** `GET /v1/rooms/:room`. */

@@ -1,4 +1,4 @@
-/** The selected room's members: online state, groups, acked cursor, lag and when each last sent. */
+/** The selected room's members: online state, how they connected (MCP is marked), groups, acked cursor, lag and when each last sent. */
 import { memo } from 'react';
 import type { ApiClient } from '../api/client.js';
 import type { AgentState } from '../api/types.js';
@@ -6,6 +6,7 @@ import { useNow } from '../hooks/useNow.js';
 import { formatAgo } from '../ui/format.js';
 import { Panel } from '../ui/Panel.js';
 import { ConnectAgentForm } from './ConnectAgentForm.js';
+import { ViaMcp } from './ViaMcp.js';
 
 export interface AgentsPanelProps {
   client: ApiClient;
@@ -50,6 +51,7 @@ export const AgentsPanel = memo(function AgentsPanel({ client, room, members, on
                       <span className={`dot ${m.online ? 'online' : 'offline'}`} role="img" aria-label={m.online ? 'online' : 'offline'} />
                       {m.id}
                     </button>
+                    {m.via === 'mcp' && <ViaMcp agent={m.id} />}
                   </td>
                   <td className="groups">{m.groups.join(', ') || '—'}</td>
                   <td>{m.cursor}</td>

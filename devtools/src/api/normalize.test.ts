@@ -55,6 +55,7 @@ describe('admin API readers', () => {
           lastSentAt: null,
           joinedAfter: 0,
           sockets: 0,
+          via: 'mcp',
         },
         {
           id: 'a',
@@ -67,14 +68,15 @@ describe('admin API readers', () => {
           lastSentAt: 10,
           joinedAfter: 0,
           sockets: 1,
+          via: 'websocket',
         },
       ],
     };
     const detail = readRoomDetail(body, 'lab');
     expect(detail.policy).toBe('broadcast');
-    expect(detail.members.map((m) => [m.id, m.online, m.lag, m.lastSentAt, m.sentCount])).toEqual([
-      ['a', true, 0, 10, 2],
-      ['b', false, 4, null, 0],
+    expect(detail.members.map((m) => [m.id, m.online, m.lag, m.lastSentAt, m.sentCount, m.via])).toEqual([
+      ['a', true, 0, 10, 2, 'websocket'],
+      ['b', false, 4, null, 0, 'mcp'],
     ]);
   });
 

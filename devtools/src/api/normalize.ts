@@ -6,7 +6,7 @@
  * value and nothing guesses between spellings.
  */
 import type { FrameReader } from 'modular-message-bus-library/client';
-import type { RoomSummary as ApiRoomSummary, MemberView, RoomView, ServerFrame } from 'modular-message-bus-worker/contract';
+import type { RoomSummary as ApiRoomSummary, MemberVia, MemberView, RoomView, ServerFrame } from 'modular-message-bus-worker/contract';
 import type { AgentState, RoomDetail, RoomEvent, RoomSummary, StoredMessage } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -14,6 +14,7 @@ type Obj = Record<string, unknown>;
 const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isNum = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+const VIAS: readonly MemberVia[] = ['mcp', 'websocket', 'http'];
 
 /** `RoomSummary` of the contract, checked field by field. */
 function isRoomSummary(value: unknown): value is ApiRoomSummary {
@@ -65,7 +66,17 @@ export function readRoomDetail(body: unknown, room: string): RoomDetail {
   if (!isRoomView(body)) return { room, policy: 'unknown', lastId: 0, oldestId: 1, members: [] };
   const members: AgentState[] = body.members
     .filter(isMember)
-    .map(({ id, online, groups, cursor, lag, lastSentAt, sentCount }) => ({ id, online, groups, cursor, lag, lastSentAt, sentCount }))
+    .map(({ id, online, groups, cursor, lag, lastSentAt, sentCount, via }) => ({
+      id,
+      online,
+      groups,
+      cursor,
+      lag,
+      lastSentAt,
+      sentCount,
+      // A worker from before MCP sends no `via`: its members connected over HTTP or WebSocket.
+      via: VIAS.includes(via) ? via : 'http',
+    }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { room: body.room, policy: body.routing, lastId: body.lastId, oldestId: body.oldestId, members };
 }

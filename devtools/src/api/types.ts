@@ -10,6 +10,7 @@ import type {
   SendRequest as ApiSendRequest,
   ConfigFrame,
   JsonValue,
+  MemberView,
   PresenceFrame,
   RoomView,
   StoredMessage,
@@ -20,8 +21,9 @@ export type { JsonValue, StoredMessage };
 /** One row of `GET /v1/rooms` (`RoomSummary`, with `routing` as `policy`). */
 export type RoomSummary = Pick<ApiRoomSummary, 'room' | 'members' | 'online' | 'lastId'> & { policy: string };
 
-/** One member of `GET /v1/rooms/:room` as the agents panel shows it. */
-export type AgentState = Pick<AgentInfo, 'id' | 'online' | 'groups' | 'cursor' | 'lag' | 'lastSentAt' | 'sentCount'>;
+/** One member of `GET /v1/rooms/:room` as the agents panel shows it (`via`: how it connected, e.g. `mcp`). */
+export type AgentState = Pick<AgentInfo, 'id' | 'online' | 'groups' | 'cursor' | 'lag' | 'lastSentAt' | 'sentCount'> &
+  Pick<MemberView, 'via'>;
 
 /** `GET /v1/rooms/:room` (`RoomView`, with `routing` as `policy`), members sorted by id. */
 export type RoomDetail = Pick<RoomView, 'room' | 'lastId' | 'oldestId'> & { policy: string; members: AgentState[] };

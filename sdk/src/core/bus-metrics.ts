@@ -20,6 +20,7 @@ export class BusMetrics {
   /** Pre-bound series of the hot path. */
   readonly sentBound: { inc(by?: number): void };
   readonly deliveriesBound: { inc(by?: number): void };
+  readonly sendDurationBound: { observe(seconds: number): void };
 
   constructor(registry: MetricsRegistry, room: string, policy: string, collect: () => Promise<void>) {
     this.registry = registry;
@@ -41,6 +42,7 @@ export class BusMetrics {
     this.#removeCollector = registry.addCollector(collect);
     this.sentBound = this.sent.bind({ room, policy });
     this.deliveriesBound = this.deliveries.bind({ room });
+    this.sendDurationBound = this.sendDuration.bind(this.roomLabels);
   }
 
   rejected(code: string): void {

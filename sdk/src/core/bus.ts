@@ -244,7 +244,7 @@ export class MessageBus {
     const started = performance.now();
     try {
       const stored = await this.#send(message);
-      this.#metrics.sendDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
       return stored;
     } catch (error) {
       const failure = asStorageFailure(this.storage.name, 'sendMessage', error);
@@ -466,10 +466,14 @@ export class MessageBus {
     return { sender, recipients, idempotencyKey, content: copy, contentJson };
   }
 
-  /** Emits `message` once per id (own sends and a watching backend's echo of them meet here) and wakes the subscriptions. */
+  /**
+   * Emits `message` and tells the subscriptions, once per id: own sends and a watching backend's echo of them meet
+   * here. An id `#emitted` gave up on (it came thousands of ids late) is no loss: a subscription that heard of a
+   * later id fetched from the store, where the earlier one already was.
+   */
   #onStored(message: StoredMessage): void {
-    if (this.#closed) return;
-    if (this.#emitted.add(message.id)) this.#emit('message', [message]);
+    if (this.#closed || !this.#emitted.add(message.id)) return;
+    if (this.#events.listenerCount('message') > 0) this.#emit('message', [message]);
     for (const subscription of this.#subscriptions) subscription.notify(message);
   }
 

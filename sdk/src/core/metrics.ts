@@ -83,10 +83,17 @@ export class Gauge implements Family {
   }
 }
 
+interface HistogramSeries {
+  labels: Labels;
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 /** Cumulative buckets, sum and count per label set. */
 export class Histogram implements Family {
   readonly type = 'histogram';
-  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -94,23 +101,45 @@ export class Histogram implements Family {
   ) {}
 
   observe(labels: Labels, value: number): void {
+    this.#record(this.#seriesOf(labelKey(labels), labels), value);
+  }
+
+  /**
+   * A handle on one label set, for hot paths: `observe` without building a label key each time. The series
+   * appears in the exposition at its first observation, as with `observe`.
+   */
+  bind(labels: Labels): { observe(value: number): void } {
     const key = labelKey(labels);
+    let series: HistogramSeries | undefined;
+    return {
+      observe: (value) => {
+        series ??= this.#seriesOf(key, labels);
+        this.#record(series, value);
+      },
+    };
+  }
+
+  /** Observations so far for a label set. */
+  count(labels: Labels): number {
+    return this.#series.get(labelKey(labels))?.count ?? 0;
+  }
+
+  #seriesOf(key: string, labels: Labels): HistogramSeries {
     let series = this.#series.get(key);
     if (!series) {
       series = { labels, counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
       this.#series.set(key, series);
     }
+    return series;
+  }
+
+  #record(series: HistogramSeries, value: number): void {
     // Counts are stored per bucket and made cumulative when rendered: one increment per observation.
     let i = 0;
     while (i < this.buckets.length && value > (this.buckets[i] as number)) i++;
     if (i < this.buckets.length) series.counts[i] = (series.counts[i] as number) + 1;
     series.sum += value;
     series.count += 1;
-  }
-
-  /** Observations so far for a label set. */
-  count(labels: Labels): number {
-    return this.#series.get(labelKey(labels))?.count ?? 0;
   }
 
   render(lines: string[]): void {
