@@ -58,6 +58,8 @@ export async function startDev({ config, vars = {} }) {
   }
   return {
     url,
+    /** The DevTools inspector port of the worker (CPU profiles). */
+    inspector,
     output: () => log,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));

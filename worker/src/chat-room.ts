@@ -36,7 +36,7 @@ import type {
 } from './contract.js';
 import { type Env, type Limits, limitsOf } from './env.js';
 import { errorOf, fail, toErrorBody } from './errors.js';
-import { answerFrame } from './frames.js';
+import { answerFrame, type FrameActions } from './frames.js';
 import { refuseGroupChange, refuseGroupCount } from './group-grant.js';
 import { readDecimal } from './input.js';
 import { McpRoom } from './mcp/sessions.js';
@@ -101,6 +101,25 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   #room: string | undefined;
   #routing: string;
   readonly #startedAt = Date.now();
+  /** What socket frames may do (frames.ts), made once: no closures per frame. */
+  readonly #frameActions: FrameActions = {
+    send: (room, agent, input) => this.sendMessage(room, agent, input),
+    ack: (room, agent, upTo) => this.ackMessages(room, agent, upTo),
+    countLimit: (limit) => this.#countLimit(limit),
+    streams: {
+      start: (room, agent, input) => this.#run(room, () => this.#streams.start(agent, input)),
+      write: (agent, streamId, seq, text) => {
+        try {
+          this.#streams.write(agent, streamId, seq, text);
+          return { ok: true, value: undefined };
+        } catch (error) {
+          return { ok: false, error: toErrorBody(error) };
+        }
+      },
+      end: (room, agent, streamId, seq, content) => this.#run(room, () => this.#streams.end(agent, streamId, seq, content)),
+      abort: (room, agent, streamId, reason) => this.#run(room, () => this.#streams.abort(agent, streamId, reason)),
+    },
+  };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -344,28 +363,13 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
     const answer = await answerFrame(
       data,
       {
-        kind: attachment.kind,
+        kind: agent === null ? 'events' : attachment.kind,
+        room,
+        agent,
         maxBytes: this.#limits.maxBodyBytes,
         maxContentDepth: this.#limits.maxContentDepth,
       },
-      {
-        send: (input) => this.sendMessage(room, agent as string, input),
-        ack: (upTo) => this.ackMessages(room, agent as string, upTo),
-        countLimit: (limit) => this.#countLimit(limit),
-        streams: {
-          start: (input) => this.#run(room, () => this.#streams.start(agent as string, input)),
-          write: (streamId, seq, text) => {
-            try {
-              this.#streams.write(agent as string, streamId, seq, text);
-              return { ok: true, value: undefined };
-            } catch (error) {
-              return { ok: false, error: toErrorBody(error) };
-            }
-          },
-          end: (streamId, seq, content) => this.#run(room, () => this.#streams.end(agent as string, streamId, seq, content)),
-          abort: (streamId, reason) => this.#run(room, () => this.#streams.abort(agent as string, streamId, reason)),
-        },
-      },
+      this.#frameActions,
     );
     this.#sockets.send(ws, answer);
   }

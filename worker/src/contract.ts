@@ -116,10 +116,33 @@ export interface SendInput {
 
 // --- WebSocket frames ---
 
-/** A stored message, on an agent socket (routed to the agent) or on the events feed (every message). */
+/**
+ * A stored message as a socket carries it: without `room` (the socket's), and without `recipients` when the frame
+ * names an `audience` instead (see `AudienceFrame`). The SDK's `FrameReader` puts both back.
+ */
+export type WireMessage = Omit<StoredMessage, 'room' | 'recipients'> & { room?: string; recipients?: readonly string[] };
+
+/**
+ * A stored message, on an agent socket (routed to the agent) or on the events feed (every message). One text per
+ * message serves every socket. With `audience`, the recipients are that audience's `members` in their order,
+ * without the sender (with `withSender`, all of them); otherwise `message.recipients` lists them.
+ */
 export interface MessageFrame {
   type: 'message';
-  message: StoredMessage;
+  audience?: number;
+  withSender?: true;
+  message: WireMessage;
+}
+
+/**
+ * A recipient list sent once on a socket, before the first message frame that names it: a long list (8 ids or
+ * more) travels once per socket instead of once per message. The latest audience frame of a socket replaces the
+ * one before; every id in it is a recipient or the sender of the message that follows it.
+ */
+export interface AudienceFrame {
+  type: 'audience';
+  audience: number;
+  members: string[];
 }
 
 /** Why a member's presence changed. */
@@ -161,12 +184,17 @@ export interface StreamOpened {
 }
 
 /**
- * The answer to a client frame, carrying its `ref`: `message` for a send or a `stream-end`, `cursor` for an ack,
- * `stream` for a `stream-start`, nothing for a ping, a `stream-write` or a `stream-abort`.
+ * The answer to a client frame, carrying its `ref`: for a send, the stored message's `id`, `timestamp` and `thread`
+ * (the sender has the rest; for a repeated idempotency key, those of the message stored the first time); `message`
+ * for a `stream-end`; `cursor` for an ack; `stream` for a `stream-start`; nothing for a ping, a `stream-write` or a
+ * `stream-abort`.
  */
 export interface OkFrame {
   type: 'ok';
   ref: FrameRef;
+  id?: number;
+  timestamp?: number;
+  thread?: number;
   message?: StoredMessage;
   cursor?: number;
   stream?: StreamOpened;
@@ -180,7 +208,7 @@ export interface ErrorFrame {
 }
 
 /** Every frame the server sends on `/v1/rooms/:room/ws` and `/v1/rooms/:room/events`. */
-export type ServerFrame = MessageFrame | PresenceFrame | ConfigFrame | StreamFrame | OkFrame | ErrorFrame;
+export type ServerFrame = MessageFrame | AudienceFrame | PresenceFrame | ConfigFrame | StreamFrame | OkFrame | ErrorFrame;
 
 /** The client's tag for matching an answer to its frame: a string (at most 128 characters) or a number; `null` when absent or unusable. */
 export type FrameRef = string | number | null;

@@ -3,10 +3,13 @@ import { fail } from './errors.js';
 import { readRef, readSendInput, readUpTo } from './input.js';
 import { answerStreamFrame, STREAM_FRAMES, type StreamActions } from './stream-frames.js';
 
-/** What a socket's frames may do, bound to the socket's room and agent by the room object. */
+/**
+ * What a socket's frames may do, for the socket's room and agent (from `FrameSource`). The room object makes
+ * one for all its sockets: nothing is built per frame.
+ */
 export interface FrameActions {
-  send(input: SendInput): Promise<Outcome<StoredMessage>>;
-  ack(upTo: number): Promise<Outcome<AckResponse>>;
+  send(room: string, agent: string, input: SendInput): Promise<Outcome<StoredMessage>>;
+  ack(room: string, agent: string, upTo: number): Promise<Outcome<AckResponse>>;
   countLimit(limit: LimitName): void;
   streams: StreamActions;
 }
@@ -15,6 +18,9 @@ export interface FrameActions {
 export interface FrameSource {
   /** `events` feeds and `watch` sockets are read-only: only `ping`. `stream` sockets take `ping` and the stream frames. */
   kind: 'agent' | 'watch' | 'stream' | 'events';
+  room: string;
+  /** The socket's agent (`null` on the events feed). */
+  agent: string | null;
   /** MAX_BODY_BYTES: a longer frame is refused unread. */
   maxBytes: number;
   /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
@@ -29,7 +35,6 @@ export interface FrameSource {
  * Sends and acks are read by the same functions as their HTTP routes.
  */
 export async function answerFrame(data: string | ArrayBuffer, source: FrameSource, actions: FrameActions): Promise<OkFrame | ErrorFrame> {
-  const refuse = (ref: FrameRef, error: ErrorBody): ErrorFrame => ({ type: 'error', ref, error });
   if (typeof data !== 'string') return refuse(null, fail('INVALID_MESSAGE', 'send JSON text frames, not binary'));
   if (data.length > source.maxBytes) {
     actions.countLimit('body');
@@ -41,25 +46,25 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
   if (!tag.usable) return refuse(null, fail('INVALID_MESSAGE', 'ref must be a string of at most 128 characters or a number'));
   const { ref } = tag;
   if (frame.type === 'ping') return { type: 'ok', ref };
+  if (source.kind === 'events' || source.agent === null) {
+    return refuse(ref, fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted'));
+  }
   if (typeof frame.type === 'string' && STREAM_FRAMES.has(frame.type) && (source.kind === 'agent' || source.kind === 'stream')) {
-    const answer = await answerStreamFrame(frame, ref, source.maxContentDepth, actions.streams);
+    const answer = await answerStreamFrame(frame, ref, { ...source, agent: source.agent }, actions.streams);
     return 'code' in answer ? refuse(ref, answer) : answer;
   }
   if (source.kind === 'stream') return refuse(ref, fail('INVALID_MESSAGE', 'a stream socket takes "ping" and the stream-* frames only'));
-  if (source.kind !== 'agent') {
-    const what = source.kind === 'events' ? 'the events feed' : 'a watch socket';
-    return refuse(ref, fail('INVALID_MESSAGE', `${what} is read-only: only "ping" frames are accepted`));
-  }
+  if (source.kind === 'watch') return refuse(ref, fail('INVALID_MESSAGE', 'a watch socket is read-only: only "ping" frames are accepted'));
   if (frame.type === 'send') {
     const input = readSendInput(frame, source.maxContentDepth);
     if (!input.ok) return refuse(ref, input.error);
-    const outcome = await actions.send(input.value);
-    return outcome.ok ? { type: 'ok', ref, message: outcome.value } : refuse(ref, outcome.error);
+    const outcome = await actions.send(source.room, source.agent, input.value);
+    return outcome.ok ? { type: 'ok', ref, id: outcome.value.id, timestamp: outcome.value.timestamp, thread: outcome.value.thread } : refuse(ref, outcome.error);
   }
   if (frame.type === 'ack') {
     const upTo = readUpTo(frame.upTo);
     if (!upTo.ok) return refuse(ref, upTo.error);
-    const outcome = await actions.ack(upTo.value);
+    const outcome = await actions.ack(source.room, source.agent, upTo.value);
     return outcome.ok ? { type: 'ok', ref, cursor: outcome.value.cursor } : refuse(ref, outcome.error);
   }
   return refuse(
@@ -72,6 +77,10 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
 }
 
 // --- internal helpers ---
+
+function refuse(ref: FrameRef, error: ErrorBody): ErrorFrame {
+  return { type: 'error', ref, error };
+}
 
 function parseObject(data: string): Record<string, unknown> | undefined {
   try {

@@ -1,5 +1,6 @@
 import { MessageBusError, type StorageBackend, type StoredMessage } from 'modular-message-bus-library';
 import { closeCodeOf, type ErrorBody, toErrorBody } from './errors.js';
+import { type EncodedMessage, MessageFrames } from './message-frames.js';
 
 /** Per-socket state kept in the socket's attachment, so it survives hibernation. */
 export interface SocketAttachment {
@@ -16,8 +17,16 @@ export interface SocketAttachment {
   room: string;
   /** The agent id (`null` for the events feed). */
   agent: string | null;
-  /** Highest id sent on this socket (or passed over because it was not routed to the agent). */
+  /**
+   * Highest id sent on this socket (or passed over because it was not routed to the agent), as of the last write:
+   * the attachment is written when the socket is accepted and when it goes live, not for every message.
+   */
   delivered: number;
+  /**
+   * The socket caught up and went live: from then on it got every message routed to it as the message was
+   * appended, so after hibernation it resumes from the room's last id rather than from `delivered`.
+   */
+  live?: boolean;
 }
 
 interface SocketState {
@@ -27,6 +36,10 @@ interface SocketState {
   /** A message was appended while catching up: fetch once more before going live. */
   missed: boolean;
   pumping: boolean;
+  /** Id of the last audience frame sent on this socket (0: none; the client keeps only the latest). */
+  audience: number;
+  /** Woken from hibernation while live: the pump first moves `delivered` up to the room's last id. */
+  resumeAtHead: boolean;
 }
 
 const PAGE = 500;
@@ -38,13 +51,23 @@ const OPEN = 1;
  * the storage's synchronous `watch` callback. An append during catch-up sets
  * `missed`, and the pump fetches again before going live: no gap at the seam,
  * and `delivered` filters duplicates. After hibernation, sockets come back from
- * `ctx.getWebSockets()` with their attachment and catch up again from it.
+ * `ctx.getWebSockets()` with their attachment: one that was still catching up
+ * resumes from its `delivered`; one that was live had every message up to the
+ * room's last id, and resumes from there. So a live socket's attachment is not
+ * rewritten for each message it gets.
  */
 export class SocketHub {
   readonly #ctx: DurableObjectState;
   readonly #storage: () => StorageBackend;
   readonly #states = new Map<WebSocket, SocketState>();
   readonly #dirty = new Set<WebSocket>();
+  readonly #frames = new MessageFrames();
+  /** Recipient lists as sets, per list: backends share one list between the broadcasts of a membership. */
+  readonly #recipientSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+  /** The room's last id when this instance started (read once, for the sockets that were live before hibernation). */
+  #head: Promise<number> | undefined;
+  /** The first id appended in this instance: no socket woken from hibernation has it. */
+  #firstAppended: number | undefined;
 
   constructor(ctx: DurableObjectState, storage: () => StorageBackend) {
     this.#ctx = ctx;
@@ -57,7 +80,7 @@ export class SocketHub {
     const tags = attachment.agent === null ? ['events'] : [`agent:${attachment.agent}`];
     this.#ctx.acceptWebSocket(ws, tags);
     ws.serializeAttachment(attachment);
-    const state: SocketState = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false };
+    const state: SocketState = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false, audience: 0, resumeAtHead: false };
     this.#states.set(ws, state);
     if (!state.live) void this.#pump(ws, state);
   }
@@ -105,22 +128,12 @@ export class SocketHub {
 
   /** Sends a frame unless the socket is closing or closed. */
   send(ws: WebSocket, frame: unknown): void {
-    if (ws.readyState !== OPEN) return;
-    try {
-      ws.send(JSON.stringify(frame));
-    } catch {
-      // The peer went away between the check and the send; webSocketClose cleans up.
-    }
+    this.#sendText(ws, JSON.stringify(frame));
   }
 
   /** Sends frame text as it is (already serialised once for many sockets). */
   sendRaw(ws: WebSocket, json: string): void {
-    if (ws.readyState !== OPEN) return;
-    try {
-      ws.send(json);
-    } catch {
-      // The peer went away between the check and the send; webSocketClose cleans up.
-    }
+    this.#sendText(ws, json);
   }
 
   /**
@@ -141,18 +154,22 @@ export class SocketHub {
     for (const ws of this.#ctx.getWebSockets('events')) if (this.#state(ws)) this.sendRaw(ws, json);
   }
 
-  /** Sends a frame to every events-feed socket. */
+  /** Sends a frame to every events-feed socket (stringified once). */
   broadcastEvent(frame: unknown): void {
+    let text: string | undefined;
     for (const ws of this.#ctx.getWebSockets('events')) {
-      if (this.#state(ws)?.live) this.send(ws, frame);
+      if (this.#state(ws)?.live) this.#sendText(ws, (text ??= JSON.stringify(frame)));
     }
   }
 
   /** Called synchronously by the storage for every append, in id order. */
   onStored(message: StoredMessage): void {
-    for (const ws of this.#ctx.getWebSockets()) {
-      const state = this.#state(ws);
-      if (!state) continue;
+    // One frame text for every socket that gets the message: encoded at the first one.
+    let encoded: EncodedMessage | undefined;
+    this.#firstAppended ??= message.id;
+    const recipients = this.#recipientSet(message.recipients);
+    // Every accepted socket has a state: from accept, or from the constructor after hibernation.
+    for (const [ws, state] of this.#states) {
       if (!state.live) {
         state.missed = true;
         if (!state.pumping) void this.#pump(ws, state);
@@ -160,12 +177,10 @@ export class SocketHub {
       }
       const { attachment } = state;
       if (attachment.kind === 'stream' || message.id <= attachment.delivered) continue;
-      // Only ids actually sent move the cursor: a later replay skips what was not routed to the agent anyway,
-      // and the attachment is rewritten only for sockets that got something.
-      if (attachment.kind === 'events' || message.recipients.includes(attachment.agent as string)) {
-        this.send(ws, { type: 'message', message });
+      // Only ids actually sent move the cursor: a later replay skips what was not routed to the agent anyway.
+      if (attachment.kind === 'events' || recipients.has(attachment.agent as string)) {
+        this.#sendMessage(ws, state, (encoded ??= this.#frames.encode(message)));
         attachment.delivered = message.id;
-        this.#markDirty(ws);
       }
     }
   }
@@ -178,7 +193,14 @@ export class SocketHub {
       const attachment = ws.deserializeAttachment() as SocketAttachment | null;
       if (!attachment) return undefined;
       // Woken from hibernation: catch up from the attachment before going live (a stream socket has nothing to catch up).
-      state = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false };
+      state = {
+        attachment,
+        live: attachment.kind === 'stream',
+        missed: false,
+        pumping: false,
+        audience: 0,
+        resumeAtHead: attachment.live === true,
+      };
       this.#states.set(ws, state);
       if (!state.live) void this.#pump(ws, state);
     }
@@ -193,6 +215,13 @@ export class SocketHub {
     state.pumping = true;
     const { attachment } = state;
     try {
+      if (state.resumeAtHead) {
+        state.resumeAtHead = false;
+        const head = await this.#roomHead(attachment.room);
+        // Everything up to the head at wake-up was delivered live; nothing appended since (from #firstAppended) was.
+        const woke = this.#firstAppended === undefined ? head : Math.min(head, this.#firstAppended - 1);
+        attachment.delivered = Math.max(attachment.delivered, woke);
+      }
       for (;;) {
         state.missed = false;
         const storage = this.#storage();
@@ -203,13 +232,14 @@ export class SocketHub {
         if (!this.#states.has(ws)) return;
         for (const message of page) {
           if (message.id <= attachment.delivered) continue;
-          this.send(ws, { type: 'message', message });
+          this.#sendMessage(ws, state, this.#frames.encode(message));
           attachment.delivered = message.id;
         }
         if (page.length < PAGE && !state.missed) break;
       }
       // Synchronous with the last check of `missed`: no append can slip between them.
       state.live = true;
+      attachment.live = true;
       this.#markDirty(ws);
     } catch (error) {
       const body = MessageBusError.is(error) ? error.toJSON().error : toErrorBody(error);
@@ -219,7 +249,43 @@ export class SocketHub {
     }
   }
 
-  /** Attachments are written once per event (not once per message), before the object may hibernate. */
+  /** The room's last id, read once per instance (the first call is made before any append of this instance). */
+  #roomHead(room: string): Promise<number> {
+    this.#head ??= this.#storage()
+      .getRoom(room)
+      .then((snapshot) => snapshot.lastId);
+    return this.#head;
+  }
+
+  #recipientSet(list: readonly string[]): ReadonlySet<string> {
+    let set = this.#recipientSets.get(list);
+    if (!set) {
+      set = new Set(list);
+      this.#recipientSets.set(list, set);
+    }
+    return set;
+  }
+
+  /** A message frame, after the audience frame it names when this socket has not had that one last. */
+  #sendMessage(ws: WebSocket, state: SocketState, encoded: EncodedMessage): void {
+    const { audience } = encoded;
+    if (audience && state.audience !== audience.id) {
+      this.#sendText(ws, audience.text);
+      state.audience = audience.id;
+    }
+    this.#sendText(ws, encoded.text);
+  }
+
+  #sendText(ws: WebSocket, text: string): void {
+    if (ws.readyState !== OPEN) return;
+    try {
+      ws.send(text);
+    } catch {
+      // The peer went away between the check and the send; webSocketClose cleans up.
+    }
+  }
+
+  /** Attachments are written once per event, before the object may hibernate: on accept and on going live. */
   #markDirty(ws: WebSocket): void {
     if (this.#dirty.size === 0) queueMicrotask(() => this.#flush());
     this.#dirty.add(ws);

@@ -10,12 +10,29 @@ import { fail } from './errors.js';
 import { readSendInput } from './input.js';
 import type { StreamStartInput } from './room-streams.js';
 
-/** What stream frames may do, bound to the socket's room and agent by the room object. */
+/**
+ * What stream frames may do, for the socket's room and agent. Like `FrameActions`, the room object makes one for
+ * all its sockets: a delta builds nothing per frame.
+ */
 export interface StreamActions {
-  start(input: StreamStartInput): Promise<Outcome<StreamOpened>>;
-  write(streamId: string, seq: number | undefined, text: string): Outcome<void>;
-  end(streamId: string, seq: number | undefined, content: { value: JsonValue } | undefined): Promise<Outcome<StoredMessage>>;
-  abort(streamId: string, reason: string | undefined): Promise<Outcome<void>>;
+  start(room: string, agent: string, input: StreamStartInput): Promise<Outcome<StreamOpened>>;
+  write(agent: string, streamId: string, seq: number | undefined, text: string): Outcome<void>;
+  end(
+    room: string,
+    agent: string,
+    streamId: string,
+    seq: number | undefined,
+    content: { value: JsonValue } | undefined,
+  ): Promise<Outcome<StoredMessage>>;
+  abort(room: string, agent: string, streamId: string, reason: string | undefined): Promise<Outcome<void>>;
+}
+
+/** The agent socket a stream frame came in on. */
+export interface StreamFrameSource {
+  room: string;
+  agent: string;
+  /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
+  maxContentDepth: number;
 }
 
 export const STREAM_FRAMES = new Set(['stream-start', 'stream-write', 'stream-end', 'stream-abort']);
@@ -24,13 +41,14 @@ export const STREAM_FRAMES = new Set(['stream-start', 'stream-write', 'stream-en
 export async function answerStreamFrame(
   frame: Record<string, unknown>,
   ref: FrameRef,
-  maxContentDepth: number,
+  source: StreamFrameSource,
   actions: StreamActions,
 ): Promise<OkFrame | ErrorBody> {
+  const { room, agent, maxContentDepth } = source;
   if (frame.type === 'stream-start') {
     const input = readSendInput({ ...frame, content: frame.content ?? '' }, maxContentDepth);
     if (!input.ok) return input.error;
-    const outcome = await actions.start(input.value);
+    const outcome = await actions.start(room, agent, input.value);
     return outcome.ok ? { type: 'ok', ref, stream: outcome.value } : outcome.error;
   }
   const streamId = frame.streamId;
@@ -44,7 +62,7 @@ export async function answerStreamFrame(
   if (frame.type === 'stream-write') {
     const text = frame.text;
     if (typeof text !== 'string') return fail('INVALID_ARGUMENT', 'a stream-write needs "text": a string');
-    const outcome = actions.write(streamId, seq as number | undefined, text);
+    const outcome = actions.write(agent, streamId, seq as number | undefined, text);
     return outcome.ok ? { type: 'ok', ref } : outcome.error;
   }
   if (frame.type === 'stream-end') {
@@ -52,11 +70,11 @@ export async function answerStreamFrame(
     if (has && exceedsContentDepth(frame.content, maxContentDepth)) {
       return fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`);
     }
-    const outcome = await actions.end(streamId, seq as number | undefined, has ? { value: frame.content as JsonValue } : undefined);
+    const outcome = await actions.end(room, agent, streamId, seq as number | undefined, has ? { value: frame.content as JsonValue } : undefined);
     return outcome.ok ? { type: 'ok', ref, message: outcome.value } : outcome.error;
   }
   const reason = frame.reason;
   if (reason !== undefined && typeof reason !== 'string') return fail('INVALID_ARGUMENT', 'reason must be a string');
-  const outcome = await actions.abort(streamId, reason);
+  const outcome = await actions.abort(room, agent, streamId, reason);
   return outcome.ok ? { type: 'ok', ref } : outcome.error;
 }

@@ -4,6 +4,7 @@
  * last id it delivered, so the dashboard sees no gap and no duplicate. The
  * admin token rides in the `bearer.<jwt>` subprotocol, never in the URL.
  */
+import { FrameReader } from 'modular-message-bus-library/client';
 import type { ApiClient } from './client.js';
 import { type FeedFrame, readFeedFrame } from './normalize.js';
 import type { RoomEvent, StoredMessage, StreamFeedEvent } from './types.js';
@@ -80,13 +81,21 @@ export class EventsFeed {
     }
     this.#socket = socket;
     let lastError: { code: string; message: string } | undefined;
+    // Audiences are per connection: each socket gets its own reader.
+    const reader = new FrameReader(this.#room);
     socket.onopen = () => {
       this.#delay = 500;
       this.#handlers.onStatus('live');
     };
     socket.onmessage = (event) => {
       if (typeof event.data !== 'string') return;
-      this.#frame(readFeedFrame(event.data), (error) => {
+      const frame = readFeedFrame(event.data, reader);
+      if (frame.kind === 'broken') {
+        lastError = { code: 'INVALID_MESSAGE', message: frame.message };
+        socket.close(4999, 'unreadable frame'); // reopens after the last delivered id
+        return;
+      }
+      this.#frame(frame, (error) => {
         lastError = error;
       });
     };

@@ -1,3 +1,4 @@
+import { FrameReader } from 'modular-message-bus-library/client';
 import { describe, expect, it } from 'vitest';
 import { readFeedFrame, readMessage } from './normalize.js';
 
@@ -29,6 +30,7 @@ describe('reading the conversation fields of a message', () => {
   it('carries them through the events feed', () => {
     const frame = readFeedFrame(
       JSON.stringify({ type: 'message', message: { ...base, inReplyTo: 4, thread: 4, metadata: { kind: 'tool_call' } } }),
+      new FrameReader('lab'),
     );
     expect(frame).toMatchObject({ kind: 'message', message: { inReplyTo: 4, thread: 4, metadata: { kind: 'tool_call' } } });
   });

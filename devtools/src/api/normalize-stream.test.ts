@@ -1,3 +1,4 @@
+import { FrameReader } from 'modular-message-bus-library/client';
 import type { StreamFrame } from 'modular-message-bus-worker/contract';
 import { describe, expect, it } from 'vitest';
 import { readFeedFrame, readMessage } from './normalize.js';
@@ -10,9 +11,13 @@ describe('reading stream frames of the events feed', () => {
       type: 'stream',
       event: { type: 'start', streamId: 's1', sender: 'writer', recipients: ['critic'], text: 'He', seq: 0 },
     };
-    expect(readFeedFrame(JSON.stringify(start))).toEqual({ kind: 'stream', event: start.event });
-    expect(readFeedFrame(frame({ type: 'delta', streamId: 's1', seq: 1, text: 'llo' }))).toMatchObject({ kind: 'stream' });
-    expect(readFeedFrame(frame({ type: 'abort', streamId: 's1', reason: 'IDLE' }))).toMatchObject({ kind: 'stream' });
+    expect(readFeedFrame(JSON.stringify(start), new FrameReader('lab'))).toEqual({ kind: 'stream', event: start.event });
+    expect(readFeedFrame(frame({ type: 'delta', streamId: 's1', seq: 1, text: 'llo' }), new FrameReader('lab'))).toMatchObject({
+      kind: 'stream',
+    });
+    expect(readFeedFrame(frame({ type: 'abort', streamId: 's1', reason: 'IDLE' }), new FrameReader('lab'))).toMatchObject({
+      kind: 'stream',
+    });
     const message = {
       id: 1,
       room: 'r',
@@ -24,7 +29,7 @@ describe('reading stream frames of the events feed', () => {
       thread: 1,
       streamId: 's1',
     };
-    expect(readFeedFrame(frame({ type: 'end', streamId: 's1', message }))).toMatchObject({ kind: 'stream' });
+    expect(readFeedFrame(frame({ type: 'end', streamId: 's1', message }), new FrameReader('lab'))).toMatchObject({ kind: 'stream' });
     expect(readMessage(message)?.streamId).toBe('s1');
   });
 
@@ -37,7 +42,7 @@ describe('reading stream frames of the events feed', () => {
       { type: 'dance', streamId: 's1' },
       { type: 'delta', seq: 1, text: 'x' },
     ]) {
-      expect(readFeedFrame(frame(event))).toEqual({ kind: 'ignore' });
+      expect(readFeedFrame(frame(event), new FrameReader('lab'))).toEqual({ kind: 'ignore' });
     }
   });
 });

@@ -1,4 +1,12 @@
-import type { MessageFrame, PresenceFrame, RoomsResponse, RoomView, StoredMessage } from 'modular-message-bus-worker/contract';
+import { FrameReader } from 'modular-message-bus-library/client';
+import type {
+  AudienceFrame,
+  MessageFrame,
+  PresenceFrame,
+  RoomsResponse,
+  RoomView,
+  StoredMessage,
+} from 'modular-message-bus-worker/contract';
 import { describe, expect, it } from 'vitest';
 import { readFeedFrame, readMessages, readRoomDetail, readRooms } from './normalize.js';
 
@@ -74,19 +82,39 @@ describe('admin API readers', () => {
   });
 
   it('tells message, presence and error frames apart', () => {
+    const reader = new FrameReader('lab');
+    const read = (frame: unknown) => readFeedFrame(typeof frame === 'string' ? frame : JSON.stringify(frame), reader);
     const messageFrame: MessageFrame = { type: 'message', message };
-    expect(readFeedFrame(JSON.stringify(messageFrame))).toEqual({ kind: 'message', message });
+    expect(read(messageFrame)).toEqual({ kind: 'message', message });
     const presence: PresenceFrame = { type: 'presence', agent: 'b', online: false, reason: 'socket-closed', at: 7 };
-    expect(readFeedFrame(JSON.stringify(presence))).toEqual({ kind: 'event', event: presence });
-    expect(readFeedFrame(JSON.stringify({ type: 'config', routing: 'individual', at: 8 }))).toMatchObject({ kind: 'event' });
-    expect(readFeedFrame(JSON.stringify({ type: 'error', ref: null, error: { code: 'UNAUTHORIZED', message: 'bad token' } }))).toEqual({
+    expect(read(presence)).toEqual({ kind: 'event', event: presence });
+    expect(read({ type: 'config', routing: 'individual', at: 8 })).toMatchObject({ kind: 'event' });
+    expect(read({ type: 'error', ref: null, error: { code: 'UNAUTHORIZED', message: 'bad token' } })).toEqual({
       kind: 'error',
       code: 'UNAUTHORIZED',
       message: 'bad token',
     });
     // A bare message (no frame around it) and unknown frame types are not this worker's frames.
-    expect(readFeedFrame(JSON.stringify(message))).toEqual({ kind: 'ignore' });
-    expect(readFeedFrame(JSON.stringify({ type: 'ok', ref: 1 }))).toEqual({ kind: 'ignore' });
-    expect(readFeedFrame('not json')).toEqual({ kind: 'ignore' });
+    expect(read(message)).toEqual({ kind: 'ignore' });
+    expect(read({ type: 'ok', ref: 1 })).toEqual({ kind: 'ignore' });
+    expect(read('not json')).toEqual({ kind: 'ignore' });
+  });
+
+  it('completes messages sent by audience, and the room the socket leaves out', () => {
+    const reader = new FrameReader('lab');
+    const read = (frame: unknown) => readFeedFrame(JSON.stringify(frame), reader);
+    const { room: _room, recipients: _recipients, ...wire } = { ...message, sender: 'c' };
+    // A message naming an audience the socket never got cannot be completed: the feed must reopen.
+    expect(read({ type: 'message', audience: 1, message: wire } satisfies MessageFrame)).toMatchObject({ kind: 'broken' });
+    const audience: AudienceFrame = { type: 'audience', audience: 1, members: ['a', 'b', 'c', 'd'] };
+    expect(read(audience)).toEqual({ kind: 'ignore' });
+    expect(read({ type: 'message', audience: 1, message: wire } satisfies MessageFrame)).toEqual({
+      kind: 'message',
+      message: { ...message, sender: 'c', recipients: ['a', 'b', 'd'] },
+    });
+    expect(read({ type: 'message', audience: 1, withSender: true, message: wire } satisfies MessageFrame)).toEqual({
+      kind: 'message',
+      message: { ...message, sender: 'c', recipients: ['a', 'b', 'c', 'd'] },
+    });
   });
 });

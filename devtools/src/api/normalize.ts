@@ -5,6 +5,7 @@
  * from something that is not this worker), so a panel never sees a half-shaped
  * value and nothing guesses between spellings.
  */
+import type { FrameReader } from 'modular-message-bus-library/client';
 import type { RoomSummary as ApiRoomSummary, MemberVia, MemberView, RoomView, ServerFrame } from 'modular-message-bus-worker/contract';
 import type { AgentState, RoomDetail, RoomEvent, RoomSummary, StoredMessage, StreamFeedEvent } from './types.js';
 
@@ -116,19 +117,23 @@ export type FeedFrame =
   | { kind: 'event'; event: RoomEvent }
   | { kind: 'stream'; event: StreamFeedEvent }
   | { kind: 'error'; code: string; message: string }
+  /** The stream cannot be read on (a message names an audience this socket never got): reopen from the last id. */
+  | { kind: 'broken'; message: string }
   | { kind: 'ignore' };
 
 /**
  * Reads one `/events` frame (`ServerFrame`): messages, presence and routing
- * changes (which make the panels refresh the room), stream events and errors. `ok` answers to
- * pings, and frame types newer than this dashboard, are ignored.
+ * changes (which make the panels refresh the room), stream events and errors. `reader` is the
+ * socket's `FrameReader`, which keeps its `audience` frames and completes each
+ * message with its room and recipients. `ok` answers to pings, and frame types
+ * newer than this dashboard, are ignored.
  */
-export function readFeedFrame(data: string): FeedFrame {
+export function readFeedFrame(data: string, reader: FrameReader): FeedFrame {
   let value: unknown;
   try {
-    value = JSON.parse(data);
-  } catch {
-    return { kind: 'ignore' };
+    value = reader.read(data);
+  } catch (error) {
+    return { kind: 'broken', message: error instanceof Error ? error.message : String(error) };
   }
   if (!isObj(value)) return { kind: 'ignore' };
   const frame = value as Partial<ServerFrame> & Obj;

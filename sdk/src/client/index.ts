@@ -3,6 +3,7 @@
  * worker's HTTP + WebSocket API. Runtime-agnostic: fetch and WebSocket are
  * taken from the globals or injected.
  */
+export { audienceRecipients, FrameReader, type ReadFrame } from './frames.js';
 export {
   type FetchLike,
   RemoteMessageBus,

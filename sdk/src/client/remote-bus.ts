@@ -7,6 +7,7 @@ import { DEFAULT_STREAM_IDLE_MS } from '../core/stream/stream-hub.js';
 import type { MessageHandler, SubscribeOptions } from '../core/subscription.js';
 import type { StoredMessage, StreamEvent, StreamSignal } from '../core/types.js';
 import { assertCursor, assertId } from '../core/validate.js';
+import { FrameReader, type ReadFrame } from './frames.js';
 import { RemoteMessageStream } from './remote-stream.js';
 import { StreamSocket } from './stream-socket.js';
 import { bearerProtocol, type FetchLike, type WebSocketConstructorLike, type WebSocketLike, wsUrl } from './transport.js';
@@ -448,13 +449,22 @@ export class RemoteMessageBus {
         return;
       }
       socket = ws;
+      const reader = new FrameReader(this.room);
       ws.onmessage = (event) => {
-        let frame: { type?: string; message?: StoredMessage; event?: StreamSignal; error?: { code: ErrorCode; message: string } };
+        let frame: (ReadFrame & { event?: StreamSignal; error?: { code: ErrorCode; message: string } }) | undefined;
         try {
-          frame = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
-        } catch {
+          frame = reader.read(typeof event.data === 'string' ? event.data : String(event.data));
+        } catch (error) {
+          // A frame this connection cannot complete: drop it and resume from the last delivered id (no gap).
+          report(error as Error);
+          try {
+            ws.close(1000, 'unreadable frame');
+          } catch {
+            // Already closing.
+          }
           return;
         }
+        if (!frame) return;
         if (frame.type === 'message' && frame.message) {
           failures = 0;
           deliver(frame.message);

@@ -71,17 +71,22 @@ describe('odd content over the worker', () => {
     const sender = await agentSocket(room, 'alice', alice);
     for (const [ref, { value }] of corpus.entries()) sender.ws.send(JSON.stringify({ type: 'send', ref, content: value }));
     await waitFor(() => sender.frames.filter((f) => f.type === 'ok' || f.type === 'error').length === corpus.length, 'every send answered');
+    // A WebSocket send is answered with its id and timestamp (docs/worker.md): the message stored under that id,
+    // read back from the history, is its answer.
+    const idOfRef = new Map<unknown, number>();
     for (const frame of sender.frames.filter((f) => f.type === 'ok' || f.type === 'error')) {
       expect(frame.type, JSON.stringify(frame)).toBe('ok');
-      answers.push(frame.message as StoredMessage);
+      idOfRef.set(frame.ref, frame.id as number);
     }
     sender.ws.close();
-    expectCorpus(answers, 'in the answers to the sends');
 
     const fetched = await call('GET', `/v1/rooms/${room}/messages?after=0&limit=100`, bob);
     expectCorpus(fetched.json.messages as StoredMessage[], "in bob's HTTP fetch");
     const history = await call('GET', `/v1/rooms/${room}/history?after=0&limit=100`, admin);
     expectCorpus(history.json.messages as StoredMessage[], 'in the admin history');
+    const stored = new Map((history.json.messages as StoredMessage[]).map((m) => [m.id, m]));
+    for (const ref of corpus.keys()) answers.push(stored.get(idOfRef.get(ref) as number) as StoredMessage);
+    expectCorpus(answers, 'in the answers to the sends');
 
     const replay = await agentSocket(room, 'bob', bob, 0);
     await waitFor(() => replay.frames.filter((f) => f.type === 'message').length === corpus.length * 2, 'the WebSocket replay');

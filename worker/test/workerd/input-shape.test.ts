@@ -54,7 +54,7 @@ describe('nesting over HTTP', () => {
     socket.send({ type: 'send', ref: 'deep', content: { a: nest(64) } });
     await socket.until((f) => f.filter((x) => x.type !== 'message').length === 2, 'two answers');
     const answer = (ref: string) => socket.frames.find((f) => f.ref === ref);
-    expect(answer('ok')).toMatchObject({ type: 'ok', message: { id: 2 } });
+    expect(answer('ok')).toMatchObject({ type: 'ok', id: 2 });
     expect(answer('deep')).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });
     expect(answer('deep').error.message).toBe(refused.json.error.message);
     socket.ws.close(1000);

@@ -30,7 +30,7 @@ import {
   type Viewer,
   walkSync,
 } from '../kit/index.js';
-import { lastBroadcastId, recordOwnBroadcast, SqlBroadcastSource, trimOwnRuns } from './runs.js';
+import { SqlBroadcastSource, trimOwnRuns } from './runs.js';
 import { migrate, type SqlRow, type SqlStorageLike } from './schema.js';
 
 export type { SqlCursorLike, SqlStorageLike } from './schema.js';
@@ -56,9 +56,11 @@ export interface DurableObjectStorageOptions {
 
 /**
  * Stores rooms in a SQLite-backed Durable Object (`ctx.storage.sql`, declared
- * with `new_sqlite_classes`). Every call is synchronous SQL under the hood and
- * `append` runs in `transactionSync`, so id assignment, the idempotency check,
- * the message row and its delivery index commit together.
+ * with `new_sqlite_classes`). Every call is synchronous SQL under the hood. An
+ * append is usually one INSERT whose triggers (`APPEND_TRIGGERS` in schema.ts)
+ * write the room head, the sender's stats, the delivery index and the own runs
+ * in the same statement, so they commit together; an append that also starts an
+ * epoch, creates the room or trims runs in `transactionSync`.
  *
  * Broadcasts are stored once: the room's membership (an epoch) is stored as an
  * `mmb_audiences` row the first time a broadcast follows a join or leave, and
@@ -203,7 +205,9 @@ export class DurableObjectStorageBackend implements StorageBackend {
     if (!this.getMembers(room).some((m) => m.id === draft.sender)) throw unknownAgent(NAME, draft.sender, room);
     let result: AppendResult & { head?: RoomHead };
     try {
-      result = this.#transaction(() => this.#appendSync(room, draft));
+      // The usual append is one INSERT (APPEND_TRIGGERS do the rest), atomic alone; a new room, a new epoch or
+      // retention add statements, and those run in one transaction.
+      result = this.#isOneStatement(room, draft) ? this.#appendSync(room, draft) : this.#transaction(() => this.#appendSync(room, draft));
     } catch (error) {
       this.#shared.heads.delete(room);
       throw error;
@@ -359,14 +363,13 @@ export class DurableObjectStorageBackend implements StorageBackend {
     if (draft.audience === 'list') {
       const members = this.getMembers(room);
       const recipients = draft.recipients.filter((r) => members.some((m) => m.id === r));
+      // The delivery rows come from this list (the mmb_message_deliveries trigger).
       recipientsJson = JSON.stringify(recipients);
-      for (const recipient of recipients)
-        this.#sql.exec('INSERT INTO mmb_deliveries (room, agent, id) VALUES (?, ?, ?)', room, recipient, id);
     } else {
       epoch = this.#currentEpoch(room, head);
+      // The sender's own run is kept by the mmb_message_own_run trigger.
       excluded = draft.audience === 'members' ? null : draft.sender;
-      if (excluded !== null) recordOwnBroadcast(this.#sql, room, excluded, id, head.lastBroadcast);
-      head = { ...head, epoch, epochValid: true, lastBroadcast: id };
+      head = { ...head, epoch, epochValid: true };
     }
     const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
     this.#sql.exec(
@@ -389,21 +392,16 @@ export class DurableObjectStorageBackend implements StorageBackend {
       draft.metadataJson ?? null,
       draft.streamId ?? null,
     );
-    this.#sql.exec(
-      'UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = ? WHERE room = ? AND agent = ?',
-      draft.timestamp,
-      room,
-      draft.sender,
-    );
+    // The room's last_id and the sender's stats: the mmb_message_head trigger.
     let oldestId = head.oldestId;
-    if (this.#maxMessages !== undefined && id - oldestId + 1 > this.#maxMessages) {
-      oldestId = id - this.#maxMessages + 1;
+    if (this.#trims(head)) {
+      oldestId = id - (this.#maxMessages as number) + 1;
       trimOwnRuns(this.#sql, room, oldestId);
       this.#sql.exec('DELETE FROM mmb_messages WHERE room = ? AND id < ?', room, oldestId);
       // Delivery rows below oldestId are never read (fetch starts at oldestId); sweep them in batches.
       if (oldestId % 256 === 0) this.#sql.exec('DELETE FROM mmb_deliveries WHERE room = ? AND id < ?', room, oldestId);
+      this.#sql.exec('UPDATE mmb_rooms SET oldest_id = ? WHERE room = ?', oldestId, room);
     }
-    this.#sql.exec('UPDATE mmb_rooms SET last_id = ?, oldest_id = ? WHERE room = ?', id, oldestId, room);
     const message = this.#toMessage(room, {
       id,
       timestamp: draft.timestamp,
@@ -421,6 +419,17 @@ export class DurableObjectStorageBackend implements StorageBackend {
       stream_id: draft.streamId ?? null,
     });
     return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
+  }
+
+  /** Whether appending to the room now is the INSERT alone: the room exists, the epoch stands, nothing to trim. */
+  #isOneStatement(room: string, draft: MessageDraft): boolean {
+    const head = this.#head(room);
+    return head !== undefined && (draft.audience === 'list' || head.epochValid) && !this.#trims(head);
+  }
+
+  /** Whether the next append goes over `maxMessages`, so the oldest message is trimmed with it. */
+  #trims(head: RoomHead): boolean {
+    return this.#maxMessages !== undefined && head.lastId + 1 - head.oldestId + 1 > this.#maxMessages;
   }
 
   /** The epoch of a broadcast now: the current one, or a new one (its members stored once) after a join or leave. */
@@ -513,7 +522,6 @@ export class DurableObjectStorageBackend implements StorageBackend {
       oldestId: row.oldest_id as number,
       epoch: row.audience as number,
       epochValid: row.audience_valid === 1,
-      lastBroadcast: lastBroadcastId(this.#sql, room),
     };
     this.#shared.heads.set(room, head);
     return head;
@@ -523,7 +531,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     if (head) return head;
     this.#sql.exec('INSERT INTO mmb_rooms (room, last_id, oldest_id, audience, audience_valid) VALUES (?, 0, 1, 0, 0)', room);
-    return { lastId: 0, oldestId: 1, epoch: 0, epochValid: false, lastBroadcast: undefined };
+    return { lastId: 0, oldestId: 1, epoch: 0, epochValid: false };
   }
 
   #rows(query: string, ...bindings: unknown[]): SqlRow[] {
@@ -547,8 +555,6 @@ interface RoomHead {
   epoch: number;
   /** `false` after a join or leave: the next broadcast starts a new epoch. */
   epochValid: boolean;
-  /** Id of the room's last retained broadcast: the own-run rule compares with it. */
-  lastBroadcast: number | undefined;
 }
 
 /** State shared by every backend instance over one `ctx.storage` (one isolate owns a Durable Object's storage). */

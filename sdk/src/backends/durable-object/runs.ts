@@ -1,10 +1,10 @@
 /**
  * The storage kit's own-run algorithm over the object's SQLite: the
- * `mmb_own_runs` table, kept by `recordBroadcast` inside the append
- * transaction and read by the kit's walks through `SqlBroadcastSource`. Each
- * answer is one indexed query. (The write rule is the kit's `extendsRun`.)
+ * `mmb_own_runs` table, kept by the `mmb_message_own_run` trigger of each
+ * append (schema.ts, the kit's `extendsRun` in SQL) and read by the kit's walks
+ * through `SqlBroadcastSource`. Each answer is one indexed query.
  */
-import { type BroadcastRef, type BroadcastSource, extendsRun, type OwnRun } from '../kit/index.js';
+import type { BroadcastRef, BroadcastSource, OwnRun } from '../kit/index.js';
 import type { SqlRow, SqlStorageLike } from './schema.js';
 
 /** Broadcasts of the audiences (epochs) that hold the agent: `mmb_messages_audience` walked per audience, in id order. */
@@ -64,27 +64,6 @@ export class SqlBroadcastSource implements BroadcastSource {
 
   #rows(query: string, ...bindings: unknown[]): SqlRow[] {
     return this.#sql.exec(query, this.#room, ...bindings).toArray();
-  }
-}
-
-/** The id of the room's last broadcast, if any is retained. */
-export function lastBroadcastId(sql: SqlStorageLike, room: string): number | undefined {
-  const [row] = sql
-    .exec('SELECT id FROM mmb_messages WHERE room = ? AND audience IS NOT NULL ORDER BY audience DESC, id DESC LIMIT 1', room)
-    .toArray();
-  return row ? (row.id as number) : undefined;
-}
-
-/** Applies the kit's run rule for a broadcast `id` that excludes `sender`, given the room's last broadcast before it. */
-export function recordOwnBroadcast(sql: SqlStorageLike, room: string, sender: string, id: number, lastBroadcast: number | undefined): void {
-  const [row] = sql
-    .exec('SELECT first_id, last_id FROM mmb_own_runs WHERE room = ? AND sender = ? ORDER BY first_id DESC LIMIT 1', room, sender)
-    .toArray();
-  const latest = row && toRun(row);
-  if (latest && extendsRun(latest, lastBroadcast)) {
-    sql.exec('UPDATE mmb_own_runs SET last_id = ? WHERE room = ? AND sender = ? AND first_id = ?', id, room, sender, latest.first);
-  } else {
-    sql.exec('INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)', room, sender, id, id);
   }
 }
 

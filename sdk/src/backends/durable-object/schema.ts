@@ -112,8 +112,47 @@ const CONVERSATION_COLUMNS = ['in_reply_to INTEGER', 'thread INTEGER', 'metadata
 const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_messages (room, thread, id) WHERE thread IS NOT NULL';
 
 /**
+ * What follows the INSERT of a message, folded into that one statement so an
+ * append is one SQL statement, atomic without a transaction of its own:
+ *
+ * - the room head's `last_id` and the sender's `sent_count` / `last_sent_at`;
+ * - for a message with its own list (`audience` null), one `mmb_deliveries` row per recipient of `recipients`;
+ * - for a members-except-sender broadcast, the sender's own run (`mmb_own_runs`), by the storage kit's
+ *   `extendsRun` (kit/own-runs.ts): the latest run of the sender grows when it ends at the room's previous
+ *   broadcast, otherwise a run `{ id, id }` starts. The previous broadcast is the last retained one before the
+ *   new id: in the new message's epoch, or else the last of the latest epoch before it (epoch numbers grow with
+ *   ids); each is one lookup in `mmb_messages_audience`.
+ *
+ * Tables and columns are those of version 1. Code from before these triggers writes the same rows itself; the
+ * `OR IGNORE` and the run rule make that harmless but for `sent_count`, which it would count twice: drop the
+ * triggers (`DROP TRIGGER mmb_message_…`) before running an older library on a database.
+ */
+export const APPEND_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS mmb_message_head AFTER INSERT ON mmb_messages BEGIN
+  UPDATE mmb_rooms SET last_id = NEW.id WHERE room = NEW.room;
+  UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = NEW.timestamp WHERE room = NEW.room AND agent = NEW.sender;
+END;
+CREATE TRIGGER IF NOT EXISTS mmb_message_deliveries AFTER INSERT ON mmb_messages WHEN NEW.audience IS NULL BEGIN
+  INSERT OR IGNORE INTO mmb_deliveries (room, agent, id) SELECT NEW.room, value, NEW.id FROM json_each(NEW.recipients);
+END;
+CREATE TRIGGER IF NOT EXISTS mmb_message_own_run AFTER INSERT ON mmb_messages WHEN NEW.excluded IS NOT NULL BEGIN
+  UPDATE mmb_own_runs SET last_id = NEW.id
+  WHERE room = NEW.room AND sender = NEW.excluded
+    AND first_id = (SELECT first_id FROM mmb_own_runs WHERE room = NEW.room AND sender = NEW.excluded ORDER BY first_id DESC LIMIT 1)
+    AND last_id = COALESCE(
+      (SELECT MAX(id) FROM mmb_messages WHERE room = NEW.room AND audience = NEW.audience AND id < NEW.id),
+      (SELECT MAX(id) FROM mmb_messages WHERE room = NEW.room AND audience =
+        (SELECT MAX(audience) FROM mmb_messages WHERE room = NEW.room AND audience < NEW.audience)));
+  INSERT INTO mmb_own_runs (room, sender, first_id, last_id)
+  SELECT NEW.room, NEW.excluded, NEW.id, NEW.id
+  WHERE NOT EXISTS (SELECT 1 FROM (SELECT last_id FROM mmb_own_runs WHERE room = NEW.room AND sender = NEW.excluded
+                                   ORDER BY first_id DESC LIMIT 1) WHERE last_id = NEW.id);
+END;
+`;
+
+/**
  * Brings the object's database to the current schema, in one transaction:
- * creates missing tables and, when `mmb_own_runs` is new to a database that
+ * creates missing tables and the append triggers and, when `mmb_own_runs` is new to a database that
  * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
  * Adds the conversation columns (and `stream_id`) and their index where they are missing: rows
  * from before keep nulls there, which read back as messages that answer
@@ -138,6 +177,7 @@ function migrateRuns(sql: SqlStorageLike): void {
   );
   sql.exec(SCHEMA);
   sql.exec(OWN_RUNS_TABLE);
+  sql.exec(APPEND_TRIGGERS);
   if (!tables.has('mmb_rooms') || tables.has('mmb_own_runs')) return;
   const runs = new RunBuilder((room, sender, run) =>
     sql.exec('INSERT INTO mmb_own_runs (room, sender, first_id, last_id) VALUES (?, ?, ?, ?)', room, sender, run.first, run.last),

@@ -1,0 +1,115 @@
+import type { StoredMessage } from 'modular-message-bus-library';
+import { audienceRecipients } from 'modular-message-bus-library/client';
+import type { AudienceFrame, MessageFrame } from './contract.js';
+
+/** A message's frame, as text, and the audience a socket must have received before it (null: the list is inline). */
+export interface EncodedMessage {
+  text: string;
+  audience: Audience | null;
+}
+
+/** A recipient list sent once per socket as an `audience` frame, then named by id in message frames. */
+export interface Audience {
+  id: number;
+  /** The `audience` frame, as text. */
+  text: string;
+}
+
+/** Shorter lists go inline: a few ids cost less than an extra frame per socket. */
+const MIN_AUDIENCE = 8;
+/** Audiences kept for reuse (a room alternating between a few lists, say broadcasts and one big subgroup). */
+const MAX_AUDIENCES = 16;
+
+/**
+ * Encodes the room's `message` frames (MessageFrame in contract.ts, read back by the SDK's `FrameReader`):
+ * every frame leaves out `room` (the socket's), and a long recipient list is replaced by the id of an audience,
+ * so each message is stringified once whichever socket gets it. An audience is "the message's recipients plus
+ * its sender", in the stored order: a socket that receives a message learns no id the message does not show it.
+ * Broadcasts of one membership share one audience across senders, because the room lists members in one order.
+ */
+export class MessageFrames {
+  /** Audiences by their member list (joined), oldest first. */
+  readonly #audiences = new Map<string, AudienceEntry>();
+  /** Storage backends share one recipients array between broadcasts of a membership: decide once per array. */
+  readonly #byList = new WeakMap<readonly string[], Verdict | null>();
+  #nextId = 1;
+
+  /** The frame of `message` (one `JSON.stringify`). */
+  encode(message: StoredMessage): EncodedMessage {
+    const { room: _room, ...inline } = message;
+    const verdict = this.#verdict(message.recipients, message.sender);
+    if (verdict) {
+      const { audience, withSender } = verdict;
+      const { recipients: _recipients, ...rest } = inline;
+      const frame: MessageFrame = { type: 'message', audience: audience.id, ...(withSender ? { withSender: true } : {}), message: rest };
+      return { text: JSON.stringify(frame), audience };
+    }
+    const frame: MessageFrame = { type: 'message', message: inline };
+    return { text: JSON.stringify(frame), audience: null };
+  }
+
+  // --- internal helpers ---
+
+  /** How `recipients` of a message from `sender` travel: as an audience, or inline (null). */
+  #verdict(recipients: readonly string[], sender: string): Verdict | null {
+    if (recipients.length < MIN_AUDIENCE) return null;
+    const known = this.#byList.get(recipients);
+    // "All of the audience" holds whoever sends; "all but the sender" only for the sender it was checked for.
+    if (known === null || (known && (known.withSender || known.sender === sender))) return known;
+    const entry = this.#entry(withMember(recipients, sender));
+    const withSender = recipients.length === entry.members.length;
+    // Lossless by the reader's own rule, or not sent this way.
+    const verdict = sameList(audienceRecipients(entry.members, sender, withSender), recipients)
+      ? { audience: entry.audience, withSender, sender }
+      : null;
+    this.#byList.set(recipients, verdict);
+    return verdict;
+  }
+
+  #entry(members: readonly string[]): AudienceEntry {
+    const key = members.join('\n');
+    let entry = this.#audiences.get(key);
+    if (entry) {
+      this.#audiences.delete(key); // re-inserted below as the newest
+    } else {
+      const id = this.#nextId++;
+      const frame: AudienceFrame = { type: 'audience', audience: id, members: [...members] };
+      entry = { audience: { id, text: JSON.stringify(frame) }, members };
+    }
+    this.#audiences.set(key, entry);
+    if (this.#audiences.size > MAX_AUDIENCES) this.#audiences.delete(this.#audiences.keys().next().value as string);
+    return entry;
+  }
+}
+
+interface AudienceEntry {
+  audience: Audience;
+  members: readonly string[];
+}
+
+interface Verdict {
+  audience: Audience;
+  withSender: boolean;
+  /** The sender it was checked for. */
+  sender: string;
+}
+
+/** `list` with `id` in its place when the list is sorted (as rooms list members), else at the end; `list` when it has it. */
+function withMember(list: readonly string[], id: string): readonly string[] {
+  if (list.includes(id)) return list;
+  let at = list.length;
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0 && (list[i - 1] as string) >= (list[i] as string)) {
+      at = list.length; // not sorted: no canonical place
+      break;
+    }
+    if (at === list.length && (list[i] as string) > id) at = i;
+  }
+  return [...list.slice(0, at), id, ...list.slice(at)];
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
