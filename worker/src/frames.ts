@@ -59,7 +59,9 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
     const input = readSendInput(frame, source.maxContentDepth);
     if (!input.ok) return refuse(ref, input.error);
     const outcome = await actions.send(source.room, source.agent, input.value);
-    return outcome.ok ? { type: 'ok', ref, id: outcome.value.id, timestamp: outcome.value.timestamp, thread: outcome.value.thread } : refuse(ref, outcome.error);
+    return outcome.ok
+      ? { type: 'ok', ref, id: outcome.value.id, timestamp: outcome.value.timestamp, thread: outcome.value.thread }
+      : refuse(ref, outcome.error);
   }
   if (frame.type === 'ack') {
     const upTo = readUpTo(frame.upTo);

@@ -80,7 +80,14 @@ export class SocketHub {
     const tags = attachment.agent === null ? ['events'] : [`agent:${attachment.agent}`];
     this.#ctx.acceptWebSocket(ws, tags);
     ws.serializeAttachment(attachment);
-    const state: SocketState = { attachment, live: attachment.kind === 'stream', missed: false, pumping: false, audience: 0, resumeAtHead: false };
+    const state: SocketState = {
+      attachment,
+      live: attachment.kind === 'stream',
+      missed: false,
+      pumping: false,
+      audience: 0,
+      resumeAtHead: false,
+    };
     this.#states.set(ws, state);
     if (!state.live) void this.#pump(ws, state);
   }

@@ -70,7 +70,13 @@ export async function answerStreamFrame(
     if (has && exceedsContentDepth(frame.content, maxContentDepth)) {
       return fail('INVALID_MESSAGE', `content nests arrays and objects deeper than ${maxContentDepth} levels (MAX_CONTENT_DEPTH)`);
     }
-    const outcome = await actions.end(room, agent, streamId, seq as number | undefined, has ? { value: frame.content as JsonValue } : undefined);
+    const outcome = await actions.end(
+      room,
+      agent,
+      streamId,
+      seq as number | undefined,
+      has ? { value: frame.content as JsonValue } : undefined,
+    );
     return outcome.ok ? { type: 'ok', ref, message: outcome.value } : outcome.error;
   }
   const reason = frame.reason;

@@ -109,7 +109,8 @@ describe('conversations over WebSockets', () => {
     await aliceSocket.until((f) => messagesOf(f).length === 1, 'the question');
     aliceSocket.send({ type: 'send', ref: 2, content: 'answer', inReplyTo: 1, metadata: { kind: 'answer' } });
     const frames = await aliceSocket.until((f) => f.some((x) => x.type === 'ok' && x.ref === 2), 'the ok');
-    expect(frames.find((x) => x.ref === 2).message).toMatchObject({ id: 2, inReplyTo: 1, thread: 1, metadata: { kind: 'answer' } });
+    // The ok names the stored id, timestamp and thread: the sender has the rest.
+    expect(frames.find((x) => x.ref === 2)).toMatchObject({ type: 'ok', id: 2, thread: 1, timestamp: expect.any(Number) });
     await bobSocket.until((f) => messagesOf(f).length === 1, 'the answer');
     expect(messagesOf(bobSocket.frames)[0]).toMatchObject({ id: 2, inReplyTo: 1, thread: 1 });
     await feed.until((f) => messagesOf(f).length === 2, 'both on the feed');
