@@ -11,13 +11,14 @@ import {
   Panel as FlowOverlay,
   MarkerType,
   type Node,
+  type NodeChange,
   ReactFlow,
   ReactFlowProvider,
   useNodesInitialized,
   useReactFlow,
 } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { memo, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { StoredMessage } from '../api/types.js';
 import type { Membership } from '../hooks/useMembership.js';
 import type { LiveStream } from '../state/stream-store.js';
@@ -76,29 +77,38 @@ function Graph({ messages, limit, membership, streaming, onSelectAgent }: FlowGr
   );
   const hasEveryone = stats.edges.some((e) => e.target === EVERYONE);
 
+  // React Flow draws an edge only between measured nodes, and it forgets the measurement of every node object it has
+  // not seen before. Membership refreshes (each presence change) rebuild this list, so each node keeps its object
+  // while it looks the same, and a changed one carries the size React Flow last measured: the graph never goes blank
+  // waiting for a new measurement.
+  const nodeCache = useRef(new Map<string, { key: string; node: Node }>()).current;
+  const sizes = useRef(new Map<string, { width: number; height: number }>()).current;
+  const onNodesChange = useCallback(
+    (changes: NodeChange[]) => {
+      for (const change of changes) if (change.type === 'dimensions' && change.dimensions) sizes.set(change.id, change.dimensions);
+    },
+    [sizes],
+  );
   const nodes = useMemo<Node[]>(() => {
     const positions = layout(agentIds, groups);
     const online = membership.online;
-    const list: Node[] = agentIds.map((id) => ({
-      id: agentNode(id),
-      position: positions.get(agentNode(id)) ?? { x: 0, y: 0 },
-      data: { label: id },
-      className: `flow-node agent ${online.get(id) ? 'online' : online.has(id) ? 'offline' : 'left'}`,
-      draggable: false,
-    }));
-    for (const group of groups.keys()) {
-      list.push({
-        id: groupNode(group),
-        position: positions.get(groupNode(group)) ?? { x: 0, y: 0 },
-        data: { label: `#${group}` },
-        className: 'flow-node group',
-        draggable: false,
-      });
-    }
-    if (hasEveryone)
-      list.push({ id: EVERYONE, position: { x: 0, y: 0 }, data: { label: 'everyone' }, className: 'flow-node everyone', draggable: false });
+    const node = (id: string, label: string, className: string): Node => {
+      const position = positions.get(id) ?? { x: 0, y: 0 };
+      const key = `${label}|${className}|${position.x},${position.y}`;
+      const cached = nodeCache.get(id);
+      if (cached?.key === key) return cached.node;
+      const measured = sizes.get(id);
+      const built: Node = { id, position, data: { label }, className, draggable: false, ...(measured ? { measured } : {}) };
+      nodeCache.set(id, { key, node: built });
+      return built;
+    };
+    const list: Node[] = agentIds.map((id) =>
+      node(agentNode(id), id, `flow-node agent ${online.get(id) ? 'online' : online.has(id) ? 'offline' : 'left'}`),
+    );
+    for (const group of groups.keys()) list.push(node(groupNode(group), `#${group}`, 'flow-node group'));
+    if (hasEveryone) list.push(node(EVERYONE, 'everyone', 'flow-node everyone'));
     return list;
-  }, [agentIds, groups, membership, hasEveryone]);
+  }, [agentIds, groups, membership, hasEveryone, nodeCache, sizes]);
 
   // Dotted group → member edges show who a group reaches; in a large room the group nodes already sit among their
   // members and 200 more edges would only slow each update, so they are left out there.
@@ -191,6 +201,7 @@ function Graph({ messages, limit, membership, streaming, onSelectAgent }: FlowGr
     <ReactFlow
       nodes={nodes}
       edges={edges}
+      onNodesChange={onNodesChange}
       nodesDraggable={false}
       nodesConnectable={false}
       elementsSelectable={false}

@@ -22,7 +22,7 @@ describe('WebSockets', () => {
     await socket.until((f) => f.filter((x) => x.type !== 'message').length === 5, 'five replies');
     // Frames are handled concurrently; each reply is matched by its ref.
     const reply = (ref: string | null) => socket.frames.find((f) => f.type !== 'message' && f.ref === ref);
-    expect(reply('r1')).toEqual({ type: 'ok', ref: 'r1', id: 5, timestamp: expect.any(Number) });
+    expect(reply('r1')).toEqual({ type: 'ok', ref: 'r1', id: 5, timestamp: expect.any(Number), thread: 5 });
     expect(reply('r2')).toEqual({ type: 'ok', ref: 'r2', cursor: 4 });
     expect(reply('r3')).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });
     expect(reply(null)).toMatchObject({ type: 'error', error: { code: 'INVALID_MESSAGE' } });

@@ -349,14 +349,18 @@ export class DurableObjectStorageBackend implements StorageBackend {
       if (earlier) return { message: this.#toMessage(room, earlier), duplicate: true };
     }
     const id = head.lastId + 1;
-    const thread = replyThread(
-      NAME,
-      room,
-      id,
-      draft.inReplyTo,
-      this.#parent(room, head, draft.inReplyTo),
-      this.#viewer(room, draft.sender) as Viewer,
-    );
+    // Only a reply reads its parent and the sender's membership: the usual append stays one statement.
+    const thread =
+      draft.inReplyTo === undefined
+        ? id
+        : replyThread(
+            NAME,
+            room,
+            id,
+            draft.inReplyTo,
+            this.#parent(room, head, draft.inReplyTo),
+            this.#viewer(room, draft.sender) as Viewer,
+          );
     let recipientsJson: string | null = null;
     let epoch: number | null = null;
     let excluded: string | null = null;
