@@ -184,7 +184,7 @@ describe('message frames', () => {
 });
 
 describe('ok answers', () => {
-  it('answer a send with the stored id and timestamp, the first message’s for a repeated key', async () => {
+  it('answer a send with the stored id, timestamp and thread, the first message’s for a repeated key', async () => {
     const { room, tokens } = await roomOf(['alice', 'bob']);
     const socket = await openRaw(`/v1/rooms/${room}/ws?agent=alice`, tokens.alice as string);
     socket.ws.send(JSON.stringify({ type: 'send', ref: 1, content: 'x', idempotencyKey: 'k' }));
@@ -194,8 +194,8 @@ describe('ok answers', () => {
     const { messages: stored } = await call('GET', `/v1/rooms/${room}/messages?agent=bob&after=0`, tokens.bob as string);
     expect(stored).toHaveLength(1);
     expect(socket.frames.filter((f) => f.type === 'ok')).toEqual([
-      { type: 'ok', ref: 1, id: stored[0].id, timestamp: stored[0].timestamp },
-      { type: 'ok', ref: 2, id: stored[0].id, timestamp: stored[0].timestamp },
+      { type: 'ok', ref: 1, id: stored[0].id, timestamp: stored[0].timestamp, thread: stored[0].thread },
+      { type: 'ok', ref: 2, id: stored[0].id, timestamp: stored[0].timestamp, thread: stored[0].thread },
     ]);
     socket.ws.close(1000);
   });
