@@ -108,7 +108,7 @@ export class RoomStreams {
       throw error;
     }
     if (stream.open) this.#open.set(stream.id, { stream, sender, order: new WriteOrder(MAX_WRITES_AHEAD) });
-    return { id: stream.id, recipients: stream.recipients };
+    return { id: stream.id, recipients: stream.recipients, maxContentBytes: this.#limits.maxContentBytes };
   }
 
   /**
