@@ -6,7 +6,8 @@
 // - IndexedDB (Chromium): tab-to-tab delta latency p50, against a bare BroadcastChannel post;
 // - Redis: process-to-process delta latency p50 (a child process subscribes), against a bare PUBLISH/SUBSCRIBE.
 // Needs `npm run build` (the bench runner does it).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +170,9 @@ async function worker() {
       frame: (streamId, seq) => ({ type: 'stream-write', streamId, seq, text: TOKEN }),
       seqOf: (frame) => (frame.type === 'message' ? JSON.parse(frame.body).seq : undefined),
     };
+    const cpu = workerdCpu(dev.port);
+    busSide.cpu = cpu;
+    rawSide.cpu = cpu;
     const results = { bus: [], raw: [] };
     const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 4));
     for (let round = 0; round < rounds; round++) {
@@ -188,7 +192,8 @@ async function worker() {
     const work = (list) => {
       const sum = (key) => list.reduce((total, r) => total + r[key], 0);
       const deltas = sum('deltas');
-      return `${r2(sum('listenerFrames') / deltas)} frames and ${Math.round(sum('listenerBytes') / deltas)} bytes to the recipients, ${r2(sum('writerFrames') / deltas)} frames back to the writer`;
+      const us = (key) => Math.round((sum(key) * 1000) / deltas);
+      return `${r2(sum('listenerFrames') / deltas)} frames and ${Math.round(sum('listenerBytes') / deltas)} bytes to the recipients, ${r2(sum('writerFrames') / deltas)} back to the writer; CPU ${us('workerdMs')} µs in workerd, ${us('clientMs')} µs in the bench's sockets`;
     };
     return [
       {
@@ -257,6 +262,8 @@ async function relay(side) {
   });
   let seq = 0;
   let inFlight = 0;
+  const cpuBefore = side.cpu?.();
+  const clientBefore = process.cpuUsage();
   const WINDOW = 64;
   const DURATION = quick ? 1000 : 2500;
   const started = performance.now();
@@ -282,6 +289,11 @@ async function relay(side) {
   while (Math.min(...lastSeq) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   const rate = Math.min(...counts) / ((performance.now() - started) / 1000);
   counting = false;
+  // CPU time spent per delta, whatever the machine's load: workerd's (the room) and this process's (the sockets).
+  const workerdMs = cpuBefore === undefined ? Number.NaN : (side.cpu() - cpuBefore);
+  const client = process.cpuUsage(clientBefore);
+  work.workerdMs = workerdMs;
+  work.clientMs = (client.user + client.system) / 1000;
   // Latency: one write at a time.
   const latencies = [];
   for (let i = 0; i < (quick ? 50 : 200); i++) {
@@ -300,6 +312,38 @@ async function relay(side) {
   if (streamId !== 'raw') await request(writer, { type: 'stream-end', ref: 'end', streamId, seq });
   for (const ws of [...listeners, writer]) ws.close();
   return { rate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), deltas: sent, ...work };
+}
+
+/**
+ * A function reading the CPU time (ms) of the workerd processes serving `port` so far (Linux /proc; `undefined` where
+ * it cannot find them): wrangler is the process started with `--port <port>`, workerd its descendant.
+ */
+function workerdCpu(port) {
+  try {
+    const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+      .filter(Boolean)
+      .map(([, pid, ppid, args]) => ({ pid: Number(pid), ppid: Number(ppid), args }));
+    const root = rows.find((r) => r.args.includes('wrangler') && r.args.includes(`--port ${port} `));
+    if (!root) return undefined;
+    const family = new Set([root.pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const r of rows) if (family.has(r.ppid) && !family.has(r.pid)) grew = family.add(r.pid) !== undefined;
+    }
+    const workerd = rows.filter((r) => family.has(r.pid) && /workerd/.test(r.args)).map((r) => r.pid);
+    if (workerd.length === 0) return undefined;
+    const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return () =>
+      workerd.reduce((total, pid) => {
+        // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): user and system time, in clock ticks.
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return total + (Number(fields[11]) + Number(fields[12])) * tick;
+      }, 0);
+  } catch {
+    return undefined;
+  }
 }
 
 function request(ws, frame) {
