@@ -7,8 +7,8 @@
 // - Redis: process-to-process delta latency p50 (a child process subscribes), against a bare PUBLISH/SUBSCRIBE.
 // Needs `npm run build` (the bench runner does it).
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -290,7 +290,7 @@ async function relay(side) {
   const rate = Math.min(...counts) / ((performance.now() - started) / 1000);
   counting = false;
   // CPU time spent per delta, whatever the machine's load: workerd's (the room) and this process's (the sockets).
-  const workerdMs = cpuBefore === undefined ? Number.NaN : (side.cpu() - cpuBefore);
+  const workerdMs = cpuBefore === undefined ? Number.NaN : side.cpu() - cpuBefore;
   const client = process.cpuUsage(clientBefore);
   work.workerdMs = workerdMs;
   work.clientMs = (client.user + client.system) / 1000;

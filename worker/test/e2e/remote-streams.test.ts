@@ -181,7 +181,9 @@ describe('RemoteMessageBus streams against wrangler dev', () => {
     expect(() => over.write('more')).toThrow(/aborted \(CONTENT_TOO_LARGE\)/);
     await expect(over.end()).rejects.toMatchObject({ code: 'CLOSED' });
     await waitFor(() => criticSees.events.some((e) => e.type === 'abort'), 'the abort on the recipient');
-    expect(criticSees.events.filter((e) => e.type === 'abort')).toEqual([{ type: 'abort', streamId: over.id, reason: 'CONTENT_TOO_LARGE' }]);
+    expect(criticSees.events.filter((e) => e.type === 'abort')).toEqual([
+      { type: 'abort', streamId: over.id, reason: 'CONTENT_TOO_LARGE' },
+    ]);
     await pause(300);
     expect((await critic.fetchMessages('critic', 0)).map((m) => m.streamId)).toEqual([fits.id]);
     criticSees.stop();
