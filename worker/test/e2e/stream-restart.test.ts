@@ -98,20 +98,25 @@ describe('a room object that lost its streams, on wrangler dev', () => {
     const { id, tokens, history, describe: describeRoom } = await room();
     const writer = await socket(id, 'writer', tokens.writer as string, '&stream=1');
     const critic = await socket(id, 'critic', tokens.critic as string);
+    const startedAt = Date.now();
     const started = await writer.ask({ type: 'stream-start', recipients: ['critic'] });
     const streamId = started.stream.id as string;
     expect(await writer.ask({ type: 'stream-write', streamId, seq: 1, text: 'half an answer' })).toMatchObject({ type: 'ok' });
     await waitFor(() => streamEvents(critic.frames).length === 2, 'the start and the delta');
     await dev.restart();
     const back = Date.now();
-    // Nobody asks the room anything for STREAM_IDLE_MS: only its alarm can build the new instance.
-    await new Promise((resolve) => setTimeout(resolve, STREAM_IDLE_MS + 1500));
+    // Nobody asks the room anything until its alarm (due STREAM_IDLE_MS after the start) has had time to fire:
+    // only the alarm can build the new instance.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + STREAM_IDLE_MS + 2000 - Date.now())));
+    const askedAt = Date.now();
     const late = await socket(id, 'critic', tokens.critic as string);
     const planner = await socket(id, 'planner', tokens.planner as string);
     await waitFor(() => abortOf(streamEvents(late.frames), streamId) !== undefined, 'the abort on the late socket', 5000);
     expect(streamEvents(late.frames)).toEqual([{ type: 'abort', streamId, reason: 'RESTARTED' }]);
     const { instanceStartedAt } = await describeRoom();
     expect(instanceStartedAt).toBeGreaterThanOrEqual(back - 1000);
+    // Built before the first request after the restart, within STREAM_IDLE_MS of it.
+    expect(instanceStartedAt).toBeLessThan(askedAt - 500);
     expect(instanceStartedAt).toBeLessThanOrEqual(back + STREAM_IDLE_MS + 1000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(streamEvents(planner.frames)).toEqual([]);
