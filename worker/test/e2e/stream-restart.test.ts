@@ -21,6 +21,7 @@ afterAll(async () => {
   await dev?.stop();
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: frames are JSON checked by expect().
 type Frame = Record<string, any>;
 
 async function room() {
