@@ -6,8 +6,9 @@
 // - IndexedDB (Chromium): tab-to-tab delta latency p50, against a bare BroadcastChannel post;
 // - Redis: process-to-process delta latency p50 (a child process subscribes), against a bare PUBLISH/SUBSCRIBE.
 // Needs `npm run build` (the bench runner does it).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -28,14 +29,18 @@ const TOKEN = 'tok ';
 const now = () => performance.timeOrigin + performance.now();
 const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 const r2 = (x) => Number(x.toPrecision(2));
+const median = (values) => percentile(values, 0.5);
 
 export async function run() {
+  // BENCH_STREAMS=worker (or a comma list of memory, records, worker, indexeddb, redis) runs only those parts.
+  const only = process.env.BENCH_STREAMS?.split(',');
+  const wants = (part) => !only || only.includes(part);
   const rows = [];
-  rows.push(...(await inMemory()));
-  rows.push(await recordsPerStream());
-  rows.push(...(await worker()));
-  rows.push(await indexedDb());
-  rows.push(await redis());
+  if (wants('memory')) rows.push(...(await inMemory()));
+  if (wants('records')) rows.push(await recordsPerStream());
+  if (wants('worker')) rows.push(...(await worker()));
+  if (wants('indexeddb')) rows.push(await indexedDb());
+  if (wants('redis')) rows.push(await redis());
   const notes = [
     `in memory: one MessageBus (AddressedRoutingPolicy), ${RECIPIENTS} recipients each subscribed with onStream, one stream, writes of "${TOKEN}" in a loop (one write is one delta in a MessageBus); baseline: the same delta object JSON.stringify'd and emitted to ${RECIPIENTS} EventEmitter listeners. Best of three rounds each.`,
     'records per stream: appends the storage saw for a 2,000-delta stream and its end (memory), and messages in the room history after one on the worker; the worker also writes one chatroom_streams row at the start and deletes it at the end (what tells a restarted object which streams it lost), nothing per delta.',
@@ -165,8 +170,12 @@ async function worker() {
       frame: (streamId, seq) => ({ type: 'stream-write', streamId, seq, text: TOKEN }),
       seqOf: (frame) => (frame.type === 'message' ? JSON.parse(frame.body).seq : undefined),
     };
+    const cpu = workerdCpu(dev.port);
+    busSide.cpu = cpu;
+    rawSide.cpu = cpu;
     const results = { bus: [], raw: [] };
-    for (let round = 0; round < 2; round++) {
+    const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 4));
+    for (let round = 0; round < rounds; round++) {
       results.raw.push(await relay(rawSide));
       results.bus.push(await relay(busSide));
     }
@@ -177,13 +186,35 @@ async function worker() {
     ).json();
     const busRate = best(results.bus, 'rate');
     const rawRate = best(results.raw, 'rate');
+    // Each round's bus figure beside the raw one measured just before it (the machine's load drifts).
+    const ratios = results.bus.map((r, i) => r.rate / results.raw[i].rate);
+    const rates = (list) => list.map((r) => Math.round(r.rate)).join(', ');
+    const work = (list) => {
+      const sum = (key) => list.reduce((total, r) => total + r[key], 0);
+      const deltas = sum('deltas');
+      const us = (key) => Math.round((sum(key) * 1000) / deltas);
+      return `${r2(sum('listenerFrames') / deltas)} frames and ${Math.round(sum('listenerBytes') / deltas)} bytes to the recipients, ${r2(sum('writerFrames') / deltas)} back to the writer; CPU ${us('workerdMs')} µs in workerd, ${us('clientMs')} µs in the bench's sockets`;
+    };
     return [
       {
-        measure: `worker: deltas/s (each to all ${RECIPIENTS}: ${Math.round(busRate * RECIPIENTS)} deliveries/s), one streaming socket to ${RECIPIENTS} recipient sockets`,
+        measure: `worker: deltas/s (each to all ${RECIPIENTS}: ${Math.round(busRate * RECIPIENTS)} deliveries/s), one streaming socket to ${RECIPIENTS} recipient sockets; best of ${rounds} alternating rounds`,
         result: Math.round(busRate),
         baseline: Math.round(rawRate),
         'ratio to baseline': r2(busRate / rawRate),
         target: '>= 0.5 and >= 2,000/s',
+      },
+      {
+        measure: 'worker: deltas/s round by round (bus | raw), and the ratio of each round (median, range)',
+        result: rates(results.bus),
+        baseline: rates(results.raw),
+        'ratio to baseline': `${r2(median(ratios))} (${r2(Math.min(...ratios))}-${r2(Math.max(...ratios))})`,
+        target: '',
+      },
+      {
+        measure: 'worker: work per delta (throughput phase)',
+        result: work(results.bus),
+        baseline: work(results.raw),
+        target: '',
       },
       {
         measure: `worker: delta latency p50 / p99 (ms), to the last of ${RECIPIENTS}`,
@@ -212,10 +243,17 @@ async function relay(side) {
   const streamId = await side.begin(writer);
   const counts = listeners.map(() => 0);
   const lastSeq = listeners.map(() => 0);
+  const work = { listenerFrames: 0, listenerBytes: 0, writerFrames: 0 };
+  let counting = true;
   let onSeq = () => {};
   listeners.forEach((ws, i) => {
     ws.onmessage = (event) => {
-      const seq = side.seqOf(JSON.parse(String(event.data)));
+      const text = String(event.data);
+      if (counting) {
+        work.listenerFrames++;
+        work.listenerBytes += Buffer.byteLength(text);
+      }
+      const seq = side.seqOf(JSON.parse(text));
       if (seq === undefined) return;
       counts[i]++;
       lastSeq[i] = seq;
@@ -224,6 +262,8 @@ async function relay(side) {
   });
   let seq = 0;
   let inFlight = 0;
+  const cpuBefore = side.cpu?.();
+  const clientBefore = process.cpuUsage();
   const WINDOW = 64;
   const DURATION = quick ? 1000 : 2500;
   const started = performance.now();
@@ -236,6 +276,7 @@ async function relay(side) {
       if (inFlight === 0) resolve();
     };
     writer.onmessage = (event) => {
+      if (counting) work.writerFrames++;
       const frame = JSON.parse(String(event.data));
       if (frame.type !== 'ok' && frame.type !== 'error') return;
       inFlight--;
@@ -247,6 +288,12 @@ async function relay(side) {
   const deadline = Date.now() + 10_000;
   while (Math.min(...lastSeq) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   const rate = Math.min(...counts) / ((performance.now() - started) / 1000);
+  counting = false;
+  // CPU time spent per delta, whatever the machine's load: workerd's (the room) and this process's (the sockets).
+  const workerdMs = cpuBefore === undefined ? Number.NaN : side.cpu() - cpuBefore;
+  const client = process.cpuUsage(clientBefore);
+  work.workerdMs = workerdMs;
+  work.clientMs = (client.user + client.system) / 1000;
   // Latency: one write at a time.
   const latencies = [];
   for (let i = 0; i < (quick ? 50 : 200); i++) {
@@ -264,7 +311,39 @@ async function relay(side) {
   onSeq = () => {};
   if (streamId !== 'raw') await request(writer, { type: 'stream-end', ref: 'end', streamId, seq });
   for (const ws of [...listeners, writer]) ws.close();
-  return { rate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+  return { rate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), deltas: sent, ...work };
+}
+
+/**
+ * A function reading the CPU time (ms) of the workerd processes serving `port` so far (Linux /proc; `undefined` where
+ * it cannot find them): wrangler is the process started with `--port <port>`, workerd its descendant.
+ */
+function workerdCpu(port) {
+  try {
+    const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+      .filter(Boolean)
+      .map(([, pid, ppid, args]) => ({ pid: Number(pid), ppid: Number(ppid), args }));
+    const root = rows.find((r) => r.args.includes('wrangler') && r.args.includes(`--port ${port} `));
+    if (!root) return undefined;
+    const family = new Set([root.pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const r of rows) if (family.has(r.ppid) && !family.has(r.pid)) grew = family.add(r.pid) !== undefined;
+    }
+    const workerd = rows.filter((r) => family.has(r.pid) && /workerd/.test(r.args)).map((r) => r.pid);
+    if (workerd.length === 0) return undefined;
+    const tick = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return () =>
+      workerd.reduce((total, pid) => {
+        // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): user and system time, in clock ticks.
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return total + (Number(fields[11]) + Number(fields[12])) * tick;
+      }, 0);
+  } catch {
+    return undefined;
+  }
 }
 
 function request(ws, frame) {

@@ -181,6 +181,8 @@ export interface StreamFrame {
 export interface StreamOpened {
   id: string;
   recipients: readonly string[];
+  /** The room's MAX_CONTENT_BYTES: the client fails a write that would go over it at once, as the room would. */
+  maxContentBytes: number;
 }
 
 /**

@@ -108,7 +108,7 @@ export class RoomStreams {
       throw error;
     }
     if (stream.open) this.#open.set(stream.id, { stream, sender, order: new WriteOrder(MAX_WRITES_AHEAD) });
-    return { id: stream.id, recipients: stream.recipients };
+    return { id: stream.id, recipients: stream.recipients, maxContentBytes: this.#limits.maxContentBytes };
   }
 
   /**
@@ -188,8 +188,7 @@ export class RoomStreams {
   // --- internal helpers ---
 
   #forward(event: StreamEvent, info: StreamInfo): void {
-    const frame: StreamFrame = { type: 'stream', event: event.type === 'start' ? { ...event, seq: info.seq } : event };
-    const json = JSON.stringify(frame);
+    const json = event.type === 'delta' ? deltaFrame(event.streamId, event.seq, event.text) : JSON.stringify(streamFrame(event, info));
     this.#sockets.sendStream(info.sender, info.recipients, json, event.type === 'delta');
     if (event.type === 'start' && info.seq === 0) {
       this.#openPerAgent.set(info.sender, (this.#openPerAgent.get(info.sender) ?? 0) + 1);
@@ -233,6 +232,18 @@ export class RoomStreams {
     const purgeAt = this.#journal.purge(now);
     if (purgeAt !== undefined) void this.#ctx.storage.setAlarm(purgeAt);
   }
+}
+
+function streamFrame(event: StreamEvent, info: StreamInfo): StreamFrame {
+  return { type: 'stream', event: event.type === 'start' ? { ...event, seq: info.seq } : event };
+}
+
+/**
+ * The text of `JSON.stringify(streamFrame(delta))`, built around the one string that needs escaping: the frame every
+ * recipient gets for each delta, the hot path of a stream.
+ */
+function deltaFrame(streamId: string, seq: number, text: string): string {
+  return `{"type":"stream","event":{"type":"delta","streamId":${JSON.stringify(streamId)},"seq":${seq},"text":${JSON.stringify(text)}}}`;
 }
 
 function abortFrame(streamId: string): string {

@@ -60,6 +60,8 @@ export class SocketHub {
   readonly #ctx: DurableObjectState;
   readonly #storage: () => StorageBackend;
   readonly #states = new Map<WebSocket, SocketState>();
+  /** The sockets of #states by agent (`null`: the events feed), so a stream frame asks the runtime for none. */
+  readonly #byAgent = new Map<string | null, Set<WebSocket>>();
   readonly #dirty = new Set<WebSocket>();
   readonly #frames = new MessageFrames();
   /** Recipient lists as sets, per list: backends share one list between the broadcasts of a membership. */
@@ -88,7 +90,7 @@ export class SocketHub {
       audience: 0,
       resumeAtHead: false,
     };
-    this.#states.set(ws, state);
+    this.#track(ws, state);
     if (!state.live) void this.#pump(ws, state);
   }
 
@@ -111,7 +113,7 @@ export class SocketHub {
   /** Forgets a socket that closed or errored; returns its attachment. */
   forget(ws: WebSocket): SocketAttachment | undefined {
     const state = this.#state(ws);
-    this.#states.delete(ws);
+    this.#untrack(ws);
     this.#dirty.delete(ws);
     return state?.attachment;
   }
@@ -124,7 +126,7 @@ export class SocketHub {
 
   /** Closes a socket and stops sending to it at once. */
   close(ws: WebSocket, code: number, reason: string): void {
-    this.#states.delete(ws);
+    this.#untrack(ws);
     this.#dirty.delete(ws);
     try {
       ws.close(code, reason.slice(0, 120));
@@ -149,16 +151,10 @@ export class SocketHub {
    * stream frames do not depend on the message replay.
    */
   sendStream(sender: string, recipients: readonly string[], json: string, delta = false): void {
-    const to = (agent: string) => {
-      for (const ws of this.#ctx.getWebSockets(`agent:${agent}`)) {
-        const state = this.#state(ws);
-        // The sender's stream socket wrote the delta: it needs only the start, end and abort of its streams.
-        if (state && !(delta && agent === sender && state.attachment.kind === 'stream')) this.sendRaw(ws, json);
-      }
-    };
-    for (const agent of recipients) to(agent);
-    if (!recipients.includes(sender)) to(sender);
-    for (const ws of this.#ctx.getWebSockets('events')) if (this.#state(ws)) this.sendRaw(ws, json);
+    for (const agent of recipients) this.#sendStreamTo(agent, sender, json, delta);
+    if (!recipients.includes(sender)) this.#sendStreamTo(sender, sender, json, delta);
+    const feed = this.#byAgent.get(null);
+    if (feed) for (const ws of feed) this.#sendText(ws, json);
   }
 
   /** Sends a frame to every events-feed socket (stringified once). */
@@ -194,6 +190,32 @@ export class SocketHub {
 
   // --- internal helpers ---
 
+  #sendStreamTo(agent: string, sender: string, json: string, delta: boolean): void {
+    const sockets = this.#byAgent.get(agent);
+    if (!sockets) return;
+    for (const ws of sockets) {
+      // The sender's stream socket wrote the delta: it needs only the start, end and abort of its streams.
+      if (!(delta && agent === sender && this.#states.get(ws)?.attachment.kind === 'stream')) this.#sendText(ws, json);
+    }
+  }
+
+  #track(ws: WebSocket, state: SocketState): void {
+    this.#states.set(ws, state);
+    const agent = state.attachment.agent;
+    let sockets = this.#byAgent.get(agent);
+    if (!sockets) this.#byAgent.set(agent, (sockets = new Set()));
+    sockets.add(ws);
+  }
+
+  #untrack(ws: WebSocket): void {
+    const state = this.#states.get(ws);
+    this.#states.delete(ws);
+    if (!state) return;
+    const sockets = this.#byAgent.get(state.attachment.agent);
+    sockets?.delete(ws);
+    if (sockets?.size === 0) this.#byAgent.delete(state.attachment.agent);
+  }
+
   #state(ws: WebSocket): SocketState | undefined {
     let state = this.#states.get(ws);
     if (!state && ws.readyState === OPEN) {
@@ -208,7 +230,7 @@ export class SocketHub {
         audience: 0,
         resumeAtHead: attachment.live === true,
       };
-      this.#states.set(ws, state);
+      this.#track(ws, state);
       if (!state.live) void this.#pump(ws, state);
     }
     return state;

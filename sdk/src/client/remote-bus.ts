@@ -1,4 +1,4 @@
-import type { AgentInfo, ConnectOptions } from '../core/bus.js';
+import { type AgentInfo, type ConnectOptions, DEFAULT_MAX_CONTENT_BYTES } from '../core/bus.js';
 import { type ErrorCode, MessageBusError } from '../core/errors.js';
 import type { Message } from '../core/message.js';
 import { awaitReply, type RequestOptions } from '../core/request.js';
@@ -257,8 +257,10 @@ export class RemoteMessageBus {
     }
     const writer = this.#writer(sender);
     const answer = await writer.socket.request(start, false);
-    const opened = answer.stream as { id: string; recipients: string[] };
-    const stream = new RemoteMessageStream(opened.id, opened.recipients, start.content, writer.socket, () => {
+    const opened = answer.stream as { id: string; recipients: string[]; maxContentBytes?: number };
+    // The room's MAX_CONTENT_BYTES, so an oversized write fails at once, as in a MessageBus.
+    const limit = Number.isSafeInteger(opened.maxContentBytes) ? (opened.maxContentBytes as number) : DEFAULT_MAX_CONTENT_BYTES;
+    const stream = new RemoteMessageStream(opened.id, opened.recipients, start.content, limit, writer.socket, () => {
       writer.streams.delete(opened.id);
       writer.socket.release();
     });

@@ -1,4 +1,5 @@
 import { MessageBusError } from '../core/errors.js';
+import { TextJsonSize } from '../core/stream/text-size.js';
 import type { JsonValue, StoredMessage } from '../core/types.js';
 import type { StreamSocket } from './stream-socket.js';
 
@@ -14,7 +15,10 @@ type State = 'open' | 'ending' | 'sealed' | 'ended' | 'aborted';
  * `stream-write` frame per 25 ms, numbered so the room applies them in order
  * and once. The room enforces the limits: a stream it aborts (`RATE_LIMITED`,
  * `CONTENT_TOO_LARGE`, `IDLE`, `RESTARTED`) is closed here when the event
- * arrives, and `write` throws `CLOSED` from then on.
+ * arrives, and `write` throws `CLOSED` from then on. The size limit is also
+ * checked here, with the room's MAX_CONTENT_BYTES (the `stream-start` answer
+ * carries it) and the rule of `MessageStream`: the write that would go over it
+ * throws `CONTENT_TOO_LARGE` at once and aborts the stream with that reason.
  *
  * @example
  * ```ts
@@ -30,6 +34,8 @@ export class RemoteMessageStream {
   readonly #onFinish: () => void;
   #state: State = 'open';
   #text: string;
+  readonly #size: TextJsonSize;
+  readonly #maxContentBytes: number;
   #unsent = '';
   /** Frames sent so far: the `seq` of the last `stream-write`. */
   #seq = 0;
@@ -39,10 +45,19 @@ export class RemoteMessageStream {
   #stored: StoredMessage | undefined;
   #abortReason: string | undefined;
 
-  constructor(id: string, recipients: readonly string[], initialText: string, socket: StreamSocket, onFinish: () => void) {
+  constructor(
+    id: string,
+    recipients: readonly string[],
+    initialText: string,
+    maxContentBytes: number,
+    socket: StreamSocket,
+    onFinish: () => void,
+  ) {
     this.id = id;
     this.recipients = Object.freeze([...recipients]);
     this.#text = initialText;
+    this.#size = new TextJsonSize(initialText);
+    this.#maxContentBytes = maxContentBytes;
     this.#socket = socket;
     this.#onFinish = onFinish;
   }
@@ -57,13 +72,29 @@ export class RemoteMessageStream {
     return this.#state === 'open' || this.#state === 'ending' || this.#state === 'sealed';
   }
 
-  /** Appends `text`, synchronously and in order. `INVALID_ARGUMENT` for a non-string, `CLOSED` once ended or aborted. */
+  /**
+   * Appends `text`, synchronously and in order. `INVALID_ARGUMENT` for a non-string, `CLOSED` once ended or aborted.
+   * When the text would grow past the room's MAX_CONTENT_BYTES (as JSON, in UTF-8 bytes) it throws
+   * `CONTENT_TOO_LARGE` and aborts the stream with that reason.
+   */
   write(text: string): void {
     if (typeof text !== 'string') {
       throw new MessageBusError('INVALID_ARGUMENT', `write() takes a string; got ${text === null ? 'null' : typeof text}`);
     }
     if (this.#state !== 'open') throw this.#closedError();
     if (text.length === 0) return;
+    const size = this.#size.with(text);
+    const limit = this.#maxContentBytes;
+    if (size > limit) {
+      // The recipients hear of it through the room; a socket that fails now leaves the room's idle timer to tell them.
+      this.#giveUp('CONTENT_TOO_LARGE').catch(() => {});
+      throw new MessageBusError(
+        'CONTENT_TOO_LARGE',
+        `stream ${this.id} would be ${size} bytes of JSON; the room's limit is ${limit} (MAX_CONTENT_BYTES): it was aborted`,
+        { details: { limit, size } },
+      );
+    }
+    this.#size.add(text);
     this.#text += text;
     this.#unsent += text;
     if (this.#timer === undefined) {
@@ -117,16 +148,7 @@ export class RemoteMessageStream {
     }
     if (this.#state === 'aborted') return;
     if (this.#state === 'ended' || this.#state === 'ending') throw this.#closedError();
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#unsent = '';
-    this.#finish('aborted', reason);
-    try {
-      await this.#socket.request({ type: 'stream-abort', streamId: this.id, reason });
-    } catch (error) {
-      // Already over on the room's side (its own abort crossed ours): aborted either way.
-      if (!MessageBusError.is(error, 'CLOSED')) throw error;
-    }
+    await this.#giveUp(reason);
   }
 
   /** The room ended or aborted the stream (its own limits, idle timer or restart). */
@@ -138,6 +160,19 @@ export class RemoteMessageStream {
   }
 
   // --- internal helpers ---
+
+  /** Closes the stream here at once and tells the room, which tells every recipient. */
+  #giveUp(reason: string): Promise<void> {
+    this.#unsent = '';
+    this.#finish('aborted', reason);
+    return this.#socket.request({ type: 'stream-abort', streamId: this.id, reason }).then(
+      () => undefined,
+      (error: unknown) => {
+        // Already over on the room's side (its own abort crossed ours): aborted either way.
+        if (!MessageBusError.is(error, 'CLOSED')) throw error;
+      },
+    );
+  }
 
   #flush(): void {
     clearTimeout(this.#timer);

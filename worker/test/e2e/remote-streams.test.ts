@@ -1,7 +1,8 @@
 // RemoteMessageBus streams against a real `wrangler dev`, each client with its own agent token: stream() and
 // subscribe(..., { onStream }) over the WebSocket, only the recipients seeing the stream, the sender's presence
 // left alone, resume after a recipient's socket and the writer's socket are dropped mid-way through a
-// 1,000-write stream (the text compared at the end), and a stream the room aborts closing the writer's stream.
+// 1,000-write stream (the text compared at the end), a stream the room aborts closing the writer's stream, and
+// a write past MAX_CONTENT_BYTES failing at once, as in a MessageBus.
 import { Message, MessageBusError, type StoredMessage, type StreamEvent } from 'modular-message-bus-library';
 import type { WebSocketConstructorLike, WebSocketLike } from 'modular-message-bus-library/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +155,40 @@ describe('RemoteMessageBus streams against wrangler dev', () => {
     criticSees.stop();
     await close();
   }, 90_000);
+
+  it('a write past MAX_CONTENT_BYTES throws CONTENT_TOO_LARGE at once and aborts the stream with that reason; up to it is stored', async () => {
+    const { writer, critic, close } = await crew();
+    const criticSees = watch(critic, 'critic');
+    await pause(300);
+    // The room's limit is the default 64 KiB, counted as the JSON string: the quotes are 2 bytes.
+    const full = 64 * 1024 - 2;
+    const fits = await writer.stream(new Message('writer', 'a', ['critic']));
+    fits.write('é'); // 2 bytes of UTF-8
+    fits.write('x'.repeat(full - 3));
+    const stored = await fits.end();
+    expect((stored.content as string).length).toBe(full - 1);
+    const over = await writer.stream(new Message('writer', 'a', ['critic']));
+    over.write('x'.repeat(full - 1));
+    let thrown: unknown;
+    try {
+      over.write('z');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(MessageBusError.is(thrown, 'CONTENT_TOO_LARGE')).toBe(true);
+    expect((thrown as MessageBusError).details).toEqual({ limit: 64 * 1024, size: 64 * 1024 + 1 });
+    expect(over.open).toBe(false);
+    expect(() => over.write('more')).toThrow(/aborted \(CONTENT_TOO_LARGE\)/);
+    await expect(over.end()).rejects.toMatchObject({ code: 'CLOSED' });
+    await waitFor(() => criticSees.events.some((e) => e.type === 'abort'), 'the abort on the recipient');
+    expect(criticSees.events.filter((e) => e.type === 'abort')).toEqual([
+      { type: 'abort', streamId: over.id, reason: 'CONTENT_TOO_LARGE' },
+    ]);
+    await pause(300);
+    expect((await critic.fetchMessages('critic', 0)).map((m) => m.streamId)).toEqual([fits.id]);
+    criticSees.stop();
+    await close();
+  }, 60_000);
 
   it('refusals: a bad recipient fails stream(); the room aborting a stream (idle) closes it on the writer too', async () => {
     const { writer, critic, close } = await crew();

@@ -55,7 +55,7 @@ describe('streams through the room object', () => {
     const feed = await openSocket(`/v1/rooms/${id}/events?token=${await adminToken()}`);
     const writer = await openSocket(`/v1/rooms/${id}/ws?agent=writer&stream=1&token=${tokens.writer}`);
     const started = await ask(writer, { type: 'stream-start', recipients: ['critic'], metadata: { kind: 'answer' } });
-    expect(started).toMatchObject({ type: 'ok', stream: { recipients: ['critic'] } });
+    expect(started).toMatchObject({ type: 'ok', stream: { recipients: ['critic'], maxContentBytes: 1024 } });
     const streamId = started.stream.id as string;
     expect(await ask(writer, { type: 'stream-write', streamId, seq: 1, text: 'Hel' })).toEqual({ type: 'ok', ref: expect.any(String) });
     expect((await ask(writer, { type: 'stream-write', streamId, seq: 2, text: 'lo' })).type).toBe('ok');
