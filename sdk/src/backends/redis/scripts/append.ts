@@ -63,7 +63,7 @@ end
  * reply to a message the sender has not seen (nothing stored). A reply's body carries `"h":0` after its `"i"`:
  * the script writes the thread there, which only it can know atomically.
  */
-export const APPEND = `${COMMON}${TRIM}${REPLY}
+export const APPEND = `${COMMON}
 local sender = ARGV[2]
 -- Every field of the room's head this append reads, in one call: each redis.call costs Redis ~1.5-2.5 µs.
 local head = redis.call('HMGET', KEYS[1], 'mver', 'ep', 'last', 'oldest', 'n:' .. sender)
@@ -75,9 +75,14 @@ if idem ~= '' then
   local earlier = redis.call('HGET', p .. 'idem', idem)
   if earlier then return {0, tonumber(earlier), redis.call('HGET', p .. 'msg', earlier), false} end
 end
-local thread = replyTo(sender, ARGV[12])
-if thread == false then return {-4} end
-if thread then thread = string.format('%d', thread) end
+-- The retention and reply rules are defined only where they run: a closure made per call costs Redis too.
+local thread = nil
+if ARGV[12] ~= '' then
+  ${REPLY}
+  thread = replyTo(sender, ARGV[12])
+  if thread == false then return {-4} end
+  thread = string.format('%d', thread)
+end
 local body = ARGV[7]
 if thread then body = string.gsub(body, '^({"t":[^,]*,"s":"[^"]*","i":%d+,"h":)0', '%1' .. thread, 1) end
 local n = tonumber(head[3] or '0') + 1
@@ -138,7 +143,10 @@ else
   redis.call('HSET', KEYS[1], 'last', id, 'n:' .. sender, sent, 't:' .. sender, ARGV[8])
 end
 local max = tonumber(ARGV[6])
-if max > 0 then trim(n, max, oldest) end
+if max > 0 then
+  ${TRIM}
+  trim(n, max, oldest)
+end
 redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[10] .. '\\n' .. value)
 return {1, n, value, epochList}
 `;
