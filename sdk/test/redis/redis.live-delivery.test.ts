@@ -32,12 +32,12 @@ afterAll(async () => {
 });
 
 /** A writer bus and a subscriber bus on two backends (two processes, as far as Redis can tell), agents a, b, c. */
-async function twoProcesses(room: string) {
-  const writer = new MessageBus(new RedisStorageBackend({ url: server.url, keyPrefix: PREFIX }), new AddressedRoutingPolicy(), {
+async function twoProcesses(room: string, url = server.url) {
+  const writer = new MessageBus(new RedisStorageBackend({ url, keyPrefix: PREFIX }), new AddressedRoutingPolicy(), {
     room,
     logLevel: 'silent',
   });
-  const storage = new RedisStorageBackend({ url: server.url, keyPrefix: PREFIX });
+  const storage = new RedisStorageBackend({ url, keyPrefix: PREFIX });
   let fetches = 0;
   const fetch = storage.fetch.bind(storage);
   storage.fetch = (...args: Parameters<RedisStorageBackend['fetch']>) => {
@@ -138,16 +138,25 @@ describe('RedisStorageBackend live delivery across processes', () => {
   });
 
   it("a dropped pub/sub connection: what was sent meanwhile arrives after the reconnect, in order, once, and not another agent's", async () => {
-    const { writer, got } = await twoProcesses('drop');
+    // A server of its own: the connection count below must not include connections of earlier cases still closing.
+    const own = await startRedis();
+    const ownAdmin = createClient({ url: own.url });
+    ownAdmin.on('error', () => {});
+    await ownAdmin.connect();
+    closers.push(async () => {
+      await ownAdmin.close();
+      await own.dispose();
+    });
+    const { writer, got } = await twoProcesses('drop', own.url);
     const first = await writer.sendMessage(new Message('a', 'before'));
     await eventually(() => expect(got.map((m) => m.id)).toEqual([first.id]));
     // Drop both backends' pub/sub connections and keep them out (no room for a new client) while the writer sends.
-    const clients = Number(/connected_clients:(\d+)/.exec(String(await admin.sendCommand(['INFO', 'clients'])))?.[1]);
-    const subscribers = String(await admin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']))
+    const clients = Number(/connected_clients:(\d+)/.exec(String(await ownAdmin.sendCommand(['INFO', 'clients'])))?.[1]);
+    const subscribers = String(await ownAdmin.sendCommand(['CLIENT', 'LIST', 'TYPE', 'pubsub']))
       .trim()
       .split('\n').length;
-    await admin.sendCommand(['CONFIG', 'SET', 'maxclients', String(clients - subscribers)]);
-    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await ownAdmin.sendCommand(['CONFIG', 'SET', 'maxclients', String(clients - subscribers)]);
+    await ownAdmin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
     const during: StoredMessage[] = [];
     try {
       for (let i = 0; i < 5; i++) {
@@ -157,7 +166,7 @@ describe('RedisStorageBackend live delivery across processes', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(got).toHaveLength(1); // nothing arrives while the subscriber cannot reconnect
     } finally {
-      await admin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
+      await ownAdmin.sendCommand(['CONFIG', 'SET', 'maxclients', '10000']);
     }
     const mine = during.filter((m) => m.recipients.includes('b'));
     // The catch-up after the reconnect brings them, without waiting for a later message to reveal the gap.
