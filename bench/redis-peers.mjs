@@ -112,6 +112,13 @@ function report(rounds) {
       'bus/Socket.IO': '—',
       [`range (${rounds.length} rounds)`]: 'count',
     },
+    {
+      measure: 'subscriber fetches per delivered message (gap fills; the rest is delivered as published)',
+      bus: +(rounds.reduce((s, r) => s + r.bus.fetches, 0) / rounds.reduce((s, r) => s + r.bus.delivered, 0)).toFixed(4),
+      'Socket.IO': 'n/a',
+      'bus/Socket.IO': '—',
+      [`range (${rounds.length} rounds)`]: 'work count',
+    },
     work('Redis script calls per message (EVALSHA/EVAL/FCALL)', 'scripts'),
     work('Redis commands per message (incl. those inside scripts)', 'commands'),
     work('Redis requests per message (bus: scripts; Socket.IO: PUBLISH)', (system) => (system === 'bus' ? 'scripts' : 'publish')),
@@ -252,13 +259,22 @@ function child(role, params) {
 const roles = {
   async 'bus-subscriber'({ url, room }) {
     const bus = await openBus(url, room, 'subscriber');
+    // Fetches are how the subscription fills a gap; a message Redis published with the next id is delivered as is.
+    let fetches = 0;
+    const fetch = bus.storage.fetch.bind(bus.storage);
+    bus.storage.fetch = (...args) => {
+      fetches++;
+      return fetch(...args);
+    };
     const latencies = new Collector();
     // The bus promises id order without gaps (concurrent sends of one process have no order among themselves).
     bus.subscribe('subscriber', (message) => latencies.add(message.content, 'room', message.id));
     await sleep(100);
+    fetches = 0; // the replay at subscribe time is not part of the load
     say('subscribed');
     const { expected, start } = await heard();
-    say(JSON.stringify(await latencies.settle(expected, start, null)));
+    const figures = await latencies.settle(expected, start, null);
+    say(JSON.stringify({ ...figures, fetches }));
   },
   async 'bus-sender'({ url, room, id }) {
     const bus = await openBus(url, room, `sender-${id}`);

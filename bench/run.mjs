@@ -1,11 +1,24 @@
 // `npm run bench`: runs every benchmark module, prints a table each, and writes bench/results/latest.json.
-// Usage: npm run bench [-- core file redis indexeddb worker own-runs conversations edge-peers redis-peers mcp streams]   (default: all that are present)
+// Usage: npm run bench [-- core file redis indexeddb worker own-runs conversations edge-peers redis-peers redis-instructions mcp streams]   (default: all that are present)
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = ['core', 'file', 'redis', 'indexeddb', 'worker', 'own-runs', 'conversations', 'edge-peers', 'redis-peers', 'mcp', 'streams'];
+const all = [
+  'core',
+  'file',
+  'redis',
+  'indexeddb',
+  'worker',
+  'own-runs',
+  'conversations',
+  'edge-peers',
+  'redis-peers',
+  'redis-instructions',
+  'mcp',
+  'streams',
+];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const modules = (wanted.length ? wanted : all).filter((name) => existsSync(join(here, `${name}.mjs`)));
 

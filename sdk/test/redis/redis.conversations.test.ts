@@ -58,6 +58,29 @@ describe('RedisStorageBackend conversations', () => {
     expect(await keys('v010:{legacy}:th:*')).toEqual(['v010:{legacy}:th:1', 'v010:{legacy}:th:3']);
   });
 
+  it("keeps 0.1.0 members' send counts and times (kept outside the room's head then) and carries them on", async () => {
+    await restore('v010c:');
+    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'v010c:' });
+    const counters = async () =>
+      Object.fromEntries((await storage.getRoom('legacy')).members.map((m) => [m.id, [m.sentCount, m.lastSentAt]]));
+    expect(await counters()).toEqual({ a: [3, 1700000005000], b: [1, 1700000002000], c: [1, 1700000003000] });
+    await storage.append('legacy', {
+      timestamp: 1800000000000,
+      sender: 'b',
+      content: 'after the upgrade',
+      contentJson: '"after the upgrade"',
+      recipients: ['a', 'c'],
+      audience: 'members-except-sender',
+      routing: { policy: 'broadcast', requested: null },
+    });
+    expect(await counters()).toEqual({ a: [3, 1700000005000], b: [2, 1800000000000], c: [1, 1700000003000] });
+    // Leaving and joining again starts a member's counters afresh, whichever layout held them.
+    await storage.removeMember('legacy', 'c');
+    await storage.putMember('legacy', { id: 'c', online: true });
+    expect((await counters()).c).toEqual([0, null]);
+    await storage.close();
+  });
+
   it('retention removes the thread keys of trimmed replies', async () => {
     const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'trim:', maxMessages: 5 });
     const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'r', logLevel: 'silent' });

@@ -7,9 +7,11 @@
  * room prefix:
  * - `meta` hash: `last` (last id), `oldest` (oldest retained id), `ep` (current broadcast audience epoch,
  *   absent after a membership change), `epn` (epoch counter), `epmin` (oldest epoch not yet collected),
- *   `mver` (membership version: +1 on every membership change).
- * - `join`, `on`, `grp`, `cur`, `sent`, `lastAt` hashes: per member, joinedAfter, online ('1'/'0'),
- *   groups (JSON), acked cursor, send count, last send time.
+ *   `mver` (membership version: +1 on every membership change), and per member `n:<agent>` (send count) and
+ *   `t:<agent>` (last send time): the append reads and writes them with the room's head, one call each way.
+ * - `join`, `on`, `grp`, `cur` hashes: per member, joinedAfter, online ('1'/'0'), groups (JSON), acked cursor.
+ *   Rooms stored before the counters moved into `meta` keep them in `sent` and `lastAt` hashes: read while a
+ *   member has no `n:` field yet (the first append moves them), and deleted with the member.
  * - `msg` hash: id → `<head>\n<body>`; head is `L<recipients, comma-separated>` for a list audience,
  *   `M<epoch>` for every member, `X<epoch>` for every member but the sender; body is the client's JSON
  *   (t, s, p, q, k, c).

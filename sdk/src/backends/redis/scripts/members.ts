@@ -16,7 +16,9 @@ if not member(a) then
   redis.call('HSET', p .. 'join', a, last)
   redis.call('HSET', p .. 'grp', a, ARGV[4] ~= '' and ARGV[4] or '[]')
   redis.call('HSET', p .. 'cur', a, 0)
-  redis.call('HSET', p .. 'sent', a, 0)
+  redis.call('HSET', KEYS[1], 'n:' .. a, 0)
+  redis.call('HDEL', KEYS[1], 't:' .. a)
+  redis.call('HDEL', p .. 'sent', a)
   redis.call('HDEL', p .. 'lastAt', a)
   redis.call('DEL', p .. 'dl:' .. a, p .. 'bs:' .. a)
   redis.call('HDEL', KEYS[1], 'ep')
@@ -34,6 +36,7 @@ export const REMOVE_MEMBER = `${COMMON}
 local a = ARGV[2]
 if not member(a) then return 0 end
 for _, h in ipairs({'join', 'on', 'grp', 'cur', 'sent', 'lastAt'}) do redis.call('HDEL', p .. h, a) end
+redis.call('HDEL', KEYS[1], 'n:' .. a, 't:' .. a)
 redis.call('DEL', p .. 'dl:' .. a, p .. 'bs:' .. a)
 redis.call('HDEL', KEYS[1], 'ep')
 redis.call('HINCRBY', KEYS[1], 'mver', 1)

@@ -89,9 +89,11 @@ local joins = redis.call('HGETALL', p .. 'join')
 for i = 1, #joins, 2 do
   local a = joins[i]
   local join = tonumber(joins[i + 1])
+  -- The send count and time live in the head; a member without \`n:\` there has them in the older hashes.
+  local sent, lastAt = unpack(redis.call('HMGET', KEYS[1], 'n:' .. a, 't:' .. a))
+  if not sent then sent, lastAt = redis.call('HGET', p .. 'sent', a), redis.call('HGET', p .. 'lastAt', a) end
   out[#out + 1] = {a, redis.call('HGET', p .. 'on', a), redis.call('HGET', p .. 'grp', a), join,
-    tonumber(redis.call('HGET', p .. 'cur', a) or '0'), tonumber(redis.call('HGET', p .. 'sent', a) or '0'),
-    redis.call('HGET', p .. 'lastAt', a) or false, lastRouted(a, join, oldest)}
+    tonumber(redis.call('HGET', p .. 'cur', a) or '0'), tonumber(sent or '0'), lastAt or false, lastRouted(a, join, oldest)}
 end
 return out
 `;
