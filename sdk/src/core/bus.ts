@@ -264,15 +264,25 @@ export class MessageBus {
    * Routes and stores a message; resolves with the stored message (its `id`,
    * `recipients` and `routing`). A rejected send stores nothing and consumes no id.
    */
-  async sendMessage(message: Message): Promise<StoredMessage> {
+  sendMessage(message: Message): Promise<StoredMessage> {
     const started = performance.now();
+    // Not an async function: with a synchronous backend the whole send runs in this call and the caller's await
+    // is the only microtask (an async function and its inner await cost two more, and their frames).
+    let stored: StoredMessage | Promise<StoredMessage>;
     try {
-      const stored = await this.#send(message);
-      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
-      return stored;
+      stored = this.#send(message);
     } catch (error) {
-      throw this.#rejected('sendMessage', safeSender(message), error);
+      return Promise.reject(this.#rejected('sendMessage', safeSender(message), error));
     }
+    if (stored instanceof Promise) {
+      return stored.then(
+        (result) => this.#sent(result, started),
+        (error: unknown) => {
+          throw this.#rejected('sendMessage', safeSender(message), error);
+        },
+      );
+    }
+    return Promise.resolve(this.#sent(stored, started));
   }
 
   /**
@@ -565,35 +575,72 @@ export class MessageBus {
     };
   }
 
-  async #send(message: Message): Promise<StoredMessage> {
+  /** Checks, routes and appends; synchronous while the backend and the policy are (the built-in memory backend is). */
+  #send(message: Message): StoredMessage | Promise<StoredMessage> {
     this.#assertOpen();
-    const checked = checkMessage(message, this.#limits);
-    // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
-    // change acknowledged before then and needs no check (under churn a check could fail again and again).
-    for (let fresh = false; ; fresh = true) {
-      const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
-      const members = pending instanceof Promise ? await pending : pending;
-      let routed: Routed;
-      try {
-        const result = this.#route(checked, members);
-        routed = result instanceof Promise ? await result : result;
-      } catch (error) {
-        // A refusal over membership is final only on a current list.
-        if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
-        throw error;
-      }
-      const draft = this.#draft(checked, routed.recipients, routed.audience);
-      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
-      if (!fresh) draft.members = members;
-      try {
-        const stored = this.#append(draft);
-        return stored instanceof Promise ? await stored : stored;
-      } catch (error) {
-        if (!fresh && isMembersChanged(error)) continue;
-        throw error;
-      }
+    return this.#attempt(checkMessage(message, this.#limits), false);
+  }
+
+  /**
+   * One routing and append. Backend failures are turned into STORAGE_FAILURE by sendMessage. Two attempts at most:
+   * the second (`fresh`) reads the members from the store, after the send began, so it sees every change
+   * acknowledged before then and needs no check (under churn a check could fail again and again).
+   */
+  #attempt(checked: CheckedMessage, fresh: boolean): StoredMessage | Promise<StoredMessage> {
+    const members = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
+    if (members instanceof Promise) return members.then((list) => this.#routeAndAppend(checked, list, fresh));
+    return this.#routeAndAppend(checked, members, fresh);
+  }
+
+  #routeAndAppend(checked: CheckedMessage, members: readonly MemberRecord[], fresh: boolean): StoredMessage | Promise<StoredMessage> {
+    let routed: Routed | Promise<Routed>;
+    try {
+      routed = this.#route(checked, members);
+    } catch (error) {
+      return this.#afterRefusal(checked, members, fresh, error);
     }
+    if (routed instanceof Promise) {
+      return routed.then(
+        (result) => this.#appendRouted(checked, members, fresh, result),
+        (error: unknown) => this.#afterRefusal(checked, members, fresh, error),
+      );
+    }
+    return this.#appendRouted(checked, members, fresh, routed);
+  }
+
+  /** A refusal over membership is final only on a current list: on an outdated one the message is routed again. */
+  async #afterRefusal(checked: CheckedMessage, members: readonly MemberRecord[], fresh: boolean, error: unknown): Promise<StoredMessage> {
+    if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) return this.#attempt(checked, true);
+    throw error;
+  }
+
+  #appendRouted(
+    checked: CheckedMessage,
+    members: readonly MemberRecord[],
+    fresh: boolean,
+    routed: Routed,
+  ): StoredMessage | Promise<StoredMessage> {
+    const draft = this.#draft(checked, routed.recipients, routed.audience);
+    // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+    if (!fresh) draft.members = members;
+    let stored: StoredMessage | Promise<StoredMessage>;
+    try {
+      stored = this.#append(draft);
+    } catch (error) {
+      return this.#afterAppendFailure(checked, fresh, error);
+    }
+    return stored instanceof Promise ? stored.then(undefined, (error: unknown) => this.#afterAppendFailure(checked, fresh, error)) : stored;
+  }
+
+  /** The backend found the routed-with member list outdated: route once more on a fresh one. Anything else stands. */
+  #afterAppendFailure(checked: CheckedMessage, fresh: boolean, error: unknown): StoredMessage | Promise<StoredMessage> {
+    if (!fresh && isMembersChanged(error)) return this.#attempt(checked, true);
+    throw error;
+  }
+
+  #sent(stored: StoredMessage, started: number): StoredMessage {
+    this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
+    return stored;
   }
 
   /** `stream`'s routing: like `#send`'s, a membership refusal on a list another process outdated is routed again once. */
@@ -631,7 +678,8 @@ export class MessageBus {
       content,
       recipients,
       audience,
-      routing: { policy: this.policy.name, requested: requested ?? null },
+      // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
+      routing: Object.freeze({ policy: this.policy.name, requested: requested ?? null }),
       contentJson,
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
@@ -718,7 +766,8 @@ export class MessageBus {
   #onStored(message: StoredMessage): void {
     if (this.#closed || !this.#emitted.add(message.id)) return;
     if (this.#events.listenerCount('message') > 0) this.#emit('message', [message]);
-    for (const subscription of this.#subscriptions) subscription.notify(message);
+    // forEach, not for-of: the same live iteration without an iterator and a result object per subscription.
+    this.#subscriptions.forEach(notifySubscription, message);
     this.#streams.onStored(message);
   }
 
@@ -790,6 +839,10 @@ type CheckedContent = Pick<CheckedMessage, 'content' | 'contentJson'>;
 
 /** Timers hold 32-bit signed milliseconds. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+function notifySubscription(this: StoredMessage, subscription: Subscription): void {
+  subscription.notify(this);
+}
 
 function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();

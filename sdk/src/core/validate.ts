@@ -95,9 +95,9 @@ export function copyContent(
   if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
   let copy: JsonValue;
   try {
-    copy = copyJson(content, '$', 0, maxDepth, what);
+    copy = copyJson(content, 0, maxDepth);
   } catch (error) {
-    if (MessageBusError.is(error)) throw error;
+    if (error instanceof ContentProblem) throw new MessageBusError('INVALID_MESSAGE', error.message(what));
     throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
   }
   return { copy, json: JSON.stringify(copy) };
@@ -147,23 +147,34 @@ export function snapshotIds(
   limitName?: string,
   isValid: (id: unknown) => id is string = isValidId,
 ): string[] {
-  const shape = `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
-  const ids: string[] = [];
+  let ids: string[] = [];
+  let count = 0;
   try {
-    if (!Array.isArray(value)) throw new MessageBusError(code, `${shape}; got ${describe(value)}`);
+    if (!Array.isArray(value)) throw new MessageBusError(code, `${idsShape(what, max)}; got ${describe(value)}`);
+    // Sized up front (an empty array's first push reserves 16 slots): the length is a hint, the iterator decides.
+    const expected = (value as unknown[]).length;
+    if (expected > 0 && expected <= max) ids = new Array(expected);
     for (const id of value as unknown[]) {
-      if (ids.length === max)
-        throw new MessageBusError(code, `${shape}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
+      if (count === max)
+        throw new MessageBusError(code, `${idsShape(what, max)}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
           details: { limit: max },
         });
-      if (!isValid(id)) throw new MessageBusError(code, `${shape}; ${what}[${ids.length}] is ${describe(id)}`);
-      ids.push(id);
+      if (!isValid(id)) throw new MessageBusError(code, `${idsShape(what, max)}; ${what}[${count}] is ${describe(id)}`);
+      if (count < ids.length) ids[count] = id;
+      else ids.push(id);
+      count++;
     }
   } catch (error) {
     if (MessageBusError.is(error)) throw error;
     throw new MessageBusError(code, `${what} could not be read: ${reasonOf(error)}`, { cause: error });
   }
+  if (count < ids.length) ids.length = count;
   return ids;
+}
+
+/** The rule `snapshotIds` states in its errors; built only for an error (a template per call allocates on every send). */
+function idsShape(what: string, max: number): string {
+  return `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
 }
 
 // Lone high surrogate, or lone low surrogate.
@@ -173,43 +184,68 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
-function copyJson(value: unknown, path: string, depth: number, maxDepth: number, what: string): JsonValue {
+/**
+ * A value content must not hold, found `keys` deep (innermost last is outermost first: each level adds its key on
+ * the way out). The path text is built only then, never on a send that passes.
+ */
+class ContentProblem {
+  readonly keys: (string | number)[] = [];
+  constructor(readonly problem: string) {}
+
+  message(what: string): string {
+    let path = '$';
+    for (let i = this.keys.length - 1; i >= 0; i--) {
+      const key = this.keys[i] as string | number;
+      path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    }
+    return `${what} must be a JSON value: ${path} is ${this.problem}`;
+  }
+}
+
+function copyJson(value: unknown, depth: number, maxDepth: number): JsonValue {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return value;
     case 'number':
       if (Number.isFinite(value)) return value;
-      throw invalidContent(what, `${path} is ${value}`);
+      throw new ContentProblem(String(value));
     case 'object': {
       if (value === null) return null;
       // The same rule as exceedsContentDepth: the top container is level 1.
-      if (depth >= maxDepth) throw invalidContent(what, `${path} is circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
+      if (depth >= maxDepth) throw new ContentProblem(`circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
       if (Array.isArray(value)) {
         const length = value.length;
         const out: JsonValue[] = new Array(length);
-        for (let i = 0; i < length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, maxDepth, what);
+        let i = 0;
+        try {
+          for (; i < length; i++) out[i] = copyJson(value[i], depth + 1, maxDepth);
+        } catch (error) {
+          if (error instanceof ContentProblem) error.keys.push(i);
+          throw error;
+        }
         return Object.freeze(out) as JsonValue[];
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null)
-        throw invalidContent(what, `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+      if (proto !== Object.prototype && proto !== null) throw new ContentProblem(`a ${proto?.constructor?.name ?? 'non-plain'} object`);
       const out: { [key: string]: JsonValue } = {};
-      for (const key of Object.keys(value)) {
-        const child = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth, what);
-        // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
-        if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
-        else out[key] = child;
+      let key = '';
+      try {
+        for (key of Object.keys(value)) {
+          const child = copyJson((value as Record<string, unknown>)[key], depth + 1, maxDepth);
+          // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
+          if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
+          else out[key] = child;
+        }
+      } catch (error) {
+        if (error instanceof ContentProblem) error.keys.push(key);
+        throw error;
       }
       return Object.freeze(out);
     }
     default:
-      throw invalidContent(what, `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+      throw new ContentProblem(typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`);
   }
-}
-
-function invalidContent(what: string, problem: string): MessageBusError {
-  return new MessageBusError('INVALID_MESSAGE', `${what} must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */

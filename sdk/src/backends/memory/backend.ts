@@ -148,7 +148,8 @@ export class InMemoryStorageBackend implements StorageBackend {
     sender.sentCount++;
     sender.lastSentAt = draft.timestamp;
     if (this.#maxMessages !== undefined) trim(data, this.#maxMessages);
-    for (const listener of data.watchers) listener(message);
+    // forEach, not for-of: the same live iteration without an iterator and a result object per watcher.
+    data.watchers.forEach(tellWatcher, message);
     return { message, duplicate: false };
   }
 
@@ -277,6 +278,10 @@ function checkedRecipients(data: RoomData, requested: readonly string[]): readon
   Object.freeze(requested);
   data.checkedLists.add(requested);
   return requested;
+}
+
+function tellWatcher(this: StoredMessage, listener: (message: StoredMessage) => void): void {
+  listener(this);
 }
 
 /** Drops the oldest messages beyond `max`; the message array and the index are compacted once the dead prefix is large. */
