@@ -31,8 +31,7 @@ import type {
 import {
   assertCursor,
   assertId,
-  assertJsonSize,
-  copyContent,
+  copyContentWithin,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
   MAX_CONTENT_DEPTH_LIMIT,
@@ -680,7 +679,8 @@ export class MessageBus {
       audience,
       // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
       routing: Object.freeze({ policy: this.policy.name, requested: requested ?? null }),
-      contentJson,
+      // The size check made the text only when the content was large.
+      contentJson: contentJson ?? JSON.stringify(content),
     };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
     if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
@@ -753,8 +753,7 @@ export class MessageBus {
 
   /** Final content of a stream, checked like a sent message's. */
   #checkContent(content: unknown): CheckedContent {
-    const { copy, json } = copyContent(content, this.#limits.maxContentDepth);
-    assertJsonSize(json, this.#limits.maxContentBytes, 'content');
+    const { copy, json } = copyContentWithin(content, this.#limits.maxContentDepth, this.#limits.maxContentBytes, 'content');
     return { content: copy, contentJson: json };
   }
 

@@ -8,7 +8,7 @@ import { checkInReplyTo, copyMetadata } from './conversation.js';
 import { MessageBusError } from './errors.js';
 import { Message, type MessageOptions } from './message.js';
 import type { JsonValue, MessageMetadata } from './types.js';
-import { assertJsonSize, copyContent, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
+import { copyContentWithin, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
 
 const MAX_RECIPIENTS = 1000;
 const MAX_IDEMPOTENCY_KEY = 256;
@@ -26,7 +26,8 @@ export interface CheckedMessage {
   recipients: readonly string[] | undefined;
   idempotencyKey: string | undefined;
   content: JsonValue;
-  contentJson: string;
+  /** `JSON.stringify(content)` when the size check made it; `undefined` when content was small enough not to need it. */
+  contentJson: string | undefined;
   inReplyTo: number | undefined;
   metadata: { copy: MessageMetadata; json: string } | undefined;
 }
@@ -82,8 +83,7 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
     );
   }
   if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-  const { copy, json: contentJson } = copyContent(content, limits.maxContentDepth);
-  assertJsonSize(contentJson, limits.maxContentBytes, 'content');
+  const { copy, json: contentJson } = copyContentWithin(content, limits.maxContentDepth, limits.maxContentBytes, 'content');
   const inReplyTo = checkInReplyTo(replyTo);
   const metadata = copyMetadata(rawMetadata, limits.maxMetadataBytes, limits.maxContentDepth);
   return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };

@@ -76,6 +76,19 @@ export function exceedsContentDepth(value: unknown, maxDepth: number = DEFAULT_M
 }
 
 /**
+ * What the walk in progress has counted towards its bound on the JSON text's UTF-8 bytes (see
+ * `copyContentWithin`): one number added to as the walk goes, so the walk returns only the copy.
+ */
+let jsonBound = 0;
+/** More than the longest text `String(number)` gives a finite number (25 characters: `-0.0000012345678901234567`). */
+const NUMBER_BOUND = 32;
+
+/** Quotes, and each UTF-16 unit at most `\uXXXX` (an escape) or 3 UTF-8 bytes. */
+function stringBound(text: string): number {
+  return 2 + 6 * text.length;
+}
+
+/**
  * Checks message content in one walk and returns a frozen deep copy of it with
  * its JSON text. Anything `JSON.parse(JSON.stringify(x))` would not give back
  * unchanged is refused (undefined, functions, NaN, Infinity, class instances,
@@ -91,16 +104,59 @@ export function copyContent(
   maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH,
   what = 'content',
 ): { copy: JsonValue; json: string } {
-  // Strings are immutable: the common case costs one JSON.stringify.
-  if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
+  const outer = jsonBound;
   let copy: JsonValue;
   try {
-    copy = copyJson(content, 0, maxDepth);
+    copy = frozenCopy(content, maxDepth, what);
+  } finally {
+    jsonBound = outer; // this walk's count is not wanted: leave the one in progress (if any) as it was
+  }
+  return { copy, json: JSON.stringify(copy) };
+}
+
+/**
+ * `copyContent` and `assertJsonSize` in one, making the JSON text only when
+ * the size check needs it: the walk adds up a bound on the text's UTF-8 size
+ * (every UTF-16 unit of a string at most 6 bytes, as `\uXXXX`; a number at
+ * most 25), and content under `limit` by that bound is not stringified here.
+ * `json` is the text when it was made, else `undefined` (make it from `copy`).
+ */
+export function copyContentWithin(
+  content: unknown,
+  maxDepth: number,
+  limit: number,
+  what: string,
+): { copy: JsonValue; json: string | undefined } {
+  // Saved and restored: a getter in the content may send a message of its own, which walks its content in between.
+  const outer = jsonBound;
+  jsonBound = 0;
+  let copy: JsonValue;
+  let bound: number;
+  try {
+    copy = frozenCopy(content, maxDepth, what);
+    bound = jsonBound;
+  } finally {
+    jsonBound = outer;
+  }
+  if (bound <= limit) return { copy, json: undefined };
+  const json = JSON.stringify(copy);
+  assertJsonSize(json, limit, what);
+  return { copy, json };
+}
+
+/** The walk of `copyContent`: the frozen copy, or the typed error of the first value that is not JSON. */
+function frozenCopy(content: unknown, maxDepth: number, what: string): JsonValue {
+  // Strings are immutable: the common case needs no walk.
+  if (typeof content === 'string') {
+    jsonBound += stringBound(content);
+    return content;
+  }
+  try {
+    return copyJson(content, 0, maxDepth);
   } catch (error) {
     if (error instanceof ContentProblem) throw new MessageBusError('INVALID_MESSAGE', error.message(what));
     throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
   }
-  return { copy, json: JSON.stringify(copy) };
 }
 
 /** Throws `CONTENT_TOO_LARGE` (with `details: { limit, size }`) when `json` is over `limit` UTF-8 bytes. `what` names it. */
@@ -205,17 +261,25 @@ class ContentProblem {
 function copyJson(value: unknown, depth: number, maxDepth: number): JsonValue {
   switch (typeof value) {
     case 'string':
+      jsonBound += stringBound(value);
+      return value;
     case 'boolean':
+      jsonBound += 5;
       return value;
     case 'number':
+      jsonBound += NUMBER_BOUND;
       if (Number.isFinite(value)) return value;
       throw new ContentProblem(String(value));
     case 'object': {
-      if (value === null) return null;
+      if (value === null) {
+        jsonBound += 4;
+        return null;
+      }
       // The same rule as exceedsContentDepth: the top container is level 1.
       if (depth >= maxDepth) throw new ContentProblem(`circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
       if (Array.isArray(value)) {
         const length = value.length;
+        jsonBound += 2 + length; // brackets and commas
         const out: JsonValue[] = new Array(length);
         let i = 0;
         try {
@@ -231,7 +295,9 @@ function copyJson(value: unknown, depth: number, maxDepth: number): JsonValue {
       const out: { [key: string]: JsonValue } = {};
       let key = '';
       try {
+        jsonBound += 2; // braces
         for (key of Object.keys(value)) {
+          jsonBound += stringBound(key) + 2; // the key, its colon and a comma
           const child = copyJson((value as Record<string, unknown>)[key], depth + 1, maxDepth);
           // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
           if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
