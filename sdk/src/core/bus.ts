@@ -2,8 +2,10 @@ import { replyRefused, seenBy } from '../backends/kit/conversation.js';
 import { BusMetrics } from './bus-metrics.js';
 import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from './check-message.js';
 import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
+import { keepsDraftObjects, LazyJsonDraft } from './draft.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
@@ -23,6 +25,7 @@ import type {
   MemberState,
   MessageDraft,
   RoomView,
+  RoutingDecision,
   RoutingPolicy,
   StorageBackend,
   StoredMessage,
@@ -133,8 +136,12 @@ export class MessageBus {
   readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
+  /** The routing decision of every message sent without recipients (broadcasts): one frozen object for all. */
+  readonly #unrequested: RoutingDecision;
+  /** The backend keeps the draft's objects: its drafts make their JSON text on first read. */
+  readonly #lazyJson: boolean;
   readonly #events = new Emitter<MessageBusEvents>();
-  readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptions = new LiveSubscriptions();
   /** Ids already emitted: a watching backend echoes this bus's own sends too. */
   readonly #emitted = new SeenIds();
   #stopWatching: (() => void) | undefined;
@@ -165,6 +172,8 @@ export class MessageBus {
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
+    this.#lazyJson = keepsDraftObjects(storage);
+    this.#unrequested = Object.freeze({ policy: policy.name, requested: null });
     this.#streamIdleMs = streamIdleMs;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
     this.#streams = new StreamHub(storage, room, streamIdleMs, (error) => this.#listenerError('stream', error));
@@ -221,7 +230,7 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     const removed = await this.#store('removeMember', () => this.storage.removeMember(this.room, agentId));
     if (!removed) throw unknownAgent(agentId, this.room);
-    for (const subscription of this.#subscriptions) if (subscription.agentId === agentId) subscription.stop();
+    for (const subscription of this.#subscriptions.list()) if (subscription.agentId === agentId) subscription.stop();
     this.#log.info('agent removed', { room: this.room, agent: agentId });
     this.#emit('disconnect', [{ agent: agentId, removed: true }]);
   }
@@ -511,7 +520,7 @@ export class MessageBus {
     this.#closed = true;
     // Own streams are aborted first, so subscribers still hear of it.
     this.#streams.close();
-    for (const subscription of [...this.#subscriptions]) subscription.stop();
+    for (const subscription of this.#subscriptions.list()) subscription.stop();
     this.#stopWatching?.();
     this.#metrics.dispose();
     if (this.#closeStorage) await this.storage.close();
@@ -671,17 +680,15 @@ export class MessageBus {
 
   #draft(checked: CheckedMessage, recipients: readonly string[], audience: Audience, streamId?: string): MessageDraft {
     const { sender, content, contentJson, recipients: requested, idempotencyKey, inReplyTo, metadata } = checked;
-    const draft: MessageDraft = {
-      timestamp: this.#now(),
-      sender,
-      content,
-      recipients,
-      audience,
-      // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
-      routing: Object.freeze({ policy: this.policy.name, requested: requested ?? null }),
-      // The size check made the text only when the content was large.
-      contentJson: contentJson ?? JSON.stringify(content),
-    };
+    const timestamp = this.#now();
+    // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
+    const routing = requested === undefined ? this.#unrequested : Object.freeze({ policy: this.policy.name, requested });
+    // The size check made the text only when the content was large; else it is made here, or on first read for a
+    // backend that keeps the objects (see draft.ts).
+    const draft: MessageDraft =
+      contentJson === undefined && this.#lazyJson
+        ? new LazyJsonDraft(timestamp, sender, content, recipients, audience, routing)
+        : { timestamp, sender, content, recipients, audience, routing, contentJson: contentJson ?? JSON.stringify(content) };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
     if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
     if (metadata !== undefined) {
@@ -765,8 +772,7 @@ export class MessageBus {
   #onStored(message: StoredMessage): void {
     if (this.#closed || !this.#emitted.add(message.id)) return;
     if (this.#events.listenerCount('message') > 0) this.#emit('message', [message]);
-    // forEach, not for-of: the same live iteration without an iterator and a result object per subscription.
-    this.#subscriptions.forEach(notifySubscription, message);
+    this.#subscriptions.deliver(message);
     this.#streams.onStored(message);
   }
 
@@ -838,10 +844,6 @@ type CheckedContent = Pick<CheckedMessage, 'content' | 'contentJson'>;
 
 /** Timers hold 32-bit signed milliseconds. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-function notifySubscription(this: StoredMessage, subscription: Subscription): void {
-  subscription.notify(this);
-}
 
 function sortedUnique(ids: readonly string[]): string[] {
   return [...new Set(ids)].sort();

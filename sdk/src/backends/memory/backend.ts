@@ -1,3 +1,4 @@
+import { KEEPS_DRAFT_OBJECTS } from '../../core/draft.js';
 import type {
   AppendResult,
   MemberRecord,
@@ -60,6 +61,8 @@ export interface InMemoryStorageOptions {
  */
 export class InMemoryStorageBackend implements StorageBackend {
   readonly name = NAME;
+  /** It stores the bus's frozen content as it is and never reads `contentJson`: drafts need not stringify. */
+  readonly [KEEPS_DRAFT_OBJECTS] = true;
   readonly #rooms = new Map<string, RoomData>();
   readonly #maxMessages: number | undefined;
   readonly #epochs = new EpochCache();
