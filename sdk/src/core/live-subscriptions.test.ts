@@ -50,7 +50,7 @@ interface Watched {
 }
 
 async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setTimeout(() => resolve(), 5));
 }
 
 describe('LiveSubscriptions', () => {
