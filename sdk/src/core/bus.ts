@@ -2,8 +2,10 @@ import { replyRefused, seenBy } from '../backends/kit/conversation.js';
 import { BusMetrics } from './bus-metrics.js';
 import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from './check-message.js';
 import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
+import { keepsDraftObjects, LazyJsonDraft } from './draft.js';
 import { Emitter } from './emitter.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import type { Message } from './message.js';
 import { MetricsRegistry } from './metrics.js';
@@ -23,6 +25,7 @@ import type {
   MemberState,
   MessageDraft,
   RoomView,
+  RoutingDecision,
   RoutingPolicy,
   StorageBackend,
   StoredMessage,
@@ -31,8 +34,7 @@ import type {
 import {
   assertCursor,
   assertId,
-  assertJsonSize,
-  copyContent,
+  copyContentWithin,
   DEFAULT_MAX_CONTENT_DEPTH,
   isValidId,
   MAX_CONTENT_DEPTH_LIMIT,
@@ -134,8 +136,12 @@ export class MessageBus {
   readonly #maxGroups: number;
   readonly #now: () => number;
   readonly #closeStorage: boolean;
+  /** The routing decision of every message sent without recipients (broadcasts): one frozen object for all. */
+  readonly #unrequested: RoutingDecision;
+  /** The backend keeps the draft's objects: its drafts make their JSON text on first read. */
+  readonly #lazyJson: boolean;
   readonly #events = new Emitter<MessageBusEvents>();
-  readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptions = new LiveSubscriptions();
   /** Ids already emitted: a watching backend echoes this bus's own sends too. */
   readonly #emitted = new SeenIds();
   #stopWatching: (() => void) | undefined;
@@ -166,6 +172,8 @@ export class MessageBus {
     this.#maxGroups = maxGroups;
     this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
+    this.#lazyJson = keepsDraftObjects(storage);
+    this.#unrequested = Object.freeze({ policy: policy.name, requested: null });
     this.#streamIdleMs = streamIdleMs;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
     this.#streams = new StreamHub(storage, room, streamIdleMs, (error) => this.#listenerError('stream', error));
@@ -222,7 +230,7 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     const removed = await this.#store('removeMember', () => this.storage.removeMember(this.room, agentId));
     if (!removed) throw unknownAgent(agentId, this.room);
-    for (const subscription of this.#subscriptions) if (subscription.agentId === agentId) subscription.stop();
+    for (const subscription of this.#subscriptions.list()) if (subscription.agentId === agentId) subscription.stop();
     this.#log.info('agent removed', { room: this.room, agent: agentId });
     this.#emit('disconnect', [{ agent: agentId, removed: true }]);
   }
@@ -264,15 +272,25 @@ export class MessageBus {
    * Routes and stores a message; resolves with the stored message (its `id`,
    * `recipients` and `routing`). A rejected send stores nothing and consumes no id.
    */
-  async sendMessage(message: Message): Promise<StoredMessage> {
+  sendMessage(message: Message): Promise<StoredMessage> {
     const started = performance.now();
+    // Not an async function: with a synchronous backend the whole send runs in this call and the caller's await
+    // is the only microtask (an async function and its inner await cost two more, and their frames).
+    let stored: StoredMessage | Promise<StoredMessage>;
     try {
-      const stored = await this.#send(message);
-      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
-      return stored;
+      stored = this.#send(message);
     } catch (error) {
-      throw this.#rejected('sendMessage', safeSender(message), error);
+      return Promise.reject(this.#rejected('sendMessage', safeSender(message), error));
     }
+    if (stored instanceof Promise) {
+      return stored.then(
+        (result) => this.#sent(result, started),
+        (error: unknown) => {
+          throw this.#rejected('sendMessage', safeSender(message), error);
+        },
+      );
+    }
+    return Promise.resolve(this.#sent(stored, started));
   }
 
   /**
@@ -502,7 +520,7 @@ export class MessageBus {
     this.#closed = true;
     // Own streams are aborted first, so subscribers still hear of it.
     this.#streams.close();
-    for (const subscription of [...this.#subscriptions]) subscription.stop();
+    for (const subscription of this.#subscriptions.list()) subscription.stop();
     this.#stopWatching?.();
     this.#metrics.dispose();
     if (this.#closeStorage) await this.storage.close();
@@ -565,35 +583,72 @@ export class MessageBus {
     };
   }
 
-  async #send(message: Message): Promise<StoredMessage> {
+  /** Checks, routes and appends; synchronous while the backend and the policy are (the built-in memory backend is). */
+  #send(message: Message): StoredMessage | Promise<StoredMessage> {
     this.#assertOpen();
-    const checked = checkMessage(message, this.#limits);
-    // Backend failures are turned into STORAGE_FAILURE by sendMessage's catch.
-    // Two attempts at most: the second reads the members from the store, after the send began, so it sees every
-    // change acknowledged before then and needs no check (under churn a check could fail again and again).
-    for (let fresh = false; ; fresh = true) {
-      const pending = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
-      const members = pending instanceof Promise ? await pending : pending;
-      let routed: Routed;
-      try {
-        const result = this.#route(checked, members);
-        routed = result instanceof Promise ? await result : result;
-      } catch (error) {
-        // A refusal over membership is final only on a current list.
-        if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) continue;
-        throw error;
-      }
-      const draft = this.#draft(checked, routed.recipients, routed.audience);
-      // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
-      if (!fresh) draft.members = members;
-      try {
-        const stored = this.#append(draft);
-        return stored instanceof Promise ? await stored : stored;
-      } catch (error) {
-        if (!fresh && isMembersChanged(error)) continue;
-        throw error;
-      }
+    return this.#attempt(checkMessage(message, this.#limits), false);
+  }
+
+  /**
+   * One routing and append. Backend failures are turned into STORAGE_FAILURE by sendMessage. Two attempts at most:
+   * the second (`fresh`) reads the members from the store, after the send began, so it sees every change
+   * acknowledged before then and needs no check (under churn a check could fail again and again).
+   */
+  #attempt(checked: CheckedMessage, fresh: boolean): StoredMessage | Promise<StoredMessage> {
+    const members = this.storage.getMembers(this.room, fresh ? FRESH : undefined);
+    if (members instanceof Promise) return members.then((list) => this.#routeAndAppend(checked, list, fresh));
+    return this.#routeAndAppend(checked, members, fresh);
+  }
+
+  #routeAndAppend(checked: CheckedMessage, members: readonly MemberRecord[], fresh: boolean): StoredMessage | Promise<StoredMessage> {
+    let routed: Routed | Promise<Routed>;
+    try {
+      routed = this.#route(checked, members);
+    } catch (error) {
+      return this.#afterRefusal(checked, members, fresh, error);
     }
+    if (routed instanceof Promise) {
+      return routed.then(
+        (result) => this.#appendRouted(checked, members, fresh, result),
+        (error: unknown) => this.#afterRefusal(checked, members, fresh, error),
+      );
+    }
+    return this.#appendRouted(checked, members, fresh, routed);
+  }
+
+  /** A refusal over membership is final only on a current list: on an outdated one the message is routed again. */
+  async #afterRefusal(checked: CheckedMessage, members: readonly MemberRecord[], fresh: boolean, error: unknown): Promise<StoredMessage> {
+    if (!fresh && isMembershipRefusal(error) && (await this.#outdated(members))) return this.#attempt(checked, true);
+    throw error;
+  }
+
+  #appendRouted(
+    checked: CheckedMessage,
+    members: readonly MemberRecord[],
+    fresh: boolean,
+    routed: Routed,
+  ): StoredMessage | Promise<StoredMessage> {
+    const draft = this.#draft(checked, routed.recipients, routed.audience);
+    // A list that may have come from a cache: the backend checks, atomically with the append, that it is current.
+    if (!fresh) draft.members = members;
+    let stored: StoredMessage | Promise<StoredMessage>;
+    try {
+      stored = this.#append(draft);
+    } catch (error) {
+      return this.#afterAppendFailure(checked, fresh, error);
+    }
+    return stored instanceof Promise ? stored.then(undefined, (error: unknown) => this.#afterAppendFailure(checked, fresh, error)) : stored;
+  }
+
+  /** The backend found the routed-with member list outdated: route once more on a fresh one. Anything else stands. */
+  #afterAppendFailure(checked: CheckedMessage, fresh: boolean, error: unknown): StoredMessage | Promise<StoredMessage> {
+    if (!fresh && isMembersChanged(error)) return this.#attempt(checked, true);
+    throw error;
+  }
+
+  #sent(stored: StoredMessage, started: number): StoredMessage {
+    this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
+    return stored;
   }
 
   /** `stream`'s routing: like `#send`'s, a membership refusal on a list another process outdated is routed again once. */
@@ -625,15 +680,15 @@ export class MessageBus {
 
   #draft(checked: CheckedMessage, recipients: readonly string[], audience: Audience, streamId?: string): MessageDraft {
     const { sender, content, contentJson, recipients: requested, idempotencyKey, inReplyTo, metadata } = checked;
-    const draft: MessageDraft = {
-      timestamp: this.#now(),
-      sender,
-      content,
-      recipients,
-      audience,
-      routing: { policy: this.policy.name, requested: requested ?? null },
-      contentJson,
-    };
+    const timestamp = this.#now();
+    // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
+    const routing = requested === undefined ? this.#unrequested : Object.freeze({ policy: this.policy.name, requested });
+    // The size check made the text only when the content was large; else it is made here, or on first read for a
+    // backend that keeps the objects (see draft.ts).
+    const draft: MessageDraft =
+      contentJson === undefined && this.#lazyJson
+        ? new LazyJsonDraft(timestamp, sender, content, recipients, audience, routing)
+        : { timestamp, sender, content, recipients, audience, routing, contentJson: contentJson ?? JSON.stringify(content) };
     if (idempotencyKey !== undefined) draft.idempotencyKey = idempotencyKey;
     if (inReplyTo !== undefined) draft.inReplyTo = inReplyTo;
     if (metadata !== undefined) {
@@ -705,8 +760,7 @@ export class MessageBus {
 
   /** Final content of a stream, checked like a sent message's. */
   #checkContent(content: unknown): CheckedContent {
-    const { copy, json } = copyContent(content, this.#limits.maxContentDepth);
-    assertJsonSize(json, this.#limits.maxContentBytes, 'content');
+    const { copy, json } = copyContentWithin(content, this.#limits.maxContentDepth, this.#limits.maxContentBytes, 'content');
     return { content: copy, contentJson: json };
   }
 
@@ -718,7 +772,7 @@ export class MessageBus {
   #onStored(message: StoredMessage): void {
     if (this.#closed || !this.#emitted.add(message.id)) return;
     if (this.#events.listenerCount('message') > 0) this.#emit('message', [message]);
-    for (const subscription of this.#subscriptions) subscription.notify(message);
+    this.#subscriptions.deliver(message);
     this.#streams.onStored(message);
   }
 

@@ -6,9 +6,9 @@
  */
 import { checkInReplyTo, copyMetadata } from './conversation.js';
 import { MessageBusError } from './errors.js';
-import { Message } from './message.js';
+import { Message, type MessageOptions } from './message.js';
 import type { JsonValue, MessageMetadata } from './types.js';
-import { assertJsonSize, copyContent, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
+import { copyContentWithin, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
 
 const MAX_RECIPIENTS = 1000;
 const MAX_IDEMPOTENCY_KEY = 256;
@@ -26,7 +26,8 @@ export interface CheckedMessage {
   recipients: readonly string[] | undefined;
   idempotencyKey: string | undefined;
   content: JsonValue;
-  contentJson: string;
+  /** `JSON.stringify(content)` when the size check made it; `undefined` when content was small enough not to need it. */
+  contentJson: string | undefined;
   inReplyTo: number | undefined;
   metadata: { copy: MessageMetadata; json: string } | undefined;
 }
@@ -36,16 +37,19 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
   if (!(message instanceof Message) && (typeof message !== 'object' || message === null)) {
     throw new MessageBusError('INVALID_MESSAGE', 'sendMessage needs a Message: new Message(sender, content, recipients?)');
   }
-  const {
-    sender,
-    recipients: requested,
-    content,
-    options,
-  } = readInput(
-    () => ({ sender: message.sender, recipients: message.recipients, content: message.content, options: message.options }),
-    'INVALID_MESSAGE',
-    'the message',
-  );
+  // Read here, not through readInput: no closure and no object per send on the hot path.
+  let sender: unknown;
+  let requested: unknown;
+  let content: unknown;
+  let options: unknown;
+  try {
+    sender = message.sender;
+    requested = message.recipients;
+    content = message.content;
+    options = message.options;
+  } catch (error) {
+    throw unreadable('INVALID_MESSAGE', 'the message', error);
+  }
   if (!isValidId(sender)) {
     throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
   }
@@ -53,15 +57,19 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
     requested === undefined
       ? undefined
       : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
-  const {
-    idempotencyKey,
-    inReplyTo: replyTo,
-    metadata: rawMetadata,
-  } = readInput(
-    () => ({ idempotencyKey: options?.idempotencyKey, inReplyTo: options?.inReplyTo, metadata: options?.metadata }),
-    'INVALID_MESSAGE',
-    'the message options',
-  );
+  let idempotencyKey: unknown;
+  let replyTo: unknown;
+  let rawMetadata: unknown;
+  if (options !== undefined && options !== null) {
+    try {
+      const read = options as MessageOptions;
+      idempotencyKey = read.idempotencyKey;
+      replyTo = read.inReplyTo;
+      rawMetadata = read.metadata;
+    } catch (error) {
+      throw unreadable('INVALID_MESSAGE', 'the message options', error);
+    }
+  }
   if (
     idempotencyKey !== undefined &&
     (typeof idempotencyKey !== 'string' ||
@@ -75,8 +83,7 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
     );
   }
   if (content === undefined) throw new MessageBusError('INVALID_MESSAGE', 'content is missing: pass any JSON value');
-  const { copy, json: contentJson } = copyContent(content, limits.maxContentDepth);
-  assertJsonSize(contentJson, limits.maxContentBytes, 'content');
+  const { copy, json: contentJson } = copyContentWithin(content, limits.maxContentDepth, limits.maxContentBytes, 'content');
   const inReplyTo = checkInReplyTo(replyTo);
   const metadata = copyMetadata(rawMetadata, limits.maxMetadataBytes, limits.maxContentDepth);
   return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
@@ -87,7 +94,11 @@ export function readInput<T>(read: () => T, code: 'INVALID_MESSAGE' | 'INVALID_A
   try {
     return read();
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
+    throw unreadable(code, what, error);
   }
+}
+
+function unreadable(code: 'INVALID_MESSAGE' | 'INVALID_ARGUMENT', what: string, error: unknown): MessageBusError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new MessageBusError(code, `${what} could not be read: ${reason}`, { cause: error });
 }

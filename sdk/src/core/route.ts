@@ -3,8 +3,8 @@ import type { Audience, RoomView, RoutableMessage, RoutingPolicy } from './types
 
 /** A routing outcome the bus can store. */
 export interface Routed {
-  recipients: string[];
-  audience: Audience;
+  readonly recipients: string[];
+  readonly audience: Audience;
 }
 
 /**
@@ -41,19 +41,21 @@ function policyThrew(policy: RoutingPolicy, error: unknown): MessageBusError {
 }
 
 /** Every member but (maybe) the sender, cached per view and sender: broadcasts in a stable room cost O(1) here. */
-const audiences = new WeakMap<RoomView, Map<string, string[]>>();
+const audiences = new WeakMap<RoomView, Map<string | null, Routed>>();
 
-function audienceOf(view: RoomView, sender: string | null): string[] {
+function audienceOf(view: RoomView, audience: 'members' | 'members-except-sender', sender: string): Routed {
   let bySender = audiences.get(view);
   if (!bySender) audiences.set(view, (bySender = new Map()));
-  const key = sender ?? '';
-  let list = bySender.get(key);
-  if (!list) {
-    list = [];
-    for (const member of view.members) if (member.id !== sender) list.push(member.id);
-    bySender.set(key, list);
+  // `null` for everyone: no agent id is null.
+  const key = audience === 'members' ? null : sender;
+  let routed = bySender.get(key);
+  if (!routed) {
+    const list: string[] = [];
+    for (const member of view.members) if (member.id !== key) list.push(member.id);
+    routed = Object.freeze({ recipients: Object.freeze(list) as string[], audience });
+    bySender.set(key, routed);
   }
-  return list;
+  return routed;
 }
 
 /**
@@ -73,35 +75,58 @@ interface CheckedList {
   recipients: string[];
 }
 
+/**
+ * Frozen answers already checked, by identity: a policy that keeps its answers (the subgroup policy, per group and
+ * view) costs one lookup. Frozen means the list cannot have changed since; the view must be the same membership.
+ */
+const checkedFrozen = new WeakMap<readonly unknown[], { view: RoomView; routed: Routed }>();
+
 function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: RoomView, result: unknown): Routed {
   if (Array.isArray(result)) {
-    if (result.length === 1) return { recipients: [checkMember(policy, view, result[0])], audience: 'list' };
-    const first = result.length === 0 ? '' : result[0];
-    let lists = checkedLists.get(view);
-    const bucket = typeof first === 'string' ? lists?.get(first) : undefined;
-    const known = bucket?.find((entry) => sameIds(entry.answer, result));
-    if (known) return { recipients: known.recipients, audience: 'list' };
-    const seen = new Set<string>();
-    for (const id of result) seen.add(checkMember(policy, view, id));
-    const recipients = Object.freeze([...seen].sort()) as string[];
-    if (typeof first === 'string') {
-      if (!lists) checkedLists.set(view, (lists = new Map()));
-      const entries = bucket && bucket.length < MAX_CHECKED_LISTS ? bucket : [];
-      entries.push({ answer: Object.freeze([...(result as string[])]), recipients });
-      lists.set(first, entries);
+    const frozen = Object.isFrozen(result);
+    if (result.length === 1) {
+      const id = checkMember(policy, view, result[0]);
+      // A frozen answer (the individual policy returns the bus's frozen snapshot of the request) is shared as it is.
+      return { recipients: frozen ? (result as string[]) : [id], audience: 'list' };
     }
-    return { recipients, audience: 'list' };
+    if (frozen) {
+      const known = checkedFrozen.get(result);
+      if (known?.view === view) return known.routed;
+      const routed = Object.freeze(checkList(policy, view, result));
+      checkedFrozen.set(result, { view, routed });
+      return routed;
+    }
+    return checkList(policy, view, result);
   }
   if (result !== null && typeof result === 'object') {
     const audience = (result as { audience?: unknown }).audience;
     if (audience === 'members' || audience === 'members-except-sender') {
-      return { recipients: audienceOf(view, audience === 'members' ? null : message.sender), audience };
+      return audienceOf(view, audience, message.sender);
     }
   }
   throw new MessageBusError(
     'ROUTING_FAILED',
     `routing policy "${policy.name}" must return an array of agent ids or { audience }; got ${describe(result)}`,
   );
+}
+
+/** A list answer of several ids (or none), checked, deduplicated and sorted; remembered per view (see `checkedLists`). */
+function checkList(policy: RoutingPolicy, view: RoomView, result: readonly unknown[]): Routed {
+  const first = result.length === 0 ? '' : result[0];
+  let lists = checkedLists.get(view);
+  const bucket = typeof first === 'string' ? lists?.get(first) : undefined;
+  const known = bucket?.find((entry) => sameIds(entry.answer, result));
+  if (known) return { recipients: known.recipients, audience: 'list' };
+  const seen = new Set<string>();
+  for (const id of result) seen.add(checkMember(policy, view, id));
+  const recipients = Object.freeze([...seen].sort()) as string[];
+  if (typeof first === 'string') {
+    if (!lists) checkedLists.set(view, (lists = new Map()));
+    const entries = bucket && bucket.length < MAX_CHECKED_LISTS ? bucket : [];
+    entries.push({ answer: Object.freeze([...(result as string[])]), recipients });
+    lists.set(first, entries);
+  }
+  return { recipients, audience: 'list' };
 }
 
 function sameIds(a: readonly string[], b: readonly unknown[]): boolean {

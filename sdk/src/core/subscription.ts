@@ -83,12 +83,17 @@ export class Subscription {
     this.#wake();
   }
 
-  /** A message was stored in the room: take it if it is the next id, fetch on a gap. */
-  notify(message: StoredMessage): void {
+  /**
+   * A message was stored in the room: take it if it is the next id, fetch on a gap. `toldSince`: the caller
+   * vouches that every id above it and below this one that was routed to this agent was notified here, so a mark
+   * at or above it moves up to this id (see LiveSubscriptions). Omitted, nothing is vouched for.
+   */
+  notify(message: StoredMessage, toldSince = Number.POSITIVE_INFINITY): void {
     if (this.#stopped) return;
     const id = message.id;
     const complete = this.#complete ?? this.#delivered;
     if (complete !== null && id <= complete) return;
+    if (this.#complete !== null && this.#complete >= toldSince) this.#complete = id - 1;
     if (this.#complete !== null && id === this.#complete + 1) {
       const routed = isRoutedTo(message, this.agentId);
       if (routed === false) {
@@ -239,6 +244,7 @@ let wokenCount = 0;
 const NOTHING = (): void => {};
 function wakeLater(drain: () => void): void {
   woken[wokenCount++] = drain;
+  // A resolved promise's then, not queueMicrotask: Node wraps each queueMicrotask callback for async hooks (~200 bytes).
   if (wokenCount === 1) NEXT_TICK.then(runWoken);
 }
 function runWoken(): void {

@@ -76,6 +76,19 @@ export function exceedsContentDepth(value: unknown, maxDepth: number = DEFAULT_M
 }
 
 /**
+ * What the walk in progress has counted towards its bound on the JSON text's UTF-8 bytes (see
+ * `copyContentWithin`): one number added to as the walk goes, so the walk returns only the copy.
+ */
+let jsonBound = 0;
+/** More than the longest text `String(number)` gives a finite number (25 characters: `-0.0000012345678901234567`). */
+const NUMBER_BOUND = 32;
+
+/** Quotes, and each UTF-16 unit at most `\uXXXX` (an escape) or 3 UTF-8 bytes. */
+function stringBound(text: string): number {
+  return 2 + 6 * text.length;
+}
+
+/**
  * Checks message content in one walk and returns a frozen deep copy of it with
  * its JSON text. Anything `JSON.parse(JSON.stringify(x))` would not give back
  * unchanged is refused (undefined, functions, NaN, Infinity, class instances,
@@ -91,16 +104,59 @@ export function copyContent(
   maxDepth: number = DEFAULT_MAX_CONTENT_DEPTH,
   what = 'content',
 ): { copy: JsonValue; json: string } {
-  // Strings are immutable: the common case costs one JSON.stringify.
-  if (typeof content === 'string') return { copy: content, json: JSON.stringify(content) };
+  const outer = jsonBound;
   let copy: JsonValue;
   try {
-    copy = copyJson(content, '$', 0, maxDepth, what);
-  } catch (error) {
-    if (MessageBusError.is(error)) throw error;
-    throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
+    copy = frozenCopy(content, maxDepth, what);
+  } finally {
+    jsonBound = outer; // this walk's count is not wanted: leave the one in progress (if any) as it was
   }
   return { copy, json: JSON.stringify(copy) };
+}
+
+/**
+ * `copyContent` and `assertJsonSize` in one, making the JSON text only when
+ * the size check needs it: the walk adds up a bound on the text's UTF-8 size
+ * (every UTF-16 unit of a string at most 6 bytes, as `\uXXXX`; a number at
+ * most 25), and content under `limit` by that bound is not stringified here.
+ * `json` is the text when it was made, else `undefined` (make it from `copy`).
+ */
+export function copyContentWithin(
+  content: unknown,
+  maxDepth: number,
+  limit: number,
+  what: string,
+): { copy: JsonValue; json: string | undefined } {
+  // Saved and restored: a getter in the content may send a message of its own, which walks its content in between.
+  const outer = jsonBound;
+  jsonBound = 0;
+  let copy: JsonValue;
+  let bound: number;
+  try {
+    copy = frozenCopy(content, maxDepth, what);
+    bound = jsonBound;
+  } finally {
+    jsonBound = outer;
+  }
+  if (bound <= limit) return { copy, json: undefined };
+  const json = JSON.stringify(copy);
+  assertJsonSize(json, limit, what);
+  return { copy, json };
+}
+
+/** The walk of `copyContent`: the frozen copy, or the typed error of the first value that is not JSON. */
+function frozenCopy(content: unknown, maxDepth: number, what: string): JsonValue {
+  // Strings are immutable: the common case needs no walk.
+  if (typeof content === 'string') {
+    jsonBound += stringBound(content);
+    return content;
+  }
+  try {
+    return copyJson(content, 0, maxDepth);
+  } catch (error) {
+    if (error instanceof ContentProblem) throw new MessageBusError('INVALID_MESSAGE', error.message(what));
+    throw new MessageBusError('INVALID_MESSAGE', `${what} could not be read as JSON: ${reasonOf(error)}`, { cause: error });
+  }
 }
 
 /** Throws `CONTENT_TOO_LARGE` (with `details: { limit, size }`) when `json` is over `limit` UTF-8 bytes. `what` names it. */
@@ -147,23 +203,34 @@ export function snapshotIds(
   limitName?: string,
   isValid: (id: unknown) => id is string = isValidId,
 ): string[] {
-  const shape = `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
-  const ids: string[] = [];
+  let ids: string[] = [];
+  let count = 0;
   try {
-    if (!Array.isArray(value)) throw new MessageBusError(code, `${shape}; got ${describe(value)}`);
+    if (!Array.isArray(value)) throw new MessageBusError(code, `${idsShape(what, max)}; got ${describe(value)}`);
+    // Sized up front (an empty array's first push reserves 16 slots): the length is a hint, the iterator decides.
+    const expected = (value as unknown[]).length;
+    if (expected > 0 && expected <= max) ids = new Array(expected);
     for (const id of value as unknown[]) {
-      if (ids.length === max)
-        throw new MessageBusError(code, `${shape}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
+      if (count === max)
+        throw new MessageBusError(code, `${idsShape(what, max)}; got more than ${max}${limitName ? ` (the ${limitName} limit)` : ''}`, {
           details: { limit: max },
         });
-      if (!isValid(id)) throw new MessageBusError(code, `${shape}; ${what}[${ids.length}] is ${describe(id)}`);
-      ids.push(id);
+      if (!isValid(id)) throw new MessageBusError(code, `${idsShape(what, max)}; ${what}[${count}] is ${describe(id)}`);
+      if (count < ids.length) ids[count] = id;
+      else ids.push(id);
+      count++;
     }
   } catch (error) {
     if (MessageBusError.is(error)) throw error;
     throw new MessageBusError(code, `${what} could not be read: ${reasonOf(error)}`, { cause: error });
   }
+  if (count < ids.length) ids.length = count;
   return ids;
+}
+
+/** The rule `snapshotIds` states in its errors; built only for an error (a template per call allocates on every send). */
+function idsShape(what: string, max: number): string {
+  return `${what} must be an array of at most ${max} ids (letters, digits and "._:-")`;
 }
 
 // Lone high surrogate, or lone low surrogate.
@@ -173,43 +240,78 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
-function copyJson(value: unknown, path: string, depth: number, maxDepth: number, what: string): JsonValue {
+/**
+ * A value content must not hold, found `keys` deep (innermost last is outermost first: each level adds its key on
+ * the way out). The path text is built only then, never on a send that passes.
+ */
+class ContentProblem {
+  readonly keys: (string | number)[] = [];
+  constructor(readonly problem: string) {}
+
+  message(what: string): string {
+    let path = '$';
+    for (let i = this.keys.length - 1; i >= 0; i--) {
+      const key = this.keys[i] as string | number;
+      path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    }
+    return `${what} must be a JSON value: ${path} is ${this.problem}`;
+  }
+}
+
+function copyJson(value: unknown, depth: number, maxDepth: number): JsonValue {
   switch (typeof value) {
     case 'string':
+      jsonBound += stringBound(value);
+      return value;
     case 'boolean':
+      jsonBound += 5;
       return value;
     case 'number':
+      jsonBound += NUMBER_BOUND;
       if (Number.isFinite(value)) return value;
-      throw invalidContent(what, `${path} is ${value}`);
+      throw new ContentProblem(String(value));
     case 'object': {
-      if (value === null) return null;
+      if (value === null) {
+        jsonBound += 4;
+        return null;
+      }
       // The same rule as exceedsContentDepth: the top container is level 1.
-      if (depth >= maxDepth) throw invalidContent(what, `${path} is circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
+      if (depth >= maxDepth) throw new ContentProblem(`circular or nested deeper than ${maxDepth} levels (maxContentDepth)`);
       if (Array.isArray(value)) {
         const length = value.length;
+        jsonBound += 2 + length; // brackets and commas
         const out: JsonValue[] = new Array(length);
-        for (let i = 0; i < length; i++) out[i] = copyJson(value[i], `${path}[${i}]`, depth + 1, maxDepth, what);
+        let i = 0;
+        try {
+          for (; i < length; i++) out[i] = copyJson(value[i], depth + 1, maxDepth);
+        } catch (error) {
+          if (error instanceof ContentProblem) error.keys.push(i);
+          throw error;
+        }
         return Object.freeze(out) as JsonValue[];
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null)
-        throw invalidContent(what, `${path} is a ${proto?.constructor?.name ?? 'non-plain'} object`);
+      if (proto !== Object.prototype && proto !== null) throw new ContentProblem(`a ${proto?.constructor?.name ?? 'non-plain'} object`);
       const out: { [key: string]: JsonValue } = {};
-      for (const key of Object.keys(value)) {
-        const child = copyJson((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, maxDepth, what);
-        // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
-        if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
-        else out[key] = child;
+      let key = '';
+      try {
+        jsonBound += 2; // braces
+        for (key of Object.keys(value)) {
+          jsonBound += stringBound(key) + 2; // the key, its colon and a comma
+          const child = copyJson((value as Record<string, unknown>)[key], depth + 1, maxDepth);
+          // Assigning out.__proto__ would set the copy's prototype and drop the key; JSON.parse keeps it as an own key.
+          if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
+          else out[key] = child;
+        }
+      } catch (error) {
+        if (error instanceof ContentProblem) error.keys.push(key);
+        throw error;
       }
       return Object.freeze(out);
     }
     default:
-      throw invalidContent(what, `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
+      throw new ContentProblem(typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`);
   }
-}
-
-function invalidContent(what: string, problem: string): MessageBusError {
-  return new MessageBusError('INVALID_MESSAGE', `${what} must be a JSON value: ${problem}`);
 }
 
 /** Deep-freezes a JSON value so a stored message cannot be changed through a reference. */

@@ -21,12 +21,14 @@ export class AddressedRoutingPolicy implements RoutingPolicy {
 
   route(message: RoutableMessage, room: RoomView): RouteResult {
     const entries = message.recipients;
-    if (entries === undefined) return { audience: 'members-except-sender' };
+    if (entries === undefined) return EVERYONE_BUT_SENDER;
     if (entries.length === 0) {
       throw new MessageBusError('INVALID_MESSAGE', 'addressed routing needs agents or #groups in recipients, or none at all for everyone');
     }
     const recipients = new Set<string>();
-    for (const entry of entries) {
+    // An index loop: for-of over the bus's frozen snapshot allocates iterator results on V8.
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as string;
       const ids = entry.startsWith('#') ? groupMembers(entry.slice(1), room) : [agent(entry, room)];
       for (const id of ids) if (id !== message.sender) recipients.add(id);
     }
@@ -35,6 +37,8 @@ export class AddressedRoutingPolicy implements RoutingPolicy {
 }
 
 // --- internal helpers ---
+
+const EVERYONE_BUT_SENDER = Object.freeze({ audience: 'members-except-sender' as const });
 
 function agent(id: string, room: RoomView): string {
   if (!room.has(id)) {

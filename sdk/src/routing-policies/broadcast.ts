@@ -29,6 +29,10 @@ export class BroadcastRoutingPolicy implements RoutingPolicy {
     if (message.recipients !== undefined) {
       throw new MessageBusError('INVALID_MESSAGE', 'this room broadcasts to every member: send without recipients');
     }
-    return { audience: this.includeSender ? 'members' : 'members-except-sender' };
+    return this.includeSender ? EVERYONE : EVERYONE_BUT_SENDER;
   }
 }
+
+// One answer object each, not one per message.
+const EVERYONE = Object.freeze({ audience: 'members' as const });
+const EVERYONE_BUT_SENDER = Object.freeze({ audience: 'members-except-sender' as const });

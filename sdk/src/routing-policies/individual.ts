@@ -18,7 +18,9 @@ export class IndividualRoutingPolicy implements RoutingPolicy {
     if (recipients === undefined || recipients.length === 0) {
       throw new MessageBusError('INVALID_MESSAGE', 'individual routing needs recipients: one or more agent ids');
     }
-    for (const id of recipients) {
+    // An index loop: for-of over the bus's frozen snapshot allocates iterator results on V8.
+    for (let i = 0; i < recipients.length; i++) {
+      const id = recipients[i] as string;
       if (id.startsWith('#')) {
         throw new MessageBusError('INVALID_MESSAGE', `individual routing takes agent ids; "${id}" names a group (addressed routing)`);
       }

@@ -54,9 +54,10 @@ export class DeliveryIndex implements BroadcastSource {
   }
 
   /** Indexes a `list` message for each recipient that is a member (of a membership begun before `id`). */
-  addList(id: number, recipients: Iterable<string>): void {
-    for (const recipient of recipients) {
-      const direct = this.#direct.get(recipient);
+  addList(id: number, recipients: readonly string[]): void {
+    // An index loop: for-of over a list of many recipients allocated an iterator result per recipient.
+    for (let i = 0; i < recipients.length; i++) {
+      const direct = this.#direct.get(recipients[i] as string);
       if (direct && id > direct.joinedAfter) direct.ids.push(id);
     }
   }

@@ -1,3 +1,4 @@
+import { KEEPS_DRAFT_OBJECTS } from '../../core/draft.js';
 import type {
   AppendResult,
   MemberRecord,
@@ -60,6 +61,8 @@ export interface InMemoryStorageOptions {
  */
 export class InMemoryStorageBackend implements StorageBackend {
   readonly name = NAME;
+  /** It stores the bus's frozen content as it is and never reads `contentJson`: drafts need not stringify. */
+  readonly [KEEPS_DRAFT_OBJECTS] = true;
   readonly #rooms = new Map<string, RoomData>();
   readonly #maxMessages: number | undefined;
   readonly #epochs = new EpochCache();
@@ -148,7 +151,8 @@ export class InMemoryStorageBackend implements StorageBackend {
     sender.sentCount++;
     sender.lastSentAt = draft.timestamp;
     if (this.#maxMessages !== undefined) trim(data, this.#maxMessages);
-    for (const listener of data.watchers) listener(message);
+    // forEach, not for-of: the same live iteration without an iterator and a result object per watcher.
+    data.watchers.forEach(tellWatcher, message);
     return { message, duplicate: false };
   }
 
@@ -277,6 +281,10 @@ function checkedRecipients(data: RoomData, requested: readonly string[]): readon
   Object.freeze(requested);
   data.checkedLists.add(requested);
   return requested;
+}
+
+function tellWatcher(this: StoredMessage, listener: (message: StoredMessage) => void): void {
+  listener(this);
 }
 
 /** Drops the oldest messages beyond `max`; the message array and the index are compacted once the dead prefix is large. */

@@ -1,0 +1,46 @@
+/**
+ * How the bus hands a message to `StorageBackend.append`. A backend that
+ * keeps the bus's frozen objects as they are (the memory backend) says so
+ * with `KEEPS_DRAFT_OBJECTS`; its drafts make `contentJson` when it is first
+ * read instead of on every send (stringifying was the largest single cost of
+ * an in-memory send). Every other backend gets a plain object with the text
+ * in it, as `MessageDraft` documents, so spreading or cloning a draft keeps it.
+ */
+import type { Audience, JsonValue, MemberRecord, MessageDraft, MessageMetadata, RoutingDecision } from './types.js';
+
+/**
+ * @internal Set to `true` on a backend that reads a draft's `content` and
+ * rarely its `contentJson`, and never copies the draft by spreading or
+ * cloning it (the getter would not come along).
+ */
+export const KEEPS_DRAFT_OBJECTS: unique symbol = Symbol('modular-message-bus.keepsDraftObjects');
+
+/** `true` when `storage` declares `KEEPS_DRAFT_OBJECTS`. */
+export function keepsDraftObjects(storage: object): boolean {
+  return (storage as { [KEEPS_DRAFT_OBJECTS]?: unknown })[KEEPS_DRAFT_OBJECTS] === true;
+}
+
+/** A draft whose `contentJson` is made on first read, for backends with `KEEPS_DRAFT_OBJECTS`. */
+export class LazyJsonDraft implements MessageDraft {
+  declare idempotencyKey?: string;
+  declare inReplyTo?: number;
+  declare metadata?: MessageMetadata;
+  declare metadataJson?: string;
+  declare streamId?: string;
+  declare members?: readonly MemberRecord[];
+  #json: string | undefined;
+
+  constructor(
+    public timestamp: number,
+    public sender: string,
+    public content: JsonValue,
+    public recipients: readonly string[],
+    public audience: Audience,
+    public routing: RoutingDecision,
+  ) {}
+
+  get contentJson(): string {
+    this.#json ??= JSON.stringify(this.content);
+    return this.#json;
+  }
+}
