@@ -1,5 +1,5 @@
 import { MessageBusError } from '../core/errors.js';
-import { TextJsonSize } from '../core/stream/text-size.js';
+import { admitWrite, TextJsonSize, type WritableStream } from '../core/stream/text-size.js';
 import type { JsonValue, StoredMessage } from '../core/types.js';
 import type { StreamSocket } from './stream-socket.js';
 
@@ -34,8 +34,8 @@ export class RemoteMessageStream {
   readonly #onFinish: () => void;
   #state: State = 'open';
   #text: string;
-  readonly #size: TextJsonSize;
-  readonly #maxContentBytes: number;
+  /** What `admitWrite` checks each write against: made once, a write allocates nothing for it. */
+  readonly #writeRule: WritableStream;
   #unsent = '';
   /** Frames sent so far: the `seq` of the last `stream-write`. */
   #seq = 0;
@@ -56,8 +56,20 @@ export class RemoteMessageStream {
     this.id = id;
     this.recipients = Object.freeze([...recipients]);
     this.#text = initialText;
-    this.#size = new TextJsonSize(initialText);
-    this.#maxContentBytes = maxContentBytes;
+    const stream = this;
+    this.#writeRule = {
+      id,
+      get writable() {
+        return stream.#state === 'open';
+      },
+      size: new TextJsonSize(initialText),
+      limit: { bytes: maxContentBytes, name: "the room's MAX_CONTENT_BYTES" },
+      closedError: () => this.#closedError(),
+      // The recipients hear of it through the room; a socket that fails now leaves the room's idle timer to tell them.
+      abortTooLarge: () => {
+        this.#giveUp('CONTENT_TOO_LARGE').catch(() => {});
+      },
+    };
     this.#socket = socket;
     this.#onFinish = onFinish;
   }
@@ -78,23 +90,7 @@ export class RemoteMessageStream {
    * `CONTENT_TOO_LARGE` and aborts the stream with that reason.
    */
   write(text: string): void {
-    if (typeof text !== 'string') {
-      throw new MessageBusError('INVALID_ARGUMENT', `write() takes a string; got ${text === null ? 'null' : typeof text}`);
-    }
-    if (this.#state !== 'open') throw this.#closedError();
-    if (text.length === 0) return;
-    const size = this.#size.with(text);
-    const limit = this.#maxContentBytes;
-    if (size > limit) {
-      // The recipients hear of it through the room; a socket that fails now leaves the room's idle timer to tell them.
-      this.#giveUp('CONTENT_TOO_LARGE').catch(() => {});
-      throw new MessageBusError(
-        'CONTENT_TOO_LARGE',
-        `stream ${this.id} would be ${size} bytes of JSON; the room's limit is ${limit} (MAX_CONTENT_BYTES): it was aborted`,
-        { details: { limit, size } },
-      );
-    }
-    this.#size.add(text);
+    if (!admitWrite(this.#writeRule, text)) return;
     this.#text += text;
     this.#unsent += text;
     if (this.#timer === undefined) {

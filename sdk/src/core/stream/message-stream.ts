@@ -3,7 +3,7 @@ import type { JsonValue, MessageMetadata, StoredMessage, StreamSignal } from '..
 import { isWellFormed } from '../validate.js';
 import { IdleTimer } from './idle-timer.js';
 import type { StreamSnapshot } from './stream-board.js';
-import { TextJsonSize } from './text-size.js';
+import { admitWrite, TextJsonSize, type WritableStream } from './text-size.js';
 
 /** What a `MessageStream` needs from the bus that opened it. */
 export interface StreamParts {
@@ -51,7 +51,8 @@ export class MessageStream {
   #state: State = 'open';
   #text: string;
   #seq = 0;
-  readonly #size: TextJsonSize;
+  /** What `admitWrite` checks each write against: made once, a delta allocates nothing for it. */
+  readonly #writeRule: WritableStream;
   #idle: IdleTimer;
   #ending: Promise<StoredMessage> | undefined;
   #stored: StoredMessage | undefined;
@@ -61,7 +62,17 @@ export class MessageStream {
     this.recipients = parts.recipients;
     this.#parts = parts;
     this.#text = parts.initialText;
-    this.#size = new TextJsonSize(parts.initialText);
+    const stream = this;
+    this.#writeRule = {
+      id: parts.id,
+      get writable() {
+        return stream.#state === 'open';
+      },
+      size: new TextJsonSize(parts.initialText),
+      limit: { bytes: parts.maxContentBytes, name: 'maxContentBytes' },
+      closedError: () => this.#closedError(),
+      abortTooLarge: () => this.#abort('CONTENT_TOO_LARGE'),
+    };
     this.#idle = this.#idleTimer();
   }
 
@@ -88,22 +99,7 @@ export class MessageStream {
    * that reason.
    */
   write(text: string): void {
-    if (typeof text !== 'string') {
-      throw new MessageBusError('INVALID_ARGUMENT', `write() takes a string; got ${text === null ? 'null' : typeof text}`);
-    }
-    if (this.#state !== 'open') throw this.#closedError();
-    if (text.length === 0) return;
-    const size = this.#size.with(text);
-    const limit = this.#parts.maxContentBytes;
-    if (size > limit) {
-      this.#abort('CONTENT_TOO_LARGE');
-      throw new MessageBusError(
-        'CONTENT_TOO_LARGE',
-        `stream ${this.id} would be ${size} bytes of JSON; the limit is ${limit} (maxContentBytes): it was aborted`,
-        { details: { limit, size } },
-      );
-    }
-    this.#size.add(text);
+    if (!admitWrite(this.#writeRule, text)) return;
     this.#text += text;
     this.#seq++;
     this.#idle.touch();

@@ -1,3 +1,4 @@
+import { MessageBusError } from '../errors.js';
 import { utf8Length } from '../validate.js';
 
 /**
@@ -51,4 +52,43 @@ function isHigh(code: number): boolean {
 
 function isLow(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/** What `admitWrite` needs to know of the stream being written to. */
+export interface WritableStream {
+  readonly id: string;
+  /** Whether `write` may still append (not ending, ended or aborted). */
+  readonly writable: boolean;
+  readonly size: TextJsonSize;
+  /** The byte limit and the name of the setting that sets it, for the error text. */
+  readonly limit: { bytes: number; name: string };
+  closedError(): MessageBusError;
+  /** Aborts the stream with reason `CONTENT_TOO_LARGE`, before the write throws. */
+  abortTooLarge(): void;
+}
+
+/**
+ * The one rule of `write(text)`, for the in-process and the remote stream: `INVALID_ARGUMENT` for a non-string,
+ * `CLOSED` once it cannot be written to, and, when the text's JSON would grow past the limit, an abort with reason
+ * `CONTENT_TOO_LARGE` and that error. Returns `false` for an empty write (nothing to send); on `true` the size
+ * already counts `text`.
+ */
+export function admitWrite(stream: WritableStream, text: unknown): text is string {
+  if (typeof text !== 'string') {
+    throw new MessageBusError('INVALID_ARGUMENT', `write() takes a string; got ${text === null ? 'null' : typeof text}`);
+  }
+  if (!stream.writable) throw stream.closedError();
+  if (text.length === 0) return false;
+  const size = stream.size.with(text);
+  const { bytes: limit, name } = stream.limit;
+  if (size > limit) {
+    stream.abortTooLarge();
+    throw new MessageBusError(
+      'CONTENT_TOO_LARGE',
+      `stream ${stream.id} would be ${size} bytes of JSON; the limit is ${limit} (${name}): it was aborted`,
+      { details: { limit, size } },
+    );
+  }
+  stream.size.add(text);
+  return true;
 }
