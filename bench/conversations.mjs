@@ -8,12 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
 import { FileStorageBackend, InMemoryStorageBackend, RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { AddressedRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
+import { withBenchPage } from './browser-page.mjs';
 import { startServer as startRedis } from './redis.mjs';
 import { openSocket, post, startDev, token } from './worker.mjs';
 
@@ -198,27 +196,8 @@ async function indexedDbReads() {
       return { thread: p50(threadTimes), latest: p50(latestTimes) };
     };
     window.ready = true;`;
-  const bundle = await build({
-    stdin: { contents: page, resolveDir: repo, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  const browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
-  try {
-    const context = await browser.newContext();
-    const origin = 'http://localhost:9';
-    await context.route(`${origin}/**`, (route) =>
-      new URL(route.request().url()).pathname === '/conv.js'
-        ? route.fulfill({ body: bundle.outputFiles[0].text, contentType: 'text/javascript' })
-        : route.fulfill({ body: '<!doctype html><script type="module" src="/conv.js"></script>', contentType: 'text/html' }),
-    );
-    const tab = await context.newPage();
-    await tab.goto(`${origin}/`);
-    await tab.waitForFunction(() => window.ready === true);
+  return withBenchPage(page, repo, async ({ open }) => {
+    const tab = await open();
     for (const size of SMALL_SIZES) await tab.evaluate((n) => window.build(n), size);
     const best = new Map(SMALL_SIZES.map((size) => [size, { size, thread: Number.POSITIVE_INFINITY, latest: Number.POSITIVE_INFINITY }]));
     for (let round = 0; round < 3; round++) {
@@ -230,9 +209,7 @@ async function indexedDbReads() {
       }
     }
     return readRows('IndexedDB (Chromium)', [...best.values()], SMALL);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 /** The same rooms in the Durable Object under `wrangler dev`, read over the worker's thread and paging routes. */

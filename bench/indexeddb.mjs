@@ -3,12 +3,9 @@
 // latency of a message from one tab to a subscriber in another. Needs `npm run build` (the bench runner does it).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
+import { withBenchPage } from './browser-page.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ORIGIN = 'http://localhost:9'; // never contacted: every request is answered by page.route below
 const SEQUENTIAL = 400;
 const BATCH = 1000;
 const ROUNDS = 3;
@@ -151,32 +148,7 @@ const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(val
 const round = (x, digits = 2) => Number(x.toFixed(digits));
 
 export async function run() {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: repo, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  const script = bundle.outputFiles[0].text;
-  const html = '<!doctype html><meta charset="utf-8"><script type="module" src="/bench.js"></script>';
-  const browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
-  try {
-    const context = await browser.newContext();
-    await context.route(`${ORIGIN}/**`, (route) => {
-      const path = new URL(route.request().url()).pathname;
-      return path === '/bench.js'
-        ? route.fulfill({ body: script, contentType: 'text/javascript' })
-        : route.fulfill({ body: html, contentType: 'text/html' });
-    });
-    const open = async () => {
-      const page = await context.newPage();
-      await page.goto(`${ORIGIN}/`);
-      await page.waitForFunction(() => window.ready === true);
-      return page;
-    };
+  return withBenchPage(PAGE, repo, async ({ open, browser }) => {
     const page = await open();
 
     const sequential = [];
@@ -252,9 +224,7 @@ export async function run() {
       'Each bus send also runs a readonly getMembers transaction and the append reads the room, the sender and (once per membership epoch) the audience before writing; the raw rows are blind puts.',
     ];
     return { title: 'IndexedDBStorageBackend in Chromium vs raw idb', rows, notes };
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -7,10 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
-import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
 import { startRedis } from '../scripts/support/redis-server.mjs';
+import { withBenchPage } from './browser-page.mjs';
 import { openSocket, post, startDev, token } from './worker.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,33 +92,12 @@ async function indexedDbRow() {
       return samples.sort((x, y) => x - y)[Math.floor(samples.length / 2)];
     };
     window.ready = true;`;
-  const bundle = await build({
-    stdin: { contents: page, resolveDir: repo, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  const browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
-  try {
-    const context = await browser.newContext();
-    const origin = 'http://localhost:9';
-    await context.route(`${origin}/**`, (route) =>
-      new URL(route.request().url()).pathname === '/own.js'
-        ? route.fulfill({ body: bundle.outputFiles[0].text, contentType: 'text/javascript' })
-        : route.fulfill({ body: '<!doctype html><script type="module" src="/own.js"></script>', contentType: 'text/html' }),
-    );
-    const tab = await context.newPage();
-    await tab.goto(`${origin}/`);
-    await tab.waitForFunction(() => window.ready === true);
+  return withBenchPage(page, repo, async ({ open, browser }) => {
+    const tab = await open();
     const short = await tab.evaluate((n) => window.measure(n), SHORT);
     const long = await tab.evaluate((n) => window.measure(n), LONG);
     return row('IndexedDB (Chromium)', short, long, `Chromium ${browser.version()}, median of ${SAMPLES} fetches`);
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 async function durableObjectRow() {

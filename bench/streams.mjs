@@ -11,14 +11,12 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
 import { WebSocket } from 'undici';
-import { chromiumLaunchOptions } from '../e2e/support/chromium.mjs';
 import { ROOT, startWrangler } from '../scripts/support/wrangler.mjs';
 import { InMemoryStorageBackend, RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { AddressedRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
+import { withBenchPage } from './browser-page.mjs';
 import { startServer as startRedis } from './redis.mjs';
 import { openSocket, post, token } from './worker.mjs';
 
@@ -362,7 +360,6 @@ function request(ws, frame) {
 
 // --- IndexedDB, two tabs ---
 
-const ORIGIN = 'http://localhost:9';
 const PAGE = `
 import { IndexedDBStorageBackend } from './sdk/dist/backends/index.browser.js';
 import { Message, MessageBus } from './sdk/dist/index.js';
@@ -398,30 +395,7 @@ window.ready = true;
 `;
 
 async function indexedDb() {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: join(here, '..'), loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  const script = bundle.outputFiles[0].text;
-  const browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
-  try {
-    const context = await browser.newContext();
-    await context.route(`${ORIGIN}/**`, (route) =>
-      new URL(route.request().url()).pathname === '/bench.js'
-        ? route.fulfill({ body: script, contentType: 'text/javascript' })
-        : route.fulfill({ body: '<!doctype html><script type="module" src="/bench.js"></script>', contentType: 'text/html' }),
-    );
-    const open = async () => {
-      const page = await context.newPage();
-      await page.goto(`${ORIGIN}/`);
-      await page.waitForFunction(() => window.ready === true);
-      return page;
-    };
+  return withBenchPage(PAGE, join(here, '..'), async ({ open }) => {
     const [tabA, tabB] = [await open(), await open()];
     const dbName = `streams-${Date.now().toString(36)}`;
     await tabA.evaluate((db) => window.bench.open(db), dbName);
@@ -442,9 +416,7 @@ async function indexedDb() {
       'ratio to baseline': r2(p50 / rawP50),
       target: '< 20 ms',
     };
-  } finally {
-    await browser.close();
-  }
+  });
 }
 
 // --- Redis, two processes ---
