@@ -45,6 +45,22 @@ local function prevOther(a, i, floor)
   end
   return lo
 end
+-- One batch of a broadcast walk (kit broadcastWalk's step): appends the ids in it routed to \`a\` to \`out\`, at most
+-- \`limit\` in all, and after 8 of the agent's own broadcasts in a row asks \`jumpFrom(id)\` where to go on. Returns
+-- that position, false when no other broadcast is left, or nil to read on after the batch (or when \`out\` is full).
+local function walkBatch(batch, a, out, limit, jumpFrom)
+  local streak = 0
+  for _, entry in ipairs(batch) do
+    local id = broadcastFor(entry, a)
+    if id then
+      out[#out + 1] = id
+      if #out >= limit then return nil end
+    end
+    if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
+    if streak >= 8 then return jumpFrom(tonumber(string.match(entry, '^(%d+):'))) or false end
+  end
+  return nil
+end
 -- Mirrors kit lastBroadcastWalk + retainedOrZero.
 local function lastRouted(a, join, oldest)
   local last = 0
@@ -55,21 +71,10 @@ local function lastRouted(a, join, oldest)
   while true do
     local batch = redis.call('ZREVRANGEBYSCORE', p .. 'bc', top, '(' .. floor, 'LIMIT', 0, 100)
     if #batch == 0 then break end
-    local found = nil
-    local jump = nil
-    local streak = 0
-    for _, entry in ipairs(batch) do
-      found = broadcastFor(entry, a)
-      if found then break end
-      if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
-      if streak >= 8 then
-        jump = prevOther(a, tonumber(string.match(entry, '^(%d+):')), floor)
-        if not jump then jump = false end
-        break
-      end
-    end
-    if found then
-      last = found
+    local found = {}
+    local jump = walkBatch(batch, a, found, 1, function(i) return prevOther(a, i, floor) end)
+    if found[1] then
+      last = found[1]
       break
     end
     if jump == false then break end
@@ -124,20 +129,7 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 local size = math.min(200, limit + 8)
 while #b < limit do
   local batch = redis.call('ZRANGEBYSCORE', p .. 'bc', low, bound, 'LIMIT', 0, size)
-  local streak = 0
-  local jump = nil
-  for _, entry in ipairs(batch) do
-    local id = broadcastFor(entry, a)
-    if id then
-      b[#b + 1] = id
-      if #b >= limit then break end
-    end
-    if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
-    if streak >= 8 then
-      jump = nextOther(a, tonumber(string.match(entry, '^(%d+):')), last) or false
-      break
-    end
-  end
+  local jump = walkBatch(batch, a, b, limit, function(i) return nextOther(a, i, last) end)
   if jump == false or #b >= limit then break end
   if jump then
     low = jump
@@ -188,20 +180,7 @@ local size = math.min(200, limit + 8)
 while #b < limit do
   local batch = redis.call('ZREVRANGEBYSCORE', p .. 'bc', top, '(' .. lowest, 'LIMIT', 0, size)
   if #batch == 0 then break end
-  local streak = 0
-  local jump = nil
-  for _, entry in ipairs(batch) do
-    local id = broadcastFor(entry, a)
-    if id then
-      b[#b + 1] = id
-      if #b >= limit then break end
-    end
-    if isOwn(entry, a) then streak = streak + 1 else streak = 0 end
-    if streak >= 8 then
-      jump = prevOther(a, tonumber(string.match(entry, '^(%d+):')), lowest) or false
-      break
-    end
-  end
+  local jump = walkBatch(batch, a, b, limit, function(i) return prevOther(a, i, lowest) end)
   if jump == false or #b >= limit then break end
   if jump then
     top = jump
