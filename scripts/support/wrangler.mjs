@@ -21,7 +21,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
  * ```
  */
 export async function startWrangler(options = {}) {
-  const config = usableConfig(options.config ?? join(ROOT, 'wrangler.toml'));
+  const { path: config, dispose: disposeConfig } = usableConfig(options.config ?? join(ROOT, 'wrangler.toml'));
   const ownPersist = options.persistTo === undefined;
   const persistTo = options.persistTo ?? mkdtempSync(join(tmpdir(), 'mmb-wrangler-'));
   const port = options.port ?? (await freePort());
@@ -32,6 +32,7 @@ export async function startWrangler(options = {}) {
   const onParentExit = () => {
     signalGroup(child, 'SIGKILL');
     if (ownPersist) rmSync(persistTo, { recursive: true, force: true });
+    disposeConfig();
   };
   process.once('exit', onParentExit);
 
@@ -98,6 +99,7 @@ export async function startWrangler(options = {}) {
     await stopChild();
     process.off('exit', onParentExit);
     if (ownPersist) rmSync(persistTo, { recursive: true, force: true });
+    disposeConfig();
   };
 
   try {
@@ -132,11 +134,14 @@ function signalGroup(running, signal) {
   }
 }
 
-/** The config itself, or a copy without `[assets]` when its directory (the devtools build) is missing. */
+/**
+ * The config itself, or a copy without `[assets]` when its directory (the devtools build) is missing; `dispose`
+ * removes the copy's temporary directory when wrangler is stopped.
+ */
 function usableConfig(path) {
   const text = readFileSync(path, 'utf8');
   const assets = /\[assets\][^[]*?directory\s*=\s*"([^"]+)"/.exec(text);
-  if (!assets || existsSync(resolve(dirname(path), assets[1]))) return path;
+  if (!assets || existsSync(resolve(dirname(path), assets[1]))) return { path, dispose: () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'mmb-wrangler-config-'));
   const rebased = text.replace(/\[assets\][\s\S]*?(?=\n\[)/, '').replace(/^main\s*=\s*"([^"]+)"/m, (_, main) => {
     const absolute = isAbsolute(main) ? main : resolve(dirname(path), main);
@@ -147,7 +152,7 @@ function usableConfig(path) {
   // wrangler reads .dev.vars next to the config.
   const devVars = join(dirname(path), '.dev.vars');
   if (existsSync(devVars)) writeFileSync(join(dir, '.dev.vars'), readFileSync(devVars));
-  return copy;
+  return { path: copy, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 function sleep(ms) {
