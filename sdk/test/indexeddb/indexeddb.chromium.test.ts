@@ -4,16 +4,10 @@
  * driven through playwright-core on the system Chromium, as bench/indexeddb.mjs
  * does. Shorter than the fake-indexeddb run: a browser per file is slow to start.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumLaunchOptions } from '../../../e2e/support/chromium.mjs';
 import { type DifferentialResult, firstDifference } from '../support/differential/index.js';
+import { type ChromiumPage, launchPage } from './chromium-page.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ORIGIN = 'http://localhost:9'; // never contacted: page.route answers every request
 const PAGE = `
 import { IndexedDBStorageBackend } from './src/backends/indexeddb/index.js';
 import { differential } from './test/support/differential/index.js';
@@ -26,25 +20,14 @@ window.run = (seed, max, steps) => {
 window.ready = true;
 `;
 
-let browser: Browser;
-let script: string;
+let chromium: ChromiumPage;
 
 beforeAll(async () => {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: join(here, '..', '..'), loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  script = bundle.outputFiles[0]?.text ?? '';
-  browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
+  chromium = await launchPage(PAGE);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.browser.close();
 });
 
 describe('IndexedDBStorageBackend in Chromium against the scanning reference', () => {
@@ -54,16 +37,9 @@ describe('IndexedDBStorageBackend in Chromium against the scanning reference', (
     [13, 30],
   ] as const) {
     it(`random history #${seed}${maxMessages ? `, maxMessages ${maxMessages}` : ''}, two instances`, async () => {
-      const context = await browser.newContext();
+      const context = await chromium.context();
       try {
-        await context.route(`${ORIGIN}/**`, (route) =>
-          new URL(route.request().url()).pathname === '/diff.js'
-            ? route.fulfill({ body: script, contentType: 'text/javascript' })
-            : route.fulfill({ body: '<!doctype html><script type="module" src="/diff.js"></script>', contentType: 'text/html' }),
-        );
-        const page = await context.newPage();
-        await page.goto(`${ORIGIN}/`);
-        await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+        const page = await chromium.tab(context);
         const result = (await page.evaluate(
           ([s, m]) => (window as unknown as { run: (...args: unknown[]) => Promise<unknown> }).run(s, m, 120),
           [seed, maxMessages ?? null] as const,

@@ -6,16 +6,11 @@
  * stored message arrives with its streamId, and a tab that closes mid-stream
  * is noticed by the other one's idle timer (abort IDLE, nothing stored).
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumLaunchOptions } from '../../../e2e/support/chromium.mjs';
 import type { StoredMessage, StreamEvent } from '../../src/index.js';
+import { type ChromiumPage, launchPage } from './chromium-page.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ORIGIN = 'http://localhost:9'; // never contacted: context.route answers every request
 const PAGE = `
 import { IndexedDBStorageBackend } from './src/backends/indexeddb/index.js';
 import { Message, MessageBus } from './src/index.js';
@@ -55,43 +50,15 @@ interface Seen {
   planner: StreamEvent[];
 }
 
-let browser: Browser;
-let script: string;
+let chromium: ChromiumPage;
 
 beforeAll(async () => {
-  const bundle = await build({
-    stdin: { contents: PAGE, resolveDir: join(here, '..', '..'), loader: 'ts' },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    logLevel: 'warning',
-  });
-  script = bundle.outputFiles[0]?.text ?? '';
-  browser = await chromium.launch({ ...chromiumLaunchOptions, headless: true });
+  chromium = await launchPage(PAGE);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.browser.close();
 });
-
-async function tab(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${ORIGIN}/`);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-  return page;
-}
-
-async function origin(): Promise<BrowserContext> {
-  const context = await browser.newContext();
-  await context.route(`${ORIGIN}/**`, (route) =>
-    new URL(route.request().url()).pathname === '/page.js'
-      ? route.fulfill({ body: script, contentType: 'text/javascript' })
-      : route.fulfill({ body: '<!doctype html><script type="module" src="/page.js"></script>', contentType: 'text/html' }),
-  );
-  return context;
-}
 
 type PageFunctions = Record<string, (...args: unknown[]) => unknown>;
 
@@ -110,14 +77,14 @@ function textOf(events: readonly StreamEvent[]): string {
 
 describe('streams between two Chromium tabs on IndexedDB', () => {
   it('a tab opened mid-way through a 1,000-delta stream gets all text so far, then every delta; only the recipient sees it', async () => {
-    const context = await origin();
+    const context = await chromium.context();
     try {
       const dbName = `streams-${Date.now()}`;
-      const writer = await tab(context);
+      const writer = await chromium.tab(context);
       await call(writer, 'openBus', dbName, 30_000);
       const streamId = await call<string>(writer, 'begin');
       await call(writer, 'write', 0, 400);
-      const reader = await tab(context);
+      const reader = await chromium.tab(context);
       await call(reader, 'openBus', dbName, 30_000);
       await call(reader, 'watch');
       await reader.waitForFunction(() => (window as unknown as { seen(): Seen }).seen().events.length > 0);
@@ -154,12 +121,12 @@ describe('streams between two Chromium tabs on IndexedDB', () => {
   }, 120_000);
 
   it('a tab that closes mid-stream is noticed by the other tab: abort IDLE, nothing stored', async () => {
-    const context = await origin();
+    const context = await chromium.context();
     try {
       const dbName = `streams-idle-${Date.now()}`;
-      const writer = await tab(context);
+      const writer = await chromium.tab(context);
       await call(writer, 'openBus', dbName, 60_000);
-      const reader = await tab(context);
+      const reader = await chromium.tab(context);
       await call(reader, 'openBus', dbName, 400);
       await call(reader, 'watch');
       const streamId = await call<string>(writer, 'begin');
