@@ -6,14 +6,13 @@
 // counted inside the isolate by the bench-only build (bench/edge/counters.ts).
 import { join } from 'node:path';
 import { sign } from 'hono/jwt';
-import { WebSocket } from 'undici';
 import { ROOT, startDev } from './edge/wrangler-dev.mjs';
+import { openSocket, socketThroughput, WS_WINDOW } from './worker.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const SECRET = 'bench-secret';
 const ROUNDS = quick ? 2 : 6;
 const DURATION_MS = quick ? 1000 : 2000;
-const WS_WINDOW = 64;
 const FANOUT_AGENTS = 100;
 const FANOUT_MESSAGES = quick ? 30 : 100;
 const PEER = 'PartyServer';
@@ -40,8 +39,8 @@ export async function run() {
     const sender = await joinRoom(base, ingestRoom, 'sender');
     await joinRoom(base, ingestRoom, 'reader');
     const ingest = {
-      bus: () => socketThroughput(`${ws}/v1/rooms/${ingestRoom}/ws?agent=sender&token=${sender}`, counters),
-      peer: () => socketThroughput(`${ws}/parties/peer-room/ingest-${tag}`, counters),
+      bus: () => ingestWithWork(`${ws}/v1/rooms/${ingestRoom}/ws?agent=sender&token=${sender}`, counters),
+      peer: () => ingestWithWork(`${ws}/parties/peer-room/ingest-${tag}`, counters),
     };
 
     // --- fan-out: 100 listening sockets and one sender per room, open for every round ---
@@ -140,41 +139,11 @@ function report(rounds) {
 
 // --- measurement helpers ---
 
-/** Keeps WS_WINDOW send frames in flight on one socket for DURATION_MS; returns ok/s, bytes per ok and the isolate's work. */
-async function socketThroughput(url, counters) {
-  const socket = await openSocket(url);
+/** WebSocket ingest (worker.mjs's `socketThroughput`), with the isolate's work counted over the run. */
+async function ingestWithWork(url, counters) {
   const before = await counters();
-  let sent = 0;
-  let ok = 0;
-  let failed = 0;
-  let okBytes = 0;
-  const end = Date.now() + DURATION_MS;
-  const started = performance.now();
-  await new Promise((resolve) => {
-    const pump = () => {
-      while (sent - ok - failed < WS_WINDOW && Date.now() < end) {
-        socket.send(JSON.stringify({ type: 'send', ref: sent, content: { i: sent } }));
-        sent++;
-      }
-      if (Date.now() >= end && sent === ok + failed) resolve();
-    };
-    socket.onmessage = (event) => {
-      const text = String(event.data);
-      const frame = JSON.parse(text);
-      if (frame.type === 'ok') {
-        ok++;
-        okBytes += Buffer.byteLength(text);
-      } else if (frame.type === 'error') failed++;
-      else return;
-      pump();
-    };
-    pump();
-  });
-  const seconds = (performance.now() - started) / 1000;
-  const after = await counters();
-  socket.close();
-  if (failed > 0) throw new Error(`${failed} of ${sent} WebSocket sends failed`);
-  return { rate: ok / seconds, messages: ok, okBytes, stringify: after.stringify - before.stringify, sql: after.sql - before.sql };
+  const { atEnd: after, ...result } = await socketThroughput(url, { durationMs: DURATION_MS, whileOpen: counters });
+  return { ...result, stringify: after.stringify - before.stringify, sql: after.sql - before.sql };
 }
 
 /** Opens the listeners and the sender once; `measure` then sends messages one at a time (latency = send → last listener). */
@@ -241,14 +210,6 @@ async function openFanOut(senderUrl, listenerUrls, seqOf) {
 async function readCounters(base) {
   const [stringify, sql] = (await (await fetch(`${base}/bench-counters`)).text()).split(' ').map(Number);
   return { stringify, sql };
-}
-
-function openSocket(url) {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.onopen = () => resolve(socket);
-    socket.onerror = () => reject(new Error(`could not open ${url.replace(/token=[^&]+/, 'token=…')}`));
-  });
 }
 
 /** Connects `agent` to `room` over HTTP and returns its token. */

@@ -11,7 +11,7 @@ const SECRET = 'bench-secret';
 const DURATION_MS = 2500;
 const ROUNDS = 2;
 const HTTP_CONCURRENCY = 16;
-const WS_WINDOW = 64;
+export const WS_WINDOW = 64;
 const FANOUT_AGENTS = 100;
 const FANOUT_MESSAGES = 100;
 const ROUND_TRIPS = 200;
@@ -39,8 +39,8 @@ export async function run() {
     await post(`${base}/v1/rooms/${wsRoom}/agents/sender/connect`, wsSender, {});
     await post(`${base}/v1/rooms/${wsRoom}/agents/reader/connect`, await token('reader', wsRoom), {});
     const [busWs, rawWs] = await alternate(
-      () => socketThroughput(`${wsBase}/v1/rooms/${wsRoom}/ws?agent=sender&token=${wsSender}`),
-      () => socketThroughput(`${wsBase}/bench-echo/ws?mode=echo`),
+      async () => (await socketThroughput(`${wsBase}/v1/rooms/${wsRoom}/ws?agent=sender&token=${wsSender}`)).rate,
+      async () => (await socketThroughput(`${wsBase}/bench-echo/ws?mode=echo`)).rate,
     );
 
     // --- fan-out: 100 subscribers of a broadcast room ---
@@ -194,13 +194,18 @@ async function throughput(concurrency, op) {
   return done / ((performance.now() - started) / 1000);
 }
 
-/** Keeps WS_WINDOW send frames in flight on one socket for DURATION_MS; returns ok replies per second. */
-async function socketThroughput(url) {
+/**
+ * Keeps WS_WINDOW send frames in flight on one socket for `durationMs`: returns ok replies per second (`rate`), how
+ * many (`messages`) and their bytes (`okBytes`). `whileOpen`, when given, runs once the last answer is in, before
+ * the socket closes; its result is `atEnd` (edge-peers reads the isolate's work counters there).
+ */
+export async function socketThroughput(url, { durationMs = DURATION_MS, whileOpen } = {}) {
   const ws = await openSocket(url);
   let sent = 0;
   let ok = 0;
   let failed = 0;
-  const end = Date.now() + DURATION_MS;
+  let okBytes = 0;
+  const end = Date.now() + durationMs;
   const started = performance.now();
   await new Promise((resolve) => {
     const pump = () => {
@@ -211,18 +216,22 @@ async function socketThroughput(url) {
       if (Date.now() >= end && sent === ok + failed) resolve();
     };
     ws.onmessage = (event) => {
-      const frame = JSON.parse(String(event.data));
-      if (frame.type === 'ok') ok++;
-      else if (frame.type === 'error') failed++;
+      const text = String(event.data);
+      const frame = JSON.parse(text);
+      if (frame.type === 'ok') {
+        ok++;
+        okBytes += Buffer.byteLength(text);
+      } else if (frame.type === 'error') failed++;
       else return;
       pump();
     };
     pump();
   });
   const seconds = (performance.now() - started) / 1000;
+  const atEnd = whileOpen ? await whileOpen() : undefined;
   ws.close();
   if (failed > 0) throw new Error(`${failed} of ${sent} WebSocket sends failed`);
-  return ok / seconds;
+  return { rate: ok / seconds, messages: ok, okBytes, atEnd };
 }
 
 /**
