@@ -370,6 +370,13 @@ describe(`fuzz (seed ${SEED})`, () => {
           { type: 'ack', upTo: pick(['1', -1, 1.5, null]) },
           { type: pick(['dance', '', 'SEND', null, 1]) },
           { type: 'send', content: 'z'.repeat(5000) },
+          // Stream frames: checked for shape before any stream is looked up.
+          { type: 'stream-start', content: pick([42, { a: 1 }, true, ['x']]) },
+          { type: 'stream-write', streamId: pick([7, '', null, 'r'.repeat(200)]), text: 'x' },
+          { type: 'stream-write', streamId: 'nope', text: pick([7, null, ['x'], { t: 'x' }]) },
+          { type: 'stream-write', streamId: 'nope', seq: pick([0, -1, 1.5, '1']), text: 'x' },
+          { type: 'stream-end', streamId: 'nope', content: JSON.parse(deepText(pick([100, 1000]))) },
+          { type: 'stream-abort', streamId: 'nope', reason: pick([7, { r: 1 }]) },
         ]);
         sendFrame(JSON.stringify({ ...bad, ref }));
         expectations.set(ref, 'invalid');
