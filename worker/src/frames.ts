@@ -50,7 +50,7 @@ export async function answerFrame(data: string | ArrayBuffer, source: FrameSourc
     return refuse(ref, fail('INVALID_MESSAGE', 'the events feed is read-only: only "ping" frames are accepted'));
   }
   if (typeof frame.type === 'string' && STREAM_FRAMES.has(frame.type) && (source.kind === 'agent' || source.kind === 'stream')) {
-    const answer = await answerStreamFrame(frame, ref, { ...source, agent: source.agent }, actions.streams);
+    const answer = await answerStreamFrame(frame, ref, source.agent, source, actions.streams);
     return 'code' in answer ? refuse(ref, answer) : answer;
   }
   if (source.kind === 'stream') return refuse(ref, fail('INVALID_MESSAGE', 'a stream socket takes "ping" and the stream-* frames only'));

@@ -27,24 +27,24 @@ export interface StreamActions {
   abort(room: string, agent: string, streamId: string, reason: string | undefined): Promise<Outcome<void>>;
 }
 
-/** The agent socket a stream frame came in on. */
+/** The socket a stream frame came in on (its agent is passed on its own: the caller has checked it is not null). */
 export interface StreamFrameSource {
   room: string;
-  agent: string;
   /** MAX_CONTENT_DEPTH, checked as on HTTP (input.ts). */
   maxContentDepth: number;
 }
 
 export const STREAM_FRAMES = new Set(['stream-start', 'stream-write', 'stream-end', 'stream-abort']);
 
-/** Answers a stream frame; `refuse` builds the error frame. */
+/** Answers a stream frame of `agent`'s socket; `refuse` builds the error frame. Nothing is allocated for the source. */
 export async function answerStreamFrame(
   frame: Record<string, unknown>,
   ref: FrameRef,
+  agent: string,
   source: StreamFrameSource,
   actions: StreamActions,
 ): Promise<OkFrame | ErrorBody> {
-  const { room, agent, maxContentDepth } = source;
+  const { room, maxContentDepth } = source;
   if (frame.type === 'stream-start') {
     const input = readSendInput({ ...frame, content: frame.content ?? '' }, maxContentDepth);
     if (!input.ok) return input.error;
