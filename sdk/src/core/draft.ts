@@ -20,14 +20,21 @@ export function keepsDraftObjects(storage: object): boolean {
   return (storage as { [KEEPS_DRAFT_OBJECTS]?: unknown })[KEEPS_DRAFT_OBJECTS] === true;
 }
 
-/** A draft whose `contentJson` is made on first read, for backends with `KEEPS_DRAFT_OBJECTS`. */
+/**
+ * A draft whose `contentJson` is made on first read, for backends with `KEEPS_DRAFT_OBJECTS`.
+ *
+ * Every field exists from the constructor on, the optional ones as `undefined`: a field added later moves the
+ * object to another hidden class, and a hidden class that only short-lived drafts have dies with them at a full
+ * GC, taking with it the optimised send path compiled against it (V8 "weak objects" deoptimisations, measured by
+ * `bench/core.mjs`).
+ */
 export class LazyJsonDraft implements MessageDraft {
-  declare idempotencyKey?: string;
-  declare inReplyTo?: number;
-  declare metadata?: MessageMetadata;
-  declare metadataJson?: string;
-  declare streamId?: string;
-  declare members?: readonly MemberRecord[];
+  idempotencyKey?: string = undefined;
+  inReplyTo?: number = undefined;
+  metadata?: MessageMetadata = undefined;
+  metadataJson?: string = undefined;
+  streamId?: string = undefined;
+  members?: readonly MemberRecord[] = undefined;
   #json: string | undefined;
 
   constructor(
@@ -44,3 +51,9 @@ export class LazyJsonDraft implements MessageDraft {
     return this.#json;
   }
 }
+
+/**
+ * @internal One draft kept for the life of the process so that the drafts' hidden class outlives any full GC (see
+ * `LazyJsonDraft`): sends in a quiet moment leave no draft alive, and without this one the class would die then.
+ */
+export const KEPT_DRAFT_SHAPE = new LazyJsonDraft(0, '', null, [], 'list', { policy: '', requested: null });

@@ -48,3 +48,10 @@ export class Message {
     this.options = options;
   }
 }
+
+/**
+ * @internal One message kept for the life of the process. A `Message` gets its fields one by one, each a step to another
+ * hidden class that only instances keep alive; callers drop their messages once sent, so without this one a full
+ * GC in a quiet moment would end those classes and the optimised send path compiled against them with them.
+ */
+export const KEPT_MESSAGE_SHAPE = new Message('', null);
