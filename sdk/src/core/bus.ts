@@ -52,6 +52,11 @@ export const DEFAULT_MAX_GROUPS_PER_MEMBER = 100;
 // Entries read from a connectAgent groups list before repeats are dropped: bounds the work of a hostile list.
 const MAX_GROUP_ENTRIES = 1000;
 const FRESH = Object.freeze({ fresh: true });
+/**
+ * The high-resolution clock of the send and fetch histograms, looked up once: in Node.js the global `performance`
+ * is a lazy getter, and reading it twice per send cost as much as one more clock read.
+ */
+const clock = globalThis.performance;
 /** Refusals that a newer member list could turn into a delivery. */
 const MEMBERSHIP_REFUSALS = new Set(['UNKNOWN_AGENT', 'AGENT_OFFLINE', 'UNKNOWN_RECIPIENT', 'UNKNOWN_GROUP']);
 
@@ -273,7 +278,7 @@ export class MessageBus {
    * `recipients` and `routing`). A rejected send stores nothing and consumes no id.
    */
   sendMessage(message: Message): Promise<StoredMessage> {
-    const started = performance.now();
+    const started = clock.now();
     // Not an async function: with a synchronous backend the whole send runs in this call and the caller's await
     // is the only microtask (an async function and its inner await cost two more, and their frames).
     let stored: StoredMessage | Promise<StoredMessage>;
@@ -393,10 +398,10 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (lastMessageId !== undefined) assertCursor(lastMessageId, 'lastMessageId');
     const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
-    const started = performance.now();
+    const started = clock.now();
     await this.#requireMember(agentId);
     const messages = await this.#store('fetch', () => this.storage.fetch(this.room, agentId, lastMessageId ?? null, limit));
-    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (clock.now() - started) / 1000);
     return messages;
   }
 
@@ -441,10 +446,10 @@ export class MessageBus {
     assertId(agentId, 'agent id');
     if (options.before !== undefined) assertCursor(options.before, 'before');
     const limit = resolveLimit(options.limit, DEFAULT_FETCH_LIMIT, MAX_FETCH_LIMIT);
-    const started = performance.now();
+    const started = clock.now();
     await this.#requireMember(agentId);
     const messages = await this.#store('fetchLatest', () => this.storage.fetchLatest(this.room, agentId, options.before ?? null, limit));
-    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (performance.now() - started) / 1000);
+    this.#metrics.fetchDuration.observe(this.#metrics.roomLabels, (clock.now() - started) / 1000);
     return messages;
   }
 
@@ -647,7 +652,7 @@ export class MessageBus {
   }
 
   #sent(stored: StoredMessage, started: number): StoredMessage {
-    this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
+    this.#metrics.sendDurationBound.observe((clock.now() - started) / 1000);
     return stored;
   }
 
@@ -738,11 +743,11 @@ export class MessageBus {
     streamId: string,
     final: CheckedContent,
   ): Promise<StoredMessage> {
-    const started = performance.now();
+    const started = clock.now();
     try {
       this.#assertOpen();
       const stored = await this.#append(this.#draft({ ...checked, ...final }, recipients, 'list', streamId));
-      this.#metrics.sendDurationBound.observe((performance.now() - started) / 1000);
+      this.#metrics.sendDurationBound.observe((clock.now() - started) / 1000);
       return stored;
     } catch (error) {
       throw this.#rejected('stream end', checked.sender, error);
