@@ -11,7 +11,6 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from 'undici';
 import { ROOT, startWrangler } from '../scripts/support/wrangler.mjs';
 import { InMemoryStorageBackend, RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';

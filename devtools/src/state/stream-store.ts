@@ -68,7 +68,7 @@ export class StreamStore {
       if (event.metadata !== undefined) stream.metadata = event.metadata;
       this.#streams.set(event.streamId, stream);
     } else if (event.type === 'delta') {
-      if (!known || known.status !== 'streaming' || event.seq <= known.seq) return;
+      if (known?.status !== 'streaming' || event.seq <= known.seq) return;
       // A new object per change: panels are memoised on it.
       this.#streams.set(event.streamId, { ...known, text: known.text + event.text, seq: event.seq, updatedAt: now });
     } else if (event.type === 'end') {
