@@ -56,4 +56,5 @@ export class LazyJsonDraft implements MessageDraft {
  * @internal One draft kept for the life of the process so that the drafts' hidden class outlives any full GC (see
  * `LazyJsonDraft`): sends in a quiet moment leave no draft alive, and without this one the class would die then.
  */
-export const KEPT_DRAFT_SHAPE = new LazyJsonDraft(0, '', null, [], 'list', { policy: '', requested: null });
+// A timestamp beyond V8's small integers, as real ones are: the field keeps the representation real drafts need.
+export const KEPT_DRAFT_SHAPE = new LazyJsonDraft(2 ** 40, '', null, [], 'list', { policy: '', requested: null });
