@@ -59,7 +59,7 @@ export async function run() {
     const mver = String((await client.hGet(`${PREFIX}meta`, 'mver')) ?? '0');
     const codec = new MessageCodec();
     codec.remember(ROOM, '1', 'a,b,c');
-    codec.learnEpoch(ROOM, 'X1\n', 'a,b,c');
+    codec.learnEpoch(ROOM, '1', 'a,b,c');
     const argsOf = (kind, i) => {
       const content = { text: 'hello from the benchmark', i };
       const draft = {

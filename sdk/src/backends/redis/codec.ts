@@ -23,6 +23,9 @@ interface Body {
   c: unknown;
 }
 
+/** One message's fields in the append script's ARGV (see `MessageCodec.messageArgs`). */
+type MessageFields = [string, string, string, string, string, string, string, string];
+
 /**
  * Turns drafts into the append script's arguments and stored `<head>\n<body>` values back into messages.
  * A broadcast's head names its audience epoch; the epoch's member list is read once and cached for good
@@ -34,8 +37,22 @@ export class MessageCodec {
   /** The epoch whose list this process last saw per room, so the append script sends it only when it changes. */
   readonly #knownEpoch = new Map<string, string>();
 
-  /** The append script's ARGV after the room prefix (see scripts/append.ts). */
-  appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string): string[] {
+  /**
+   * The append script's ARGV after the room prefix for one message (see scripts/append.ts). `checked`: the sender
+   * and every recipient are in the member list of `routedVersion`, so the script needs no membership lookup when
+   * that version is still current.
+   */
+  appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string, checked = false): string[] {
+    const [sender, kind, recipients, idem, body, timestamp, version, inReplyTo] = this.messageArgs(draft, routedVersion, checked);
+    return [sender, kind, recipients, idem, String(maxMessages), body, timestamp, this.#knownEpoch.get(room) ?? '', writerId, version, inReplyTo];
+  }
+
+  /**
+   * One message's 8 fields of the append script's ARGV: sender, kind, recipients, idempotency field, body,
+   * timestamp, routed version, the id it answers. The first message of a call has them where `appendArgs` puts
+   * them; each further one appends them in this order.
+   */
+  messageArgs(draft: MessageDraft, routedVersion: string, checked: boolean): MessageFields {
     const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
     let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
     // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
@@ -45,25 +62,25 @@ export class MessageCodec {
     if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
     if (draft.streamId !== undefined) body += `,"x":${JSON.stringify(draft.streamId)}`;
     body += `,"c":${draft.contentJson}}`;
-    const idem = draftIdempotencyField(draft) ?? '';
     return [
       draft.sender,
-      kind,
+      checked && routedVersion !== '' ? kind.toUpperCase() : kind,
       kind === 'l' ? draft.recipients.join(',') : '',
-      idem,
-      String(maxMessages),
+      draftIdempotencyField(draft) ?? '',
       body,
       String(draft.timestamp),
-      this.#knownEpoch.get(room) ?? '',
-      writerId,
       routedVersion,
       draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
     ];
   }
 
+  /** The stored value of a message the append script stored: it returns the head line, or the whole value of a reply. */
+  storedValue(text: string, body: string): string {
+    return text.includes('\n') ? text : `${text}\n${body}`;
+  }
+
   /** Records the audience list an append returned (it does when the room's epoch is new to this process). */
-  learnEpoch(room: string, value: string, list: string): void {
-    const epoch = value.slice(1, value.indexOf('\n'));
+  learnEpoch(room: string, epoch: string, list: string): void {
     this.remember(room, epoch, list);
     this.#knownEpoch.set(room, epoch);
   }
