@@ -5,9 +5,10 @@
 // PUBLISHes the message (what live delivery costs). Three pub/sub subscribers listen, as in redis-peers.
 // Needs valgrind (apt-get install valgrind); without it the case reports that and nothing else.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { freePort } from '../scripts/support/ports.mjs';
 import { RedisStorageBackend } from '../sdk/dist/backends/index.js';
@@ -16,12 +17,18 @@ import { APPEND } from '../sdk/dist/backends/redis/scripts/append.js';
 import { Message, MessageBus } from '../sdk/dist/index.js';
 import { AddressedRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
 const N = quick ? 500 : 2_000; // appends counted per script (valgrind runs Redis ~50x slower)
 const ROOM = 'work';
 const PREFIX = `bench:{${ROOM}}:`;
 const EMPTY = 'return 1';
 const PUBLISH_ONLY = `redis.call('PUBLISH', ARGV[1] .. 'live', ARGV[7])\nreturn 1`;
+const WRITER = 'bench-writer-0000-0000-000000000000';
+/** Instructions per broadcast append before issue 10, in this harness (bench/README.md). */
+const BEFORE = 129_000;
+/** Messages per script call in the group-commit rows. */
+const GROUPS = [4, 16, 64];
 
 export async function run() {
   if (spawnSync('valgrind', ['--version']).status !== 0) {
@@ -60,9 +67,9 @@ export async function run() {
     const codec = new MessageCodec();
     codec.remember(ROOM, '1', 'a,b,c');
     codec.learnEpoch(ROOM, '1', 'a,b,c');
-    const argsOf = (kind, i) => {
+    const draftOf = (kind, i) => {
       const content = { text: 'hello from the benchmark', i };
-      const draft = {
+      return {
         timestamp: 1_700_000_000_000 + i,
         sender: 'a',
         content,
@@ -71,42 +78,61 @@ export async function run() {
         audience: kind === 'direct' ? 'list' : 'members-except-sender',
         routing: { policy: 'addressed', requested: kind === 'direct' ? ['b'] : null },
       };
-      return codec.appendArgs(ROOM, draft, 0, 'bench-writer-0000-0000-000000000000', mver);
     };
-    const counted = async (script, kind) => {
+    // As the backend sends them: routed on the cached member list (so its version is checked and sender and
+    // recipients need no lookup), the first message where a single append has it, the others in groups of 8.
+    const argsOf = (kind, i, size, checked = true) => {
+      const args = codec.appendArgs(ROOM, draftOf(kind, i * size), 0, WRITER, mver, checked);
+      for (let k = 1; k < size; k++) args.push(...codec.messageArgs(draftOf(kind, i * size + k), mver, true));
+      return args;
+    };
+    // Instructions per message: `N` messages, `size` per script call, calls pipelined 50 at a time.
+    const counted = async (script, kind, size = 1, checked = true) => {
       const sha = String(await client.sendCommand(['SCRIPT', 'LOAD', script]));
-      const call = (i) => client.sendCommand(['EVALSHA', sha, '1', `${PREFIX}meta`, PREFIX, ...argsOf(kind, i)]);
-      const first = await call(0);
-      if (script === APPEND && (!Array.isArray(first) || first[0] !== 1))
+      let next = 0;
+      const call = () => client.sendCommand(['EVALSHA', sha, '1', `${PREFIX}meta`, PREFIX, ...argsOf(kind, next++, size, checked)]);
+      const first = await call();
+      if (script !== EMPTY && script !== PUBLISH_ONLY && (!Array.isArray(first) || first[0] !== 1))
         throw new Error(`the append was refused: ${JSON.stringify(first)}`);
-      for (let i = 1; i < 100; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(i + j)));
+      for (let i = 1; i < 100; i += 50) await Promise.all(Array.from({ length: 50 }, () => call()));
       execFileSync('callgrind_control', ['--zero', String(server.pid)], { stdio: 'ignore' });
-      for (let i = 0; i < N; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(1_000 + i + j)));
+      const calls = Math.ceil(N / size);
+      for (let i = 0; i < calls; i += 50) await Promise.all(Array.from({ length: Math.min(50, calls - i) }, () => call()));
       await new Promise((resolve) => setTimeout(resolve, 300)); // the publications leave for the subscribers
       execFileSync('callgrind_control', ['--dump', String(server.pid)], { stdio: 'ignore' });
-      return lastDumpInstructions(dir) / N;
+      return lastDumpInstructions(dir) / (calls * size);
     };
+    // The old script takes the same ARGV for one message; it knows only lower-case kinds (no checked lists).
+    const before = scriptBeforeIssue10();
+    const beforeCount = before && (await counted(await before, 'broadcast', 1, false));
     const empty = await counted(EMPTY, 'broadcast');
     const publish = await counted(PUBLISH_ONLY, 'broadcast');
     const broadcast = await counted(APPEND, 'broadcast');
     const direct = await counted(APPEND, 'direct');
+    const grouped = [];
+    for (const size of GROUPS) grouped.push([size, await counted(APPEND, 'broadcast', size)]);
+    const baseline = beforeCount ?? BEFORE;
     const row = (measure, value) => ({
       measure,
-      'instructions per call': Math.round(value),
+      'instructions per message': Math.round(value),
+      'ratio to the append before issue 10': +(value / baseline).toFixed(2),
       'ratio to EVALSHA of return 1': +(value / empty).toFixed(2),
       'ratio to a PUBLISH-only script': +(value / publish).toFixed(2),
     });
     return {
       title: 'Redis instructions per append (valgrind callgrind on redis-server; a count, not a timing)',
       rows: [
+        row(`the append before issue 10, broadcast, one message per call${beforeCount ? '' : ' (not in this run: no git history; the figure measured earlier)'}`, baseline),
         row('EVALSHA `return 1`, the same 12 arguments', empty),
         row('script that only PUBLISHes the message (3 subscribers)', publish),
-        row('append script, broadcast to everyone but the sender', broadcast),
-        row('append script, direct message to one agent', direct),
+        row('append, broadcast to everyone but the sender, one message per call', broadcast),
+        row('append, direct message to one agent, one message per call', direct),
+        ...grouped.map(([size, value]) => row(`append, broadcast, ${size} messages per call (group commit), per message`, value)),
       ],
       notes: [
-        `${N} EVALSHA calls per row, pipelined 50 at a time, with three pub/sub subscribers on the room's channel; instructions are everything redis-server executed meanwhile (request parsing, Lua, the commands, replies and the publications), divided by the calls.`,
-        'Before issue 10 the broadcast append took 126,000 instructions in this harness (10 redis.call, 7 of them formatting an id with %.14g); now it reads the room head with one HMGET, writes it back with one HSET (the send counters live there) and formats ids once as integers. Goal: ≤ 63,000 (2x); not met: see the README.',
+        `${N} messages per row, in EVALSHA calls pipelined 50 at a time, with three pub/sub subscribers on the room's channel; instructions are everything redis-server executed meanwhile (request parsing, Lua, the commands, replies and the publications), divided by the messages.`,
+        `The append before issue 10 took ${BEFORE.toLocaleString('en-US')} instructions per broadcast in this harness (10 redis.call, 7 of them formatting an id with %.14g). One message per call is what a lone send costs; several per call is what a process pays when it has that many sends to the room in flight in one turn of its event loop (group commit: one call, each message still appended on its own, in order, with its own result and publication).`,
+        'Goal: ≤ half the cost before issue 10. A lone send is bounded by the fixed part of a script call (EVALSHA with its arguments, the publication to three subscribers) plus its five storage commands at ~5-10k each; group commit pays the call, the head read and write once, and writes the values and index entries of the call with one command per key.',
       ],
     };
   } finally {
@@ -115,6 +141,25 @@ export async function run() {
     await new Promise((resolve) => server.once('exit', resolve));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The append script as it was before issue 10 (commit 4732fc2^), read from git history so the baseline runs in the
+ * same server as today's script; `undefined` outside a git checkout.
+ */
+function scriptBeforeIssue10() {
+  const at = (file) => {
+    const out = spawnSync('git', ['show', `4732fc2^:sdk/src/backends/redis/scripts/${file}.ts`], { cwd: here, encoding: 'utf8' });
+    return out.status === 0 ? out.stdout.replace(/'\.\/(\w+)\.js'/g, "'./$1.mjs'") : undefined;
+  };
+  const files = ['append', 'conversations', 'layout'].map((file) => [file, at(file)]);
+  if (files.some(([, text]) => text === undefined)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'mmb-append-before-'));
+  for (const [file, text] of files) writeFileSync(join(dir, `${file}.mjs`), text);
+  return import(pathToFileURL(join(dir, 'append.mjs')).href).then(({ APPEND: script }) => {
+    rmSync(dir, { recursive: true, force: true });
+    return script;
+  });
 }
 
 async function connectWhenUp(url) {

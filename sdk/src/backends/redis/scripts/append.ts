@@ -80,12 +80,13 @@ export const APPEND = `${COMMON}
 -- number turned into text) ~1.5-3k with its share of garbage collection. So one message allocates next to
 -- nothing beyond what it stores, and the tables that several messages need exist only when there are several.
 local count = 1 + (#ARGV - 12) / 8
+local countField = 'n:' .. ARGV[2]
 local head, slots, senders
 if count == 1 then
-  head = redis.call('HMGET', KEYS[1], 'mver', 'ep', 'last', 'oldest', 'n:' .. ARGV[2])
+  head = redis.call('HMGET', KEYS[1], 'mver', 'ep', 'last', 'oldest', countField)
 else
   -- The version, epoch, last and oldest ids, and the count of each sender (slot i: head[4 + i]), in one HMGET.
-  local fields = {'mver', 'ep', 'last', 'oldest', 'n:' .. ARGV[2]}
+  local fields = {'mver', 'ep', 'last', 'oldest', countField}
   slots = {[ARGV[2]] = 1}
   senders = {ARGV[2]}
   for k = 1, count - 1 do
@@ -103,12 +104,16 @@ local ep = head[2]
 local first = tonumber(head[3] or '0')
 local n = first
 local lastId = nil
-local oldest = tonumber(head[4] or '1')
+-- The oldest id as a number only where retention or a reply needs it.
+local oldest = nil
 local max = ARGV[6] ~= '0' and tonumber(ARGV[6])
 local known = ARGV[9]
 local sent1, at1, sent, at = nil, nil, nil, nil
 local epochList = false
 local out = {false, false, false, false, false}
+-- Strings a run of messages shares, made once: the broadcast index key, audience heads, the sender's own-run key.
+local bcKey = p .. 'bc'
+local mHead, mEp, xHead, xEp, ownKey, ownOf
 -- Several messages: their stored values and index entries are written with one command per key after the last
 -- (or before a read that could see them: a duplicate's value, a reply's parent, retention).
 local values, zsets
@@ -174,6 +179,7 @@ for k = 0, count - 1 do
     if parent ~= '' then
       ${REPLY}
       writeDeferred()
+      oldest = oldest or tonumber(head[4] or '1')
       thread = replyTo(sender, parent, oldest, n)
       if thread == false then
         status = -4
@@ -216,12 +222,15 @@ for k = 0, count - 1 do
         known = ep
       end
       if kind == 'm' or kind == 'M' then
-        audience = 'M' .. ep
-        zadd(p .. 'bc', id, id .. ':' .. ep .. ':')
+        if mEp ~= ep then mHead, mEp = 'M' .. ep, ep end
+        audience = mHead
+        zadd(bcKey, id, id .. ':' .. ep .. ':')
       else
-        audience = 'X' .. ep
-        zadd(p .. 'bc', id, id .. ':' .. ep .. ':' .. sender)
-        zadd(p .. 'bs:' .. sender, id, id)
+        if xEp ~= ep then xHead, xEp = 'X' .. ep, ep end
+        if ownOf ~= sender then ownKey, ownOf = p .. 'bs:' .. sender, sender end
+        audience = xHead
+        zadd(bcKey, id, id .. ':' .. ep .. ':' .. sender)
+        zadd(ownKey, id, id)
       end
     end
     local value = audience .. '\\n' .. body
@@ -250,7 +259,7 @@ for k = 0, count - 1 do
     end
     if trim then
       writeDeferred()
-      oldest = trim(n, max, oldest)
+      oldest = trim(n, max, oldest or tonumber(head[4] or '1'))
     end
     redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[10] .. '\\n' .. value)
     result = n
@@ -261,13 +270,13 @@ end
 writeDeferred()
 -- The head, written once: the last id (which orders appends, as HINCRBY did), and each sender's count and time.
 if lastId then
-  local start = first == 0 and string.format('%d', oldest) or nil
+  local start = first == 0 and string.format('%d', oldest or 1) or nil
   if count == 1 then
     local s = ARGV[2]
     if start then
-      redis.call('HSET', KEYS[1], 'last', lastId, 'oldest', start, 'n:' .. s, string.format('%d', sent1), 't:' .. s, at1)
+      redis.call('HSET', KEYS[1], 'last', lastId, 'oldest', start, countField, string.format('%d', sent1), 't:' .. s, at1)
     else
-      redis.call('HSET', KEYS[1], 'last', lastId, 'n:' .. s, string.format('%d', sent1), 't:' .. s, at1)
+      redis.call('HSET', KEYS[1], 'last', lastId, countField, string.format('%d', sent1), 't:' .. s, at1)
     end
   else
     local w = {'last', lastId}
