@@ -122,7 +122,10 @@ export async function run() {
     return {
       title: 'Redis instructions per append (valgrind callgrind on redis-server; a count, not a timing)',
       rows: [
-        row(`the append before issue 10, broadcast, one message per call${beforeCount ? '' : ' (not in this run: no git history; the figure measured earlier)'}`, baseline),
+        row(
+          `the append before issue 10, broadcast, one message per call${beforeCount ? '' : ' (not in this run: no git history; the figure measured earlier)'}`,
+          baseline,
+        ),
         row('EVALSHA `return 1`, the same 12 arguments', empty),
         row('script that only PUBLISHes the message (3 subscribers)', publish),
         row('append, broadcast to everyone but the sender, one message per call', broadcast),

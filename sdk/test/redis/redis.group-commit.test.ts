@@ -67,7 +67,8 @@ async function outcomes(storage: StorageBackend, members?: MessageDraft['members
 async function state(storage: StorageBackend): Promise<unknown> {
   const room = await storage.getRoom(ROOM);
   const fetched: Record<string, unknown> = {};
-  for (const m of MEMBERS) fetched[m] = (await storage.fetch(ROOM, m, room.oldestId - 1, 100)).map((x) => [x.id, x.content, x.thread ?? null]);
+  for (const m of MEMBERS)
+    fetched[m] = (await storage.fetch(ROOM, m, room.oldestId - 1, 100)).map((x) => [x.id, x.content, x.thread ?? null]);
   return { lastId: room.lastId, oldestId: room.oldestId, members: room.members, fetched };
 }
 
@@ -95,9 +96,9 @@ describe('RedisStorageBackend group commit', () => {
           await Promise.resolve()
             .then(() => memory.append(ROOM, d))
             .then(
-            (r) => ({ id: r.message.id, duplicate: r.duplicate, thread: r.message.thread, recipients: r.message.recipients }),
-            (error: { code?: string }) => ({ error: error.code }),
-          ),
+              (r) => ({ id: r.message.id, duplicate: r.duplicate, thread: r.message.thread, recipients: r.message.recipients }),
+              (error: { code?: string }) => ({ error: error.code }),
+            ),
         );
       }
       expect(got).toEqual(want);

@@ -15,7 +15,7 @@ import type {
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
 import { byId, cursorExpired, replyRefused, StreamChannels, toState, unknownAgent } from '../kit/index.js';
-import { type AppendOutcome, AppendBatches, type QueuedAppend } from './batches.js';
+import { AppendBatches, type AppendOutcome, type QueuedAppend } from './batches.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
@@ -208,9 +208,7 @@ export class RedisStorageBackend implements StorageBackend {
     const routed = draft.members && this.#versionOf.get(draft.members);
     const current = routed?.room === room ? routed : undefined;
     const checked =
-      current !== undefined &&
-      current.ids.has(draft.sender) &&
-      (draft.audience !== 'list' || draft.recipients.every((id) => current.ids.has(id)));
+      current?.ids.has(draft.sender) === true && (draft.audience !== 'list' || draft.recipients.every((id) => current.ids.has(id)));
     const outcome = await new Promise<AppendOutcome>((resolve, reject) => {
       this.#batches.add(room, { draft, version: current?.version ?? '', checked, resolve, reject });
     });

@@ -44,7 +44,19 @@ export class MessageCodec {
    */
   appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string, checked = false): string[] {
     const [sender, kind, recipients, idem, body, timestamp, version, inReplyTo] = this.messageArgs(draft, routedVersion, checked);
-    return [sender, kind, recipients, idem, String(maxMessages), body, timestamp, this.#knownEpoch.get(room) ?? '', writerId, version, inReplyTo];
+    return [
+      sender,
+      kind,
+      recipients,
+      idem,
+      String(maxMessages),
+      body,
+      timestamp,
+      this.#knownEpoch.get(room) ?? '',
+      writerId,
+      version,
+      inReplyTo,
+    ];
   }
 
   /**

@@ -50,7 +50,6 @@ trim = function(id, max, oldest)
 end
 `;
 
-
 /**
  * The append, atomically, of one message or of several a process issued together (group commit: one script call
  * for the lot, each message still appended on its own, in order, with its own result). Per message: the
