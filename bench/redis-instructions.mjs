@@ -25,7 +25,7 @@ const PREFIX = `bench:{${ROOM}}:`;
 const EMPTY = 'return 1';
 const PUBLISH_ONLY = `redis.call('PUBLISH', ARGV[1] .. 'live', ARGV[7])\nreturn 1`;
 const WRITER = 'bench-writer-0000-0000-000000000000';
-/** Instructions per broadcast append before issue 10, in this harness (bench/README.md). */
+/** Instructions per broadcast append before issue 10 in this harness: the baseline when git history is not at hand. */
 const BEFORE = 129_000;
 /** Messages per script call in the group-commit rows. */
 const GROUPS = [4, 16, 64];
