@@ -83,7 +83,7 @@ export async function run() {
     // recipients need no lookup), the first message where a single append has it, the others in groups of 8.
     const argsOf = (kind, i, size, checked = true) => {
       const args = codec.appendArgs(ROOM, draftOf(kind, i * size), 0, WRITER, mver, checked);
-      for (let k = 1; k < size; k++) args.push(...codec.messageArgs(draftOf(kind, i * size + k), mver, true));
+      for (let k = 1; k < size; k++) args.push(...codec.messageArgs(ROOM, draftOf(kind, i * size + k), mver, true));
       return args;
     };
     // Instructions per message: `N` messages, `size` per script call, calls pipelined 50 at a time.

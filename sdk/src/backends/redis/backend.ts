@@ -294,7 +294,7 @@ export class RedisStorageBackend implements StorageBackend {
     const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked);
     const bodies = [args[5] as string];
     for (const queued of rest) {
-      const fields = this.#codec.messageArgs(queued.draft, queued.version, queued.checked);
+      const fields = this.#codec.messageArgs(room, queued.draft, queued.version, queued.checked);
       bodies.push(fields[4] as string);
       args.push(...fields);
     }

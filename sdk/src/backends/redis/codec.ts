@@ -43,14 +43,14 @@ export class MessageCodec {
    * that version is still current.
    */
   appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string, checked = false): string[] {
-    const [sender, kind, recipients, idem, body, timestamp, version, inReplyTo] = this.messageArgs(draft, routedVersion, checked);
+    const [sender, kind, recipients, idem, value, timestamp, version, inReplyTo] = this.messageArgs(room, draft, routedVersion, checked);
     return [
       sender,
       kind,
       recipients,
       idem,
       String(maxMessages),
-      body,
+      value,
       timestamp,
       this.#knownEpoch.get(room) ?? '',
       writerId,
@@ -60,35 +60,39 @@ export class MessageCodec {
   }
 
   /**
-   * One message's 8 fields of the append script's ARGV: sender, kind, recipients, idempotency field, body,
-   * timestamp, routed version, the id it answers. The first message of a call has them where `appendArgs` puts
+   * One message's 8 fields of the append script's ARGV: sender, kind, recipients, idempotency field, the value
+   * (`<head>\n<body>`, the head as this process expects it), timestamp, routed version, the id it answers. The first message of a call has them where `appendArgs` puts
    * them; each further one appends them in this order.
    */
-  messageArgs(draft: MessageDraft, routedVersion: string, checked: boolean): MessageFields {
+  messageArgs(room: string, draft: MessageDraft, routedVersion: string, checked: boolean): MessageFields {
     const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
-    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
+    const recipients = kind === 'l' ? draft.recipients.join(',') : '';
+    // The stored value as this process expects it: the script keeps it when the head is right (a checked list, or
+    // the epoch this process knows), and replaces the head otherwise.
+    let value = `${kind === 'l' ? `L${recipients}` : `${kind === 'm' ? 'M' : 'X'}${this.#knownEpoch.get(room) ?? ''}`}\n`;
+    value += `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
     // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
-    if (draft.inReplyTo !== undefined) body += `,"i":${draft.inReplyTo},"h":0`;
-    body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
-    if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
-    if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
-    if (draft.streamId !== undefined) body += `,"x":${JSON.stringify(draft.streamId)}`;
-    body += `,"c":${draft.contentJson}}`;
+    if (draft.inReplyTo !== undefined) value += `,"i":${draft.inReplyTo},"h":0`;
+    value += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
+    if (draft.idempotencyKey !== undefined) value += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
+    if (draft.metadataJson !== undefined) value += `,"m":${draft.metadataJson}`;
+    if (draft.streamId !== undefined) value += `,"x":${JSON.stringify(draft.streamId)}`;
+    value += `,"c":${draft.contentJson}}`;
     return [
       draft.sender,
       checked && routedVersion !== '' ? kind.toUpperCase() : kind,
-      kind === 'l' ? draft.recipients.join(',') : '',
+      recipients,
       draftIdempotencyField(draft) ?? '',
-      body,
+      value,
       String(draft.timestamp),
       routedVersion,
       draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
     ];
   }
 
-  /** The stored value of a message the append script stored: it returns the head line, or the whole value of a reply. */
-  storedValue(text: string, body: string): string {
-    return text.includes('\n') ? text : `${text}\n${body}`;
+  /** The value a stored message has: the script returns '' when it kept the one the client sent, else the value. */
+  storedValue(text: string, sent: string): string {
+    return text === '' ? sent : text;
   }
 
   /** Records the audience list an append returned (it does when the room's epoch is new to this process). */

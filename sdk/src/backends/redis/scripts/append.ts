@@ -110,33 +110,30 @@ local known = ARGV[9]
 local sent1, at1, sent, at = nil, nil, nil, nil
 local epochList = false
 local out = {false, false, false, false, false}
--- Strings a run of messages shares, made once: the broadcast index key, audience heads, the sender's own-run key.
+-- Strings a run of messages shares, made once: the broadcast index key, the sender's own-run key.
 local bcKey = p .. 'bc'
-local mHead, mEp, xHead, xEp, ownKey, ownOf
--- Several messages: their stored values and index entries are written with one command per key after the last
--- (or before a read that could see them: a duplicate's value, a reply's parent, retention).
-local values, zsets
+local ownKey, ownOf
+-- One message: \`store\` is redis.call itself, each write at once. Several: their stored values and index entries
+-- are gathered per key and written with one command per key after the last message (or before a read that could
+-- see them: a duplicate's value, a reply's parent, retention). Closures cost Redis too, so they exist only then.
+local store = redis.call
+local writeDeferred = nil
 if count > 1 then
-  sent, at, values, zsets = {}, {}, {}, {}
-end
-local function zadd(key, id, member)
-  if count == 1 then return redis.call('ZADD', key, id, member) end
-  local z = zsets[key]
-  if not z then
-    z = {}
-    zsets[key] = z
+  sent, at = {}, {}
+  local pending = {}
+  store = function(command, key, a, b)
+    local w = pending[key]
+    if not w then
+      w = {command, key}
+      pending[key] = w
+    end
+    w[#w + 1] = a
+    w[#w + 1] = b
   end
-  z[#z + 1] = id
-  z[#z + 1] = member
-end
-local function writeDeferred()
-  if count == 1 then return end
-  if #values > 0 then
-    redis.call('HSET', p .. 'msg', unpack(values))
-    values = {}
+  writeDeferred = function()
+    for _, w in pairs(pending) do redis.call(unpack(w)) end
+    pending = {}
   end
-  for key, z in pairs(zsets) do redis.call('ZADD', key, unpack(z)) end
-  zsets = {}
 end
 -- The retention rule is compiled only where it runs: a closure made per call costs Redis too.
 local trim
@@ -152,6 +149,7 @@ for k = 0, count - 1 do
     sender, kind, recipients, idem, body, ts, version, parent = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
   end
   local status, result, text = 1, 0, ''
+  local given = body
   -- One message; \`break\` ends it early with its refusal or duplicate in status, result, text.
   repeat
     local checked = false
@@ -169,7 +167,7 @@ for k = 0, count - 1 do
     if idem ~= '' then
       local earlier = redis.call('HGET', p .. 'idem', idem)
       if earlier then
-        writeDeferred()
+        if writeDeferred then writeDeferred() end
         status, result, text = 0, tonumber(earlier), redis.call('HGET', p .. 'msg', earlier)
         break
       end
@@ -177,7 +175,7 @@ for k = 0, count - 1 do
     local thread = nil
     if parent ~= '' then
       ${REPLY}
-      writeDeferred()
+      if writeDeferred then writeDeferred() end
       oldest = oldest or tonumber(head[4] or '1')
       thread = replyTo(sender, parent, oldest, n)
       if thread == false then
@@ -185,26 +183,27 @@ for k = 0, count - 1 do
         break
       end
       thread = string.format('%d', thread)
-      body = string.gsub(body, '^({"t":[^,]*,"s":"[^"]*","i":%d+,"h":)0', '%1' .. thread, 1)
+      body = string.gsub(body, '^([^\\n]*\\n{"t":[^,]*,"s":"[^"]*","i":%d+,"h":)0', '%1' .. thread, 1)
     end
     n = n + 1
     -- The id as text, formatted once as an integer: Lua turns a number handed to redis.call into text with %.14g,
     -- glibc's slow floating-point path, which was ~8% of Redis's CPU when each append did it seven times.
     local id = string.format('%d', n)
     lastId = id
-    local audience
+    -- The value: the client sent it with the head it expects (\`L<recipients>\`, or the audience of the epoch it
+    -- knows), right but for a list it could not check or an epoch it has not seen: then the head is replaced.
+    local value = body
     if kind == 'L' then
-      for r in string.gmatch(recipients, '[^,]+') do zadd(p .. 'dl:' .. r, id, id) end
-      audience = 'L' .. recipients
+      for r in string.gmatch(recipients, '[^,]+') do store('ZADD', p .. 'dl:' .. r, id, id) end
     elseif kind == 'l' then
       local kept = {}
       for r in string.gmatch(recipients, '[^,]+') do
         if member(r) then
           kept[#kept + 1] = r
-          zadd(p .. 'dl:' .. r, id, id)
+          store('ZADD', p .. 'dl:' .. r, id, id)
         end
       end
-      audience = 'L' .. table.concat(kept, ',')
+      value = 'L' .. table.concat(kept, ',') .. string.sub(body, #recipients + 2)
     else
       if not ep then
         ep = tostring(redis.call('HINCRBY', KEYS[1], 'epn', 1))
@@ -220,25 +219,17 @@ for k = 0, count - 1 do
         epochList = redis.call('GET', p .. 'epl:' .. ep)
         known = ep
       end
-      if kind == 'm' or kind == 'M' then
-        if mEp ~= ep then mHead, mEp = 'M' .. ep, ep end
-        audience = mHead
-        zadd(bcKey, id, id .. ':' .. ep .. ':')
+      local everyone = kind == 'm' or kind == 'M'
+      if everyone then
+        store('ZADD', bcKey, id, id .. ':' .. ep .. ':')
       else
-        if xEp ~= ep then xHead, xEp = 'X' .. ep, ep end
         if ownOf ~= sender then ownKey, ownOf = p .. 'bs:' .. sender, sender end
-        audience = xHead
-        zadd(bcKey, id, id .. ':' .. ep .. ':' .. sender)
-        zadd(ownKey, id, id)
+        store('ZADD', bcKey, id, id .. ':' .. ep .. ':' .. sender)
+        store('ZADD', ownKey, id, id)
       end
+      if ep ~= ARGV[9] then value = (everyone and 'M' or 'X') .. ep .. string.sub(body, #ARGV[9] + 2) end
     end
-    local value = audience .. '\\n' .. body
-    if count == 1 then
-      redis.call('HSET', p .. 'msg', id, value)
-    else
-      values[#values + 1] = id
-      values[#values + 1] = value
-    end
+    store('HSET', p .. 'msg', id, value)
     if thread then
       redis.call('HSET', p .. 'thr', id, thread)
       redis.call('ZADD', p .. 'th:' .. thread, id, id)
@@ -257,16 +248,17 @@ for k = 0, count - 1 do
       at[i] = ts
     end
     if trim then
-      writeDeferred()
+      if writeDeferred then writeDeferred() end
       oldest = trim(n, max, oldest or tonumber(head[4] or '1'))
     end
     redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[10] .. '\\n' .. value)
     result = n
-    if thread then text = value else text = audience end
+    -- '' when the value is the one the client sent.
+    if value ~= given then text = value end
   until true
   out[3 * k + 1], out[3 * k + 2], out[3 * k + 3] = status, result, text
 end
-writeDeferred()
+if writeDeferred then writeDeferred() end
 -- The head, written once: the last id (which orders appends, as HINCRBY did), and each sender's count and time.
 if lastId then
   local start = first == 0 and string.format('%d', oldest or 1) or nil
