@@ -291,8 +291,8 @@ export class RedisStorageBackend implements StorageBackend {
   #appendBatch(room: string, batch: readonly QueuedAppend[]): void {
     const [head, ...rest] = batch as [QueuedAppend, ...QueuedAppend[]];
     const { maxMessages } = this.#options;
-    const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked);
-    const bodies = [args[5] as string];
+    const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked, rest.length === 0);
+    const bodies = [args[3] as string];
     for (const queued of rest) {
       const fields = this.#codec.messageArgs(room, queued.draft, queued.version, queued.checked);
       bodies.push(fields[4] as string);

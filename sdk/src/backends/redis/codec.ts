@@ -38,25 +38,25 @@ export class MessageCodec {
   readonly #knownEpoch = new Map<string, string>();
 
   /**
-   * The append script's ARGV after the room prefix for one message (see scripts/append.ts). `checked`: the sender
-   * and every recipient are in the member list of `routedVersion`, so the script needs no membership lookup when
-   * that version is still current.
+   * The append script's ARGV after the room prefix for the first message of a call (see scripts/append.ts; its
+   * value is at index 3). `checked`: the sender and every recipient are in the member list of `routedVersion`, so
+   * the script needs no membership lookup when that version is still current. `alone`: no other message follows.
    */
-  appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string, checked = false): string[] {
+  appendArgs(
+    room: string,
+    draft: MessageDraft,
+    maxMessages: number,
+    writerId: string,
+    routedVersion: string,
+    checked = false,
+    alone = true,
+  ): string[] {
     const [sender, kind, recipients, idem, value, timestamp, version, inReplyTo] = this.messageArgs(room, draft, routedVersion, checked);
-    return [
-      sender,
-      kind,
-      recipients,
-      idem,
-      String(maxMessages),
-      value,
-      timestamp,
-      this.#knownEpoch.get(room) ?? '',
-      writerId,
-      version,
-      inReplyTo,
-    ];
+    const args = [sender, kind, String(maxMessages), value, timestamp, this.#knownEpoch.get(room) ?? '', writerId, version];
+    args.push(recipients, idem, inReplyTo);
+    // A lone message leaves out its trailing empty fields (the script reads them as '').
+    if (alone) while (args.length > 8 && args.at(-1) === '') args.pop();
+    return args;
   }
 
   /**

@@ -59,11 +59,12 @@ end
  * `ep:<n>` / `epl:<n>`), the index, counters and retention, then the publication, as it always was.
  * The room's head is read once and written once per call.
  *
- * ARGV: prefix, sender, kind, recipients (comma list), idempotency field or '', maxMessages (0 = keep all), body,
- * timestamp, the epoch whose list the client already has, the writer's id (published with the message so the
- * writer can skip its own echo), the membership version the message was routed with ('' = not known: no check),
- * the id the message answers ('' = none). Each further message adds a group of 8: sender, kind, recipients,
- * idempotency field, body, timestamp, version, the id it answers. The kind is l (a list), m (every member) or
+ * ARGV: prefix, sender, kind, maxMessages (0 = keep all), the value (\`<head>\\n<body>\`, the head as the client
+ * expects it), timestamp, the epoch whose list the client already has, the writer's id (published with the message
+ * so the writer can skip its own echo), the membership version the message was routed with ('' = not known: no
+ * check), recipients (comma list), idempotency field, the id the message answers; a lone message may leave out
+ * the last three when empty (each argument costs Redis ~1k instructions). Each further message adds a group of
+ * 8: sender, kind, recipients, idempotency field, value, timestamp, version, the id it answers. The kind is l (a list), m (every member) or
  * x (every member but the sender); in upper case (with a version), the client found the sender and every
  * recipient in the member list of that version, so a matching version proves them members without a lookup.
  *
@@ -78,7 +79,7 @@ export const APPEND = `${COMMON}
 -- Costs, in Redis instructions: each redis.call ~5k; each Lua allocation (a table, a closure, a long string, a
 -- number turned into text) ~1.5-3k with its share of garbage collection. So one message allocates next to
 -- nothing beyond what it stores, and the tables that several messages need exist only when there are several.
-local count = 1 + (#ARGV - 12) / 8
+local count = #ARGV <= 12 and 1 or 1 + (#ARGV - 12) / 8
 local countField = 'n:' .. ARGV[2]
 local head, slots, senders
 if count == 1 then
@@ -105,8 +106,8 @@ local n = first
 local lastId = nil
 -- The oldest id as a number only where retention or a reply needs it.
 local oldest = nil
-local max = ARGV[6] ~= '0' and tonumber(ARGV[6])
-local known = ARGV[9]
+local max = ARGV[4] ~= '0' and tonumber(ARGV[4])
+local known = ARGV[7]
 local sent1, at1, sent, at = nil, nil, nil, nil
 local epochList = false
 local out = {false, false, false, false, false}
@@ -143,7 +144,8 @@ end
 for k = 0, count - 1 do
   local sender, kind, recipients, idem, body, ts, version, parent
   if k == 0 then
-    sender, kind, recipients, idem, body, ts, version, parent = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7], ARGV[8], ARGV[11], ARGV[12]
+    sender, kind, body, ts, version = ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[9]
+    recipients, idem, parent = ARGV[10] or '', ARGV[11] or '', ARGV[12] or ''
   else
     local b = 5 + 8 * k
     sender, kind, recipients, idem, body, ts, version, parent = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
@@ -227,7 +229,7 @@ for k = 0, count - 1 do
         store('ZADD', bcKey, id, id .. ':' .. ep .. ':' .. sender)
         store('ZADD', ownKey, id, id)
       end
-      if ep ~= ARGV[9] then value = (everyone and 'M' or 'X') .. ep .. string.sub(body, #ARGV[9] + 2) end
+      if ep ~= ARGV[7] then value = (everyone and 'M' or 'X') .. ep .. string.sub(body, #ARGV[7] + 2) end
     end
     store('HSET', p .. 'msg', id, value)
     if thread then
@@ -251,7 +253,7 @@ for k = 0, count - 1 do
       if writeDeferred then writeDeferred() end
       oldest = trim(n, max, oldest or tonumber(head[4] or '1'))
     end
-    redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[10] .. '\\n' .. value)
+    redis.call('PUBLISH', p .. 'live', id .. '\\n' .. ARGV[8] .. '\\n' .. value)
     result = n
     -- '' when the value is the one the client sent.
     if value ~= given then text = value end
