@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { freePort } from '../scripts/support/ports.mjs';
+import { startRedis } from '../scripts/support/redis-server.mjs';
 import { RedisStorageBackend } from '../sdk/dist/backends/index.js';
 import { MessageCodec } from '../sdk/dist/backends/redis/codec.js';
 import { APPEND } from '../sdk/dist/backends/redis/scripts/append.js';
@@ -29,11 +30,25 @@ const WRITER = 'bench-writer-0000-0000-000000000000';
 const BEFORE = 129_000;
 /** Messages per script call in the group-commit rows. */
 const GROUPS = [4, 16, 64];
+const CPU_MESSAGES = quick ? 3_200 : 9_600;
+const CPU_ROUNDS = quick ? 3 : 5;
 
 export async function run() {
-  if (spawnSync('valgrind', ['--version']).status !== 0) {
-    return { title: 'Redis instructions per append', rows: [{ measure: 'skipped', note: 'valgrind is not installed' }] };
-  }
+  const before = await scriptBeforeIssue10();
+  const counted =
+    spawnSync('valgrind', ['--version']).status === 0
+      ? await instructionRows(before)
+      : { rows: [{ measure: 'instructions: skipped (valgrind is not installed)' }], notes: [] };
+  const cpu = await cpuRows(before);
+  return {
+    title: 'Redis work per append: instructions (valgrind callgrind on redis-server; a count, not a timing), and CPU µs (INFO cpu)',
+    rows: [...counted.rows, ...cpu.rows],
+    notes: [...counted.notes, ...cpu.notes],
+  };
+}
+
+/** Instructions per message under callgrind, each script in turn on one room. */
+async function instructionRows(before) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mmb-callgrind-'));
   const binary = process.env.REDIS_SERVER ?? 'redis-server';
@@ -43,50 +58,7 @@ export async function run() {
   const url = `redis://127.0.0.1:${port}`;
   const closers = [];
   try {
-    const client = await connectWhenUp(url);
-    closers.push(() => client.close());
-    // The room as the bus leaves it: three members, one audience epoch, the member list cached (so `mver` is sent).
-    const bus = new MessageBus(
-      new RedisStorageBackend({ url, keyPrefix: 'bench:', commandTimeoutMs: 60_000 }),
-      new AddressedRoutingPolicy(),
-      {
-        room: ROOM,
-        logLevel: 'silent',
-      },
-    );
-    closers.push(() => bus.close());
-    for (const agent of ['a', 'b', 'c']) await bus.connectAgent(agent);
-    await bus.sendMessage(new Message('a', 'warm-up'));
-    for (let i = 0; i < 3; i++) {
-      const sub = client.duplicate();
-      await sub.connect();
-      await sub.subscribe(`${PREFIX}live`, () => {});
-      closers.push(() => sub.close());
-    }
-    const mver = String((await client.hGet(`${PREFIX}meta`, 'mver')) ?? '0');
-    const codec = new MessageCodec();
-    codec.remember(ROOM, '1', 'a,b,c');
-    codec.learnEpoch(ROOM, '1', 'a,b,c');
-    const draftOf = (kind, i) => {
-      const content = { text: 'hello from the benchmark', i };
-      return {
-        timestamp: 1_700_000_000_000 + i,
-        sender: 'a',
-        content,
-        contentJson: JSON.stringify(content),
-        recipients: kind === 'direct' ? ['b'] : ['b', 'c'],
-        audience: kind === 'direct' ? 'list' : 'members-except-sender',
-        routing: { policy: 'addressed', requested: kind === 'direct' ? ['b'] : null },
-      };
-    };
-    // As the backend sends them: routed on the cached member list (so its version is checked and sender and
-    // recipients need no lookup), the first message where a single append has it, the others in groups of 8.
-    const argsOf = (kind, i, size, old = false) => {
-      if (old) return oldArgs(codec.messageArgs(ROOM, draftOf(kind, i), mver, false));
-      const args = codec.appendArgs(ROOM, draftOf(kind, i * size), 0, WRITER, mver, true, size === 1);
-      for (let k = 1; k < size; k++) args.push(...codec.messageArgs(ROOM, draftOf(kind, i * size + k), mver, true));
-      return args;
-    };
+    const { client, argsOf } = await openRoom(await connectWhenUp(url), url, closers);
     // Instructions per message: `N` messages, `size` per script call, calls pipelined 50 at a time.
     const counted = async (script, kind, size = 1, old = false) => {
       const sha = String(await client.sendCommand(['SCRIPT', 'LOAD', script]));
@@ -103,8 +75,7 @@ export async function run() {
       execFileSync('callgrind_control', ['--dump', String(server.pid)], { stdio: 'ignore' });
       return lastDumpInstructions(dir) / (calls * size);
     };
-    const before = scriptBeforeIssue10();
-    const beforeCount = before && (await counted(await before, 'broadcast', 1, true));
+    const beforeCount = before && (await counted(before, 'broadcast', 1, true));
     const empty = await counted(EMPTY, 'broadcast');
     const publish = await counted(PUBLISH_ONLY, 'broadcast');
     const broadcast = await counted(APPEND, 'broadcast');
@@ -120,7 +91,6 @@ export async function run() {
       'ratio to a PUBLISH-only script': +(value / publish).toFixed(2),
     });
     return {
-      title: 'Redis instructions per append (valgrind callgrind on redis-server; a count, not a timing)',
       rows: [
         row(
           `the append before issue 10, broadcast, one message per call${beforeCount ? '' : ' (not in this run: no git history; the figure measured earlier)'}`,
@@ -144,6 +114,119 @@ export async function run() {
     await new Promise((resolve) => server.once('exit', resolve));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The room as the bus leaves it: three members, one audience epoch, the member list cached (so `mver` is sent),
+ * three pub/sub subscribers on its channel. `argsOf(kind, i, size, old)` builds the append's ARGV for call `i` of
+ * `size` messages as the backend sends them (or, `old`, the pre-issue-10 script's ARGV for one message).
+ */
+async function openRoom(client, url, closers) {
+  closers.push(() => client.close());
+  const bus = new MessageBus(
+    new RedisStorageBackend({ url, keyPrefix: 'bench:', commandTimeoutMs: 60_000 }),
+    new AddressedRoutingPolicy(),
+    {
+      room: ROOM,
+      logLevel: 'silent',
+    },
+  );
+  closers.push(() => bus.close());
+  for (const agent of ['a', 'b', 'c']) await bus.connectAgent(agent);
+  await bus.sendMessage(new Message('a', 'warm-up'));
+  for (let i = 0; i < 3; i++) {
+    const sub = client.duplicate();
+    await sub.connect();
+    await sub.subscribe(`${PREFIX}live`, () => {});
+    closers.push(() => sub.close());
+  }
+  const mver = String((await client.hGet(`${PREFIX}meta`, 'mver')) ?? '0');
+  const codec = new MessageCodec();
+  codec.remember(ROOM, '1', 'a,b,c');
+  codec.learnEpoch(ROOM, '1', 'a,b,c');
+  const draftOf = (kind, i) => {
+    const content = { text: 'hello from the benchmark', i };
+    return {
+      timestamp: 1_700_000_000_000 + i,
+      sender: 'a',
+      content,
+      contentJson: JSON.stringify(content),
+      recipients: kind === 'direct' ? ['b'] : ['b', 'c'],
+      audience: kind === 'direct' ? 'list' : 'members-except-sender',
+      routing: { policy: 'addressed', requested: kind === 'direct' ? ['b'] : null },
+    };
+  };
+  // As the backend sends them: routed on the cached member list (so its version is checked and sender and
+  // recipients need no lookup), the first message where a single append has it, the others in groups of 8.
+  const argsOf = (kind, i, size, old = false) => {
+    if (old) return oldArgs(codec.messageArgs(ROOM, draftOf(kind, i), mver, false));
+    const args = codec.appendArgs(ROOM, draftOf(kind, i * size), 0, WRITER, mver, true, size === 1);
+    for (let k = 1; k < size; k++) args.push(...codec.messageArgs(ROOM, draftOf(kind, i * size + k), mver, true));
+    return args;
+  };
+  return { client, argsOf };
+}
+
+/**
+ * Redis CPU µs per message from INFO cpu in a plain redis-server (no valgrind): the pre-issue-10 script, a lone
+ * send, and 4 and 16 per call, in alternating rounds so each ratio compares neighbours in time. A timing, so it
+ * moves with the machine's load; the instruction rows are the firm figure.
+ */
+async function cpuRows(before) {
+  const server = await startRedis();
+  const closers = [];
+  try {
+    const { client, argsOf } = await openRoom(await connectWhenUp(server.url), server.url, closers);
+    const cpuUs = async () => {
+      const info = String(await client.sendCommand(['INFO', 'cpu']));
+      return (Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1])) * 1e6;
+    };
+    const variants = [
+      ...(before ? [['the append before issue 10, one message per call', before, 1, true]] : []),
+      ['append, one message per call', APPEND, 1, false],
+      ['append, 4 messages per call (group commit)', APPEND, 4, false],
+      ['append, 16 messages per call (group commit)', APPEND, 16, false],
+    ];
+    const shas = [];
+    for (const [, script] of variants) shas.push(String(await client.sendCommand(['SCRIPT', 'LOAD', script])));
+    const perRound = variants.map(() => []);
+    let next = 0;
+    for (let round = 0; round < CPU_ROUNDS; round++) {
+      for (const [v, [, , size, old]] of variants.entries()) {
+        const calls = CPU_MESSAGES / size;
+        const start = await cpuUs();
+        for (let i = 0; i < calls; i += 50) {
+          const batch = Array.from({ length: Math.min(50, calls - i) }, () => argsOf('broadcast', next++, size, old));
+          await Promise.all(batch.map((args) => client.sendCommand(['EVALSHA', shas[v], '1', `${PREFIX}meta`, PREFIX, ...args])));
+        }
+        perRound[v].push(((await cpuUs()) - start) / CPU_MESSAGES);
+      }
+    }
+    const rows = variants.map(([measure], v) => {
+      const ratios = before ? perRound[v].map((us, round) => us / perRound[0][round]) : [];
+      return {
+        measure: `Redis CPU µs per message (INFO cpu): ${measure}`,
+        'µs per message (median)': +median(perRound[v]).toFixed(1),
+        'ratio to the append before issue 10': before ? +median(ratios).toFixed(2) : 'n/a',
+        range: before ? `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}` : '',
+      };
+    });
+    return {
+      rows,
+      notes: [
+        `CPU rows: ${CPU_MESSAGES.toLocaleString('en-US')} broadcasts per variant and round, ${CPU_ROUNDS} rounds with the variants alternating, in a plain redis-server (appendonly off) with the same three subscribers; the ratio is the median of the per-round ratios, with their range. INFO cpu counts the kernel's work for the sockets too, which valgrind does not see.`,
+      ],
+    };
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await server.dispose();
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The pre-issue-10 script's ARGV after the prefix, from today's fields of one message (its body had no head). */
