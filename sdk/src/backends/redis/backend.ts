@@ -289,34 +289,35 @@ export class RedisStorageBackend implements StorageBackend {
 
   /** One append script call for `batch`: the first message where a single append has it, the others after. */
   #appendBatch(room: string, batch: readonly QueuedAppend[]): void {
-    const [head, ...rest] = batch as [QueuedAppend, ...QueuedAppend[]];
-    const { maxMessages } = this.#options;
-    const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked, rest.length === 0);
-    const bodies = [args[3] as string];
-    for (const queued of rest) {
-      const fields = this.#codec.messageArgs(room, queued.draft, queued.version, queued.checked);
-      bodies.push(fields[4] as string);
-      args.push(...fields);
-    }
-    this.#script('append', room, APPEND, args).then(
-      (reply) => {
-        const flat = reply as unknown[];
-        const list = flat[3 * batch.length];
-        if (typeof list === 'string') this.#codec.learnEpoch(room, String(flat[3 * batch.length + 1]), list);
-        batch.forEach((queued, k) => {
-          const text = flat[3 * k + 2] as string;
-          const status = flat[3 * k] as number;
-          queued.resolve({
-            status,
-            result: flat[3 * k + 1] as number | string,
-            text: status === 1 ? this.#codec.storedValue(text, bodies[k] as string) : text,
-          });
-        });
-      },
-      (error: unknown) => {
+    const bodies: string[] = [];
+    const settle = (reply: unknown) => {
+      const flat = reply as unknown[];
+      const list = flat[3 * batch.length];
+      if (typeof list === 'string') this.#codec.learnEpoch(room, String(flat[3 * batch.length + 1]), list);
+      batch.forEach((queued, k) => {
+        const status = flat[3 * k] as number;
+        const text = flat[3 * k + 2] as string;
+        const result = flat[3 * k + 1] as number | string;
+        queued.resolve({ status, result, text: status === 1 ? this.#codec.storedValue(text, bodies[k] as string) : text });
+      });
+    };
+    // Every failure, even one building the call, reaches each append of the batch (a settled one ignores it).
+    new Promise<unknown>((resolve) => {
+      const [head, ...rest] = batch as [QueuedAppend, ...QueuedAppend[]];
+      const { maxMessages } = this.#options;
+      const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked, rest.length === 0);
+      bodies.push(args[3] as string);
+      for (const queued of rest) {
+        const fields = this.#codec.messageArgs(room, queued.draft, queued.version, queued.checked);
+        bodies.push(fields[4]);
+        args.push(...fields);
+      }
+      resolve(this.#script('append', room, APPEND, args));
+    })
+      .then(settle)
+      .catch((error: unknown) => {
         for (const queued of batch) queued.reject(error);
-      },
-    );
+      });
   }
 
   #key(room: string, suffix: string): string {
