@@ -15,6 +15,7 @@ import type {
 } from '../../core/types.js';
 import { assertId } from '../../core/validate.js';
 import { byId, cursorExpired, replyRefused, StreamChannels, toState, unknownAgent } from '../kit/index.js';
+import { AppendBatches, type AppendOutcome, type QueuedAppend } from './batches.js';
 import { MessageCodec } from './codec.js';
 import { RedisConnection } from './connection.js';
 import { LiveFeeds } from './live.js';
@@ -29,6 +30,13 @@ import { RedisStreamRelay } from './streams.js';
 interface MemberList {
   readonly version: string;
   readonly records: readonly MemberRecord[];
+}
+
+/** What this backend knows of a member list it handed out: its room, version and member ids. */
+interface ListVersion {
+  readonly room: string;
+  readonly version: string;
+  readonly ids: ReadonlySet<string>;
 }
 
 /**
@@ -71,16 +79,22 @@ export class RedisStorageBackend implements StorageBackend {
   /** The member list last read per room (served without a round trip while the room's feed is live). */
   readonly #members = new Map<string, MemberList>();
   /** The version of every list `getMembers` handed out: an append checks its routing was done on the current one. */
-  readonly #versionOf = new WeakMap<readonly MemberRecord[], { room: string; version: string }>();
+  readonly #versionOf = new WeakMap<readonly MemberRecord[], ListVersion>();
+  /** Appends issued together go to Redis as one script call (group commit, see batches.ts). */
+  readonly #batches = new AppendBatches((room, batch) => this.#appendBatch(room, batch));
   readonly #streams: StreamChannels;
 
   constructor(options: RedisStorageOptions) {
     this.#options = resolveOptions(options);
-    this.#connection = new RedisConnection(this.#options, () => {
-      // A (re)connection may be to a Redis that lost its data and numbers audiences afresh: forget what was cached.
-      this.#codec.forget();
-      this.#members.clear();
-    });
+    this.#connection = new RedisConnection(
+      this.#options,
+      () => {
+        // A (re)connection may be to a Redis that lost its data and numbers audiences afresh: forget what was cached.
+        this.#codec.forget();
+        this.#members.clear();
+      },
+      () => this.#batches.flush(),
+    );
     this.#feeds = new LiveFeeds(
       this.#connection,
       {
@@ -135,7 +149,7 @@ export class RedisStorageBackend implements StorageBackend {
     records.sort(byId);
     const frozen = Object.freeze(records);
     this.#members.set(room, { version, records: frozen });
-    this.#versionOf.set(frozen, { room, version });
+    this.#versionOf.set(frozen, { room, version, ids: new Set(records.map((record) => record.id)) });
     return frozen;
   }
 
@@ -188,23 +202,26 @@ export class RedisStorageBackend implements StorageBackend {
   }
 
   async append(room: string, draft: MessageDraft): Promise<AppendResult> {
+    assertId(room, `[${NAME}] room`);
     // The membership version the bus routed with, when the list came from here: the script refuses a stale one.
+    // Sender and recipients found in that list need no lookup in Redis while the version is current.
     const routed = draft.members && this.#versionOf.get(draft.members);
-    const version = routed?.room === room ? routed.version : '';
-    const args = this.#codec.appendArgs(room, draft, this.#options.maxMessages, this.#writerId, version);
-    const reply = (await this.#script('append', room, APPEND, args)) as [number, number | string, string?, string?];
-    if (reply[0] === -1) throw unknownAgent(NAME, draft.sender, room);
-    if (reply[0] === -4) throw replyRefused(NAME, room);
-    if (reply[0] === -3) {
-      if (this.#members.get(room)?.version !== reply[1]) this.#members.delete(room);
+    const current = routed?.room === room ? routed : undefined;
+    const checked =
+      current?.ids.has(draft.sender) === true && (draft.audience !== 'list' || draft.recipients.every((id) => current.ids.has(id)));
+    const outcome = await new Promise<AppendOutcome>((resolve, reject) => {
+      this.#batches.add(room, { draft, version: current?.version ?? '', checked, resolve, reject });
+    });
+    if (outcome.status === -1) throw unknownAgent(NAME, draft.sender, room);
+    if (outcome.status === -4) throw replyRefused(NAME, room);
+    if (outcome.status === -3) {
+      if (this.#members.get(room)?.version !== outcome.result) this.#members.delete(room);
       throw membersChanged(NAME, room);
     }
-    const [status, id, value, epochList] = reply as [number, number, string, string | null];
-    if (typeof epochList === 'string') this.#codec.learnEpoch(room, value, epochList);
-    const message = await this.#decode(room, id, value);
+    const message = await this.#decode(room, outcome.result as number, outcome.text);
     // This instance's own watchers hear of it now; the pub/sub echo (which carries our writer id) is skipped.
-    if (status === 1) this.#feeds.deliverOwn(room, message);
-    return { message, duplicate: status === 0 };
+    if (outcome.status === 1) this.#feeds.deliverOwn(room, message);
+    return { message, duplicate: outcome.status === 0 };
   }
 
   async fetch(room: string, agentId: string, after: number | null, limit: number): Promise<StoredMessage[]> {
@@ -269,6 +286,39 @@ export class RedisStorageBackend implements StorageBackend {
   }
 
   // --- internal helpers ---
+
+  /** One append script call for `batch`: the first message where a single append has it, the others after. */
+  #appendBatch(room: string, batch: readonly QueuedAppend[]): void {
+    const bodies: string[] = [];
+    const settle = (reply: unknown) => {
+      const flat = reply as unknown[];
+      const list = flat[3 * batch.length];
+      if (typeof list === 'string') this.#codec.learnEpoch(room, String(flat[3 * batch.length + 1]), list);
+      batch.forEach((queued, k) => {
+        const status = flat[3 * k] as number;
+        const text = flat[3 * k + 2] as string;
+        const result = flat[3 * k + 1] as number | string;
+        queued.resolve({ status, result, text: status === 1 ? this.#codec.storedValue(text, bodies[k] as string) : text });
+      });
+    };
+    // Every failure, even one building the call, reaches each append of the batch (a settled one ignores it).
+    new Promise<unknown>((resolve) => {
+      const [head, ...rest] = batch as [QueuedAppend, ...QueuedAppend[]];
+      const { maxMessages } = this.#options;
+      const args = this.#codec.appendArgs(room, head.draft, maxMessages, this.#writerId, head.version, head.checked, rest.length === 0);
+      bodies.push(args[3] as string);
+      for (const queued of rest) {
+        const fields = this.#codec.messageArgs(room, queued.draft, queued.version, queued.checked);
+        bodies.push(fields[4]);
+        args.push(...fields);
+      }
+      resolve(this.#script('append', room, APPEND, args));
+    })
+      .then(settle)
+      .catch((error: unknown) => {
+        for (const queued of batch) queued.reject(error);
+      });
+  }
 
   #key(room: string, suffix: string): string {
     return `${this.#options.prefix}{${room}}:${suffix}`;

@@ -23,6 +23,9 @@ interface Body {
   c: unknown;
 }
 
+/** One message's fields in the append script's ARGV (see `MessageCodec.messageArgs`). */
+type MessageFields = [string, string, string, string, string, string, string, string];
+
 /**
  * Turns drafts into the append script's arguments and stored `<head>\n<body>` values back into messages.
  * A broadcast's head names its audience epoch; the epoch's member list is read once and cached for good
@@ -34,36 +37,66 @@ export class MessageCodec {
   /** The epoch whose list this process last saw per room, so the append script sends it only when it changes. */
   readonly #knownEpoch = new Map<string, string>();
 
-  /** The append script's ARGV after the room prefix (see scripts/append.ts). */
-  appendArgs(room: string, draft: MessageDraft, maxMessages: number, writerId: string, routedVersion: string): string[] {
+  /**
+   * The append script's ARGV after the room prefix for the first message of a call (see scripts/append.ts; its
+   * value is at index 3). `checked`: the sender and every recipient are in the member list of `routedVersion`, so
+   * the script needs no membership lookup when that version is still current. `alone`: no other message follows.
+   */
+  appendArgs(
+    room: string,
+    draft: MessageDraft,
+    maxMessages: number,
+    writerId: string,
+    routedVersion: string,
+    checked = false,
+    alone = true,
+  ): string[] {
+    const [sender, kind, recipients, idem, value, timestamp, version, inReplyTo] = this.messageArgs(room, draft, routedVersion, checked);
+    const args = [sender, kind, String(maxMessages), value, timestamp, this.#knownEpoch.get(room) ?? '', writerId, version];
+    args.push(recipients, idem, inReplyTo);
+    // A lone message leaves out its trailing empty fields (the script reads them as '').
+    if (alone) while (args.length > 8 && args.at(-1) === '') args.pop();
+    return args;
+  }
+
+  /**
+   * One message's 8 fields of the append script's ARGV: sender, kind, recipients, idempotency field, the value
+   * (`<head>\n<body>`, the head as this process expects it), timestamp, routed version, the id it answers. The first message of a call has them where `appendArgs` puts
+   * them; each further one appends them in this order.
+   */
+  messageArgs(room: string, draft: MessageDraft, routedVersion: string, checked: boolean): MessageFields {
     const kind = draft.audience === 'list' ? 'l' : draft.audience === 'members' ? 'm' : 'x';
-    let body = `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
+    const recipients = kind === 'l' ? draft.recipients.join(',') : '';
+    // The stored value as this process expects it: the script keeps it when the head is right (a checked list, or
+    // the epoch this process knows), and replaces the head otherwise.
+    let value = `${kind === 'l' ? `L${recipients}` : `${kind === 'm' ? 'M' : 'X'}${this.#knownEpoch.get(room) ?? ''}`}\n`;
+    value += `{"t":${draft.timestamp},"s":${JSON.stringify(draft.sender)}`;
     // The thread is written by the script (`"h":0` is its placeholder): only it can read the parent atomically.
-    if (draft.inReplyTo !== undefined) body += `,"i":${draft.inReplyTo},"h":0`;
-    body += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
-    if (draft.idempotencyKey !== undefined) body += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
-    if (draft.metadataJson !== undefined) body += `,"m":${draft.metadataJson}`;
-    if (draft.streamId !== undefined) body += `,"x":${JSON.stringify(draft.streamId)}`;
-    body += `,"c":${draft.contentJson}}`;
-    const idem = draftIdempotencyField(draft) ?? '';
+    if (draft.inReplyTo !== undefined) value += `,"i":${draft.inReplyTo},"h":0`;
+    value += `,"p":${JSON.stringify(draft.routing.policy)},"q":${JSON.stringify(draft.routing.requested)}`;
+    if (draft.idempotencyKey !== undefined) value += `,"k":${JSON.stringify(draft.idempotencyKey)}`;
+    if (draft.metadataJson !== undefined) value += `,"m":${draft.metadataJson}`;
+    if (draft.streamId !== undefined) value += `,"x":${JSON.stringify(draft.streamId)}`;
+    value += `,"c":${draft.contentJson}}`;
     return [
       draft.sender,
-      kind,
-      kind === 'l' ? draft.recipients.join(',') : '',
-      idem,
-      String(maxMessages),
-      body,
+      checked && routedVersion !== '' ? kind.toUpperCase() : kind,
+      recipients,
+      draftIdempotencyField(draft) ?? '',
+      value,
       String(draft.timestamp),
-      this.#knownEpoch.get(room) ?? '',
-      writerId,
       routedVersion,
       draft.inReplyTo === undefined ? '' : String(draft.inReplyTo),
     ];
   }
 
+  /** The value a stored message has: the script returns '' when it kept the one the client sent, else the value. */
+  storedValue(text: string, sent: string): string {
+    return text === '' ? sent : text;
+  }
+
   /** Records the audience list an append returned (it does when the room's epoch is new to this process). */
-  learnEpoch(room: string, value: string, list: string): void {
-    const epoch = value.slice(1, value.indexOf('\n'));
+  learnEpoch(room: string, epoch: string, list: string): void {
     this.remember(room, epoch, list);
     this.#knownEpoch.set(room, epoch);
   }

@@ -12,6 +12,7 @@ import { NAME, type RedisClientLike, type ResolvedOptions } from './options.js';
 export class RedisConnection {
   readonly #options: ResolvedOptions;
   readonly #onReady: () => void;
+  readonly #beforeOther: () => void;
   #client: Promise<RedisClientLike> | undefined;
   /** The clients this backend created, reachable synchronously so `close` never waits on a hanging connect. */
   readonly #created = new Set<RedisClientLike>();
@@ -24,10 +25,15 @@ export class RedisConnection {
   readonly #waiting = new Map<(error: MessageBusError) => void, string>();
   #closed = false;
 
-  /** `onReady` runs on every (re)connection: Redis may have restarted without its data, so caches are dropped. */
-  constructor(options: ResolvedOptions, onReady: () => void) {
+  /**
+   * `onReady` runs on every (re)connection: Redis may have restarted without its data, so caches are dropped.
+   * `beforeOther` runs before every operation but an append: it sends the appends still queued for a group
+   * commit, so Redis runs commands in the order the process issued them.
+   */
+  constructor(options: ResolvedOptions, onReady: () => void, beforeOther: () => void = () => {}) {
     this.#options = options;
     this.#onReady = onReady;
+    this.#beforeOther = beforeOther;
   }
 
   get closed(): boolean {
@@ -55,6 +61,7 @@ export class RedisConnection {
 
   /** Runs `body` with a connected client, bounded by `commandTimeoutMs`; every failure becomes `STORAGE_FAILURE`. */
   async run<T>(operation: string, room: string | undefined, body: (client: RedisClientLike) => Promise<T>): Promise<T> {
+    if (operation !== 'append') this.#beforeOther();
     this.assertOpen();
     const what = room === undefined ? operation : `${operation} in room "${room}"`;
     // Loading node-redis (once) is not talking to Redis: it does not count against the timeout.

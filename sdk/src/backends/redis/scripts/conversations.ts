@@ -29,16 +29,15 @@ end
 `;
 
 /**
- * Inlined into the append script: `replyTo(sender, parent)` mirrors `replyThread` in kit/conversation.ts. It
- * returns the thread of a reply to `parent` ('' = none: nil), or false when `sender` has not seen a retained
- * message of that id (missing, trimmed, too new, hidden: one answer for all).
+ * Inlined into the append script: `replyTo(sender, parent, oldest, last)` mirrors `replyThread` in
+ * kit/conversation.ts, with the room's oldest and last ids as the append has them (it writes the head once, after
+ * every message of its call). It returns the thread of a reply to `parent` ('' = none: nil), or false when
+ * `sender` has not seen a retained message of that id (missing, trimmed, too new, hidden: one answer for all).
  */
 export const REPLY = `${SEEN}
-local function replyTo(sender, parent)
+local function replyTo(sender, parent, oldest, last)
   if parent == '' then return nil end
   local pid = tonumber(parent)
-  local oldest = tonumber(redis.call('HGET', KEYS[1], 'oldest') or '1')
-  local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
   if pid < oldest or pid > last then return false end
   local value = redis.call('HGET', p .. 'msg', pid)
   if not value then return false end
