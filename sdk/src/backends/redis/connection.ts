@@ -17,6 +17,13 @@ export class RedisConnection {
   /** The clients this backend created, reachable synchronously so `close` never waits on a hanging connect. */
   readonly #created = new Set<RedisClientLike>();
   readonly #shas = new Map<string, string>();
+  /**
+   * Scripts sent by EVAL on the current connection. A script's first call on a connection is an EVAL, which
+   * loads it, and every later call goes by EVALSHA: it reaches Redis after that EVAL on the same connection, so
+   * it never meets NOSCRIPT. (A NOSCRIPT answer would be retried as EVAL a round trip later, and a command the
+   * process issued in between would overtake it.) Cleared on every (re)connection: Redis may have restarted.
+   */
+  readonly #loaded = new Set<string>();
   /** True between a `ready` and the next connection error: only then may an operation wait for a reply. */
   #ready = false;
   /** The last connection error since the client was last ready. */
@@ -40,15 +47,20 @@ export class RedisConnection {
     return this.#closed;
   }
 
-  /** Runs a script: EVALSHA, or EVAL when Redis does not know it (a restart flushed its script cache). */
+  /** Runs a script: by EVAL the first time on a connection, by EVALSHA after that (see `#loaded`). */
   script(operation: string, room: string, script: string, keys: string[], args: string[]): Promise<unknown> {
     let sha = this.#shas.get(script);
     if (!sha) this.#shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
     const tail = [String(keys.length), ...keys, ...args];
     return this.run(operation, room, async (client) => {
+      if (!this.#loaded.has(script)) {
+        this.#loaded.add(script);
+        return client.sendCommand(['EVAL', script, ...tail]);
+      }
       try {
         return await client.sendCommand(['EVALSHA', sha, ...tail]);
       } catch (error) {
+        // Only if someone flushed Redis's script cache under a live connection (SCRIPT FLUSH).
         if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
         return client.sendCommand(['EVAL', script, ...tail]);
       }
@@ -132,6 +144,7 @@ export class RedisConnection {
     if (given === undefined) this.#created.add(client);
     else client.on('error', (error) => this.#connectionFailed(error));
     client.on('ready', () => {
+      this.#loaded.clear();
       this.#ready = true;
       this.#lastError = undefined;
       this.#onReady();
