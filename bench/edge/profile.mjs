@@ -60,7 +60,9 @@ function summarize(profile, messages, lineOf) {
     self.set(key, (self.get(key) ?? 0) + dt);
   }
   const idle = [...self].filter(([k]) => k.startsWith('(idle)') || k.startsWith('(program)')).reduce((s, [, v]) => s + v, 0);
-  console.log(`busy ${((total - idle) / messages).toFixed(1)} µs/message of ${(total / messages).toFixed(1)} sampled (idle+program excluded)`);
+  console.log(
+    `busy ${((total - idle) / messages).toFixed(1)} µs/message of ${(total / messages).toFixed(1)} sampled (idle+program excluded)`,
+  );
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
     const where = lineOf(key);
     console.log(`${(us / messages).toFixed(2).padStart(8)} µs  ${((100 * us) / (total - idle)).toFixed(1).padStart(5)}%  ${key}${where}`);

@@ -88,8 +88,7 @@ it('keeps head, stats, deliveries and own runs equal to a scan of the messages, 
     // Every member that sent (all of a-e but e, who joined late and sent nothing), as the messages count it.
     expect(scanned(300).filter((row) => (row.sent_count as number) > 0)).toHaveLength(4);
     expect(exec('SELECT agent, sent_count, last_sent_at FROM mmb_members ORDER BY agent').toArray()).toEqual(scanned(256));
-    const asRead = (room: RoomSnapshot) =>
-      room.members.map((m) => ({ agent: m.id, sent_count: m.sentCount, last_sent_at: m.lastSentAt }));
+    const asRead = (room: RoomSnapshot) => room.members.map((m) => ({ agent: m.id, sent_count: m.sentCount, last_sent_at: m.lastSentAt }));
     const snapshot = await storage.getRoom('lab');
     expect(snapshot.lastId).toBe(300);
     expect(asRead(snapshot)).toEqual(scanned(300));

@@ -46,7 +46,10 @@ it('opens rooms whose head a trigger wrote per append: same answers and rows, id
       expect(await storage.getRoom(room)).toEqual(answer.room);
       for (const [agent, ids] of Object.entries(answer.fetch)) {
         const after = Math.max(0, answer.room.oldestId - 1);
-        expect((await storage.fetch(room, agent, after, 1000)).map((m) => m.id), `${room} ${agent}`).toEqual(ids);
+        expect(
+          (await storage.fetch(room, agent, after, 1000)).map((m) => m.id),
+          `${room} ${agent}`,
+        ).toEqual(ids);
       }
     }
     for (const [table, rows] of Object.entries(fixture.tables as Record<string, Row[]>)) {
