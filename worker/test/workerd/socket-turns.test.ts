@@ -6,7 +6,8 @@ import { SocketTurns } from '../../src/socket-turns.js';
 it('runs an event at once when idle, queues the ones that follow until the next turn, and keeps their order', async () => {
   const turns = new SocketTurns();
   const log: string[] = [];
-  const done = Promise.withResolvers<void>();
+  let finished = () => {};
+  const done = new Promise<void>((resolve) => (finished = resolve));
   turns.run(async () => {
     log.push('first starts');
     await new Promise((resolve) => setTimeout(resolve, 20)); // real I/O: the queued events must still wait for it
@@ -19,14 +20,14 @@ it('runs an event at once when idle, queues the ones that follow until the next 
   });
   turns.run(async () => {
     log.push('third');
-    done.resolve();
+    finished();
   });
   expect(log).toEqual(['first starts']);
   const errors: unknown[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => errors.push(args);
   try {
-    await done.promise;
+    await done;
   } finally {
     console.error = original;
   }
