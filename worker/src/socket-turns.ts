@@ -1,5 +1,5 @@
 /**
- * Runs the room's socket events (frames, closes, errors) in arrival order, and
+ * Starts the room's socket events (frames, closes, errors) in arrival order,
  * those that arrive together in one batch.
  *
  * Why: the object's SQLite commits once per turn of its event loop (writes made
@@ -7,45 +7,38 @@
  * costs several times an append's own statement. A client with frames in flight
  * has several delivered back to back; handled one per turn, each pays a commit,
  * handled in one turn they share it. Nothing else changes: each frame is
- * answered by the same code, one after another, in the order the runtime
- * delivered them (a close waits behind the frames before it), and an `ok` still
- * leaves only once its write is durable (the runtime's output gate holds it
- * until the commit).
+ * answered by the same code, started in the order the runtime delivered them (a
+ * send is stored before its handler first waits, so ids follow that order, and a
+ * close starts after the frames before it), and an `ok` still leaves only once
+ * its write is durable (the runtime's output gate holds it until the commit).
  *
- * An event that finds the object idle runs at once, so a lone frame waits for
+ * An event that finds the object idle starts at once, so a lone frame waits for
  * nothing. It opens a window until the next turn (`setTimeout(0)`): the events
- * the runtime delivers meanwhile wait in order, and run together when it ends.
+ * the runtime delivers meanwhile wait in order, and start together when it ends.
+ * A task is started, not awaited, before the next one starts, as the runtime
+ * itself does with events: a `stream-end` may wait for a write that arrives after
+ * it (write-order.ts), and that write must not wait for the end.
  */
 export class SocketTurns {
   #pending: (() => Promise<void>)[] = [];
-  /** The task started at once, which the window's batch waits for. */
-  #first: Promise<void> | undefined;
   #open = false;
 
-  /** Runs `task` now when idle, else queues it behind the events before it for the window's batch. */
+  /** Starts `task` now when idle, else queues it behind the events before it for the window's batch. */
   run(task: () => Promise<void>): void {
     if (this.#open) {
       this.#pending.push(task);
       return;
     }
     this.#open = true;
-    this.#first = settled(task);
-    setTimeout(() => void this.#drain(), 0);
+    void settled(task);
+    setTimeout(() => this.#startPending(), 0);
   }
 
-  async #drain(): Promise<void> {
-    try {
-      await this.#first;
-      // Events that arrive while a task waits on real I/O join this batch, after the ones before them.
-      while (this.#pending.length > 0) {
-        const batch = this.#pending;
-        this.#pending = [];
-        for (const task of batch) await settled(task);
-      }
-    } finally {
-      this.#first = undefined;
-      this.#open = false;
-    }
+  #startPending(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#open = false;
+    for (const task of batch) void settled(task);
   }
 }
 

@@ -1,40 +1,47 @@
-// SocketTurns (src/socket-turns.ts): the room's socket events in arrival order; those delivered while the first of a
-// turn runs wait and run together after it, in order, even when a task waits on real I/O or throws.
+// SocketTurns (src/socket-turns.ts): the room's socket events started in arrival order; those delivered while the
+// window of the first is open wait, and start together a turn later. A task is started, not awaited: one that waits
+// for a later one (a stream-end for its last write) does not hold it up, and one that throws stops nothing.
 import { expect, it } from 'vitest';
 import { SocketTurns } from '../../src/socket-turns.js';
 
-it('runs an event at once when idle, queues the ones that follow until the next turn, and keeps their order', async () => {
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+it('starts an event at once when idle, queues the ones that follow until the next turn, in order', async () => {
   const turns = new SocketTurns();
   const log: string[] = [];
-  let finished = () => {};
-  const done = new Promise<void>((resolve) => (finished = resolve));
+  let writeApplied = () => {};
+  const written = new Promise<void>((resolve) => (writeApplied = resolve));
+  let ended = () => {};
+  const endDone = new Promise<void>((resolve) => (ended = resolve));
   turns.run(async () => {
-    log.push('first starts');
-    await new Promise((resolve) => setTimeout(resolve, 20)); // real I/O: the queued events must still wait for it
-    log.push('first ends');
+    log.push('end starts');
+    await written; // waits for a frame delivered after it
+    log.push('end done');
+    ended();
   });
-  expect(log).toEqual(['first starts']);
+  expect(log).toEqual(['end starts']);
   turns.run(async () => {
-    log.push('second');
+    log.push('bug');
     throw new Error('a bug in one event');
   });
   turns.run(async () => {
-    log.push('third');
-    finished();
+    log.push('write');
+    writeApplied();
   });
-  expect(log).toEqual(['first starts']);
+  // Queued until the next turn.
+  expect(log).toEqual(['end starts']);
   const errors: unknown[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => errors.push(args);
   try {
-    await done;
+    await endDone;
+    await nextTurn();
   } finally {
     console.error = original;
   }
-  expect(log).toEqual(['first starts', 'first ends', 'second', 'third']);
+  expect(log).toEqual(['end starts', 'bug', 'write', 'end done']);
   expect(errors).toHaveLength(1);
-  // Idle again once the batch is over (a turn later): the next event runs at once.
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  // The window closed with its batch: the next event starts at once.
   turns.run(async () => {
     log.push('later');
   });
