@@ -156,6 +156,7 @@ export async function run() {
       `Best of ${ROUNDS} alternating ${DURATION_MS / 1000}s runs each. Local \`wrangler dev\` (workerd) on this machine; the Node client (undici fetch/WebSocket) shares the 2 cores with workerd, so absolute figures are client-bound too. Both columns pay the same client cost.`,
       'raw = BenchEcho (worker/src/bench-echo.ts): inserts one SQLite row per message and echoes/relays, no auth, routing or bus.',
       'bus = the real worker: JWT check, Hono routing, RPC to the ChatRoom object, MessageBus routing, DurableObjectStorageBackend append, per-socket delivery.',
+      "WebSocket ingest: the room answers the frames delivered in one turn together, so their appends share one SQLite commit (worker/src/socket-turns.ts); raw commits each frame in its own turn. The commit is most of a write's cost, which is why the bus can ingest faster than raw.",
       `Fan-out: send → all ${FANOUT_AGENTS} subscribers received it, ${FANOUT_MESSAGES} messages one at a time. For latency, bus/raw above 100% means the bus is slower.`,
       `Request/reply: ${ROUND_TRIPS} sequential round trips. bus: a planner socket sends a question to the researcher, whose socket answers with inReplyTo (the reply check, threading and routing included), until the answer reaches the planner; raw: the same two messages relayed twice by BenchEcho between two listening sockets.`,
       `Target: WebSocket ingest ≥ 50% of raw (${ratio(busWs, rawWs)} measured) and ≥ 1,000 msgs/s per room (${round(busWs)} measured). Messages stored during the run: ${stored}.`,

@@ -60,6 +60,8 @@ export async function startDev({ config, vars = {} }) {
     url,
     /** The DevTools inspector port of the worker (CPU profiles). */
     inspector,
+    /** The process group of wrangler and its workerd (read /proc for their CPU time). */
+    pid: child.pid,
     output: () => log,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));

@@ -43,6 +43,7 @@ import { McpRoom } from './mcp/sessions.js';
 import { TokenBuckets } from './rate-limit.js';
 import { RoomMeta } from './room-meta.js';
 import { RoomStreams } from './room-streams.js';
+import { SocketTurns } from './socket-turns.js';
 import { type SocketAttachment, SocketHub } from './sockets.js';
 import { directoryOf } from './stubs.js';
 
@@ -97,6 +98,8 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   readonly #sockets: SocketHub;
   readonly #mcp: McpRoom;
   readonly #streams: RoomStreams;
+  /** Socket events in arrival order, those of one turn together: their writes share a commit (socket-turns.ts). */
+  readonly #turns = new SocketTurns();
   #bus: MessageBus | undefined;
   #room: string | undefined;
   #routing: string;
@@ -356,6 +359,11 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   }
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    this.#turns.run(() => this.#answerSocket(ws, data));
+  }
+
+  /** Answers one frame of a socket (run by #turns, in arrival order). */
+  async #answerSocket(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
     const attachment = this.#sockets.attachmentOf(ws);
     if (!attachment) return;
     this.#init(attachment.room);
@@ -380,6 +388,15 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Behind the frames that came before it: they are answered (and their sends stored) first.
+    this.#turns.run(() => this.#socketClosed(ws, code, reason));
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.#turns.run(() => this.#socketGone(this.#sockets.forget(ws)));
+  }
+
+  async #socketClosed(ws: WebSocket, code: number, reason: string): Promise<void> {
     const attachment = this.#sockets.forget(ws);
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
@@ -387,10 +404,6 @@ export class ChatRoomBase extends DurableObject<Env> implements RoomRpc {
       // Already closed.
     }
     await this.#socketGone(attachment);
-  }
-
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.#socketGone(this.#sockets.forget(ws));
   }
 
   // --- internal helpers ---

@@ -1,10 +1,11 @@
 // DurableObjectStorageBackend appends with one INSERT: its triggers (APPEND_TRIGGERS in the backend's schema.ts)
-// keep the room head, the sender's stats, the delivery index and the own runs. Here in a real SQLite-backed Durable
-// Object: after a mixed history, every table the triggers write equals what a plain scan of the stored messages
-// gives, and the usual append is one statement without a transaction of its own.
+// keep the delivery index and the own runs; the room head and the senders' stats are settled every 256 appends
+// (settled.ts). Here in a real SQLite-backed Durable Object: after a mixed history, every table the triggers write
+// equals what a plain scan of the stored messages gives, the stats read back equal the scan too, and the usual
+// append is one statement without a transaction of its own.
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { Message, MessageBus } from 'modular-message-bus-library';
+import { Message, MessageBus, type RoomSnapshot } from 'modular-message-bus-library';
 import { DurableObjectStorageBackend } from 'modular-message-bus-library/backends';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy } from 'modular-message-bus-library/routing-policies';
 import { expect, it } from 'vitest';
@@ -74,14 +75,25 @@ it('keeps head, stats, deliveries and own runs equal to a scan of the messages, 
       .sort((x, y) => x.agent.localeCompare(y.agent) || (x.id as number) - (y.id as number));
     expect(deliveries.length).toBeGreaterThan(20);
     expect(exec('SELECT agent, id FROM mmb_deliveries ORDER BY agent, id').toArray()).toEqual(deliveries);
-    expect(exec('SELECT last_id FROM mmb_rooms').one()).toEqual({ last_id: 300 });
+    // The head and the stats are settled every 256 appends (settled.ts): stored as of id 256, the tail above it
+    // added on read, by this instance's counts and by a fresh instance's read of the tail alike.
+    expect(exec('SELECT last_id FROM mmb_rooms').one()).toEqual({ last_id: 256 });
+    const scanned = (through: number) =>
+      exec(
+        `SELECT m.agent, COUNT(s.id) AS sent_count, MAX(s.timestamp) AS last_sent_at
+         FROM mmb_members m LEFT JOIN mmb_messages s ON s.room = m.room AND s.sender = m.agent AND s.id <= ?
+         GROUP BY m.agent ORDER BY m.agent`,
+        through,
+      ).toArray();
     // Every member that sent (all of a-e but e, who joined late and sent nothing), as the messages count it.
-    const stats = exec(
-      `SELECT m.agent, COUNT(s.id) AS sent_count, MAX(s.timestamp) AS last_sent_at
-       FROM mmb_members m LEFT JOIN mmb_messages s ON s.room = m.room AND s.sender = m.agent GROUP BY m.agent ORDER BY m.agent`,
-    ).toArray();
-    expect(stats.filter((row) => (row.sent_count as number) > 0)).toHaveLength(4);
-    expect(exec('SELECT agent, sent_count, last_sent_at FROM mmb_members ORDER BY agent').toArray()).toEqual(stats);
+    expect(scanned(300).filter((row) => (row.sent_count as number) > 0)).toHaveLength(4);
+    expect(exec('SELECT agent, sent_count, last_sent_at FROM mmb_members ORDER BY agent').toArray()).toEqual(scanned(256));
+    const asRead = (room: RoomSnapshot) => room.members.map((m) => ({ agent: m.id, sent_count: m.sentCount, last_sent_at: m.lastSentAt }));
+    const snapshot = await storage.getRoom('lab');
+    expect(snapshot.lastId).toBe(300);
+    expect(asRead(snapshot)).toEqual(scanned(300));
+    const fresh = new DurableObjectStorageBackend({ sql: state.storage.sql });
+    expect(await fresh.getRoom('lab')).toEqual(snapshot);
 
     // Work per append, steady state: one statement, no transaction of its own.
     counts.exec = 0;
@@ -96,5 +108,46 @@ it('keeps head, stats, deliveries and own runs equal to a scan of the messages, 
     await broadcast.sendMessage(new Message('a', 'to the new epoch'));
     expect(counts.transactions).toBe(1);
     expect(counts.exec).toBeGreaterThan(1);
+  });
+});
+
+it('settles the stats before retention trims their messages, and counts a re-joined member from zero', async () => {
+  const stub = env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(`settle-${Date.now()}`));
+  await runInDurableObject(stub, async (_instance, state) => {
+    // Retention far below the settling batch: every trim that would drop an uncounted message settles first.
+    const storage = new DurableObjectStorageBackend(state.storage, { maxMessages: 10 });
+    let time = 1_700_000_000_000;
+    const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), {
+      room: 'kept',
+      now: () => (time += 3),
+      closeStorage: false,
+      logLevel: 'silent',
+    });
+    for (const agent of ['a', 'b']) await bus.connectAgent(agent);
+    const last: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const sender = i % 5 < 3 ? 'a' : 'b';
+      last[sender] = (await bus.sendMessage(new Message(sender, i))).timestamp;
+    }
+    const stats = (room: RoomSnapshot) => Object.fromEntries(room.members.map((m) => [m.id, [m.sentCount, m.lastSentAt]]));
+    const read = async () => {
+      const live = await storage.getRoom('kept');
+      // A new instance has no counts in memory: it reads the tail.
+      expect(await new DurableObjectStorageBackend({ sql: state.storage.sql }).getRoom('kept')).toEqual(live);
+      return live;
+    };
+    let room = await read();
+    expect(room.oldestId).toBe(91);
+    expect(stats(room)).toEqual({ a: [60, last.a], b: [40, last.b] });
+    expect(state.storage.sql.exec('SELECT COUNT(*) AS n FROM mmb_messages').one().n).toBe(10);
+
+    // b leaves with messages of its in the tail, comes back, sends twice: only those two are its.
+    await bus.removeAgent('b');
+    await bus.connectAgent('b');
+    await bus.sendMessage(new Message('b', 'again'));
+    const again = await bus.sendMessage(new Message('b', 'and again'));
+    room = await read();
+    expect(stats(room)).toEqual({ a: [60, last.a], b: [2, again.timestamp] });
+    expect(room.lastId).toBe(102);
   });
 });

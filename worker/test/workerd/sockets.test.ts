@@ -32,6 +32,25 @@ describe('WebSockets', () => {
     socket.ws.close(1000);
   });
 
+  it('answers frames sent back to back one after another: each once, with ids in the order of the answers', async () => {
+    const room = freshRoom();
+    const { alice, bob } = await join(room, 'alice', 'bob');
+    const watcher = await openSocket(`/v1/rooms/${room}/ws?agent=bob&token=${bob}`);
+    // As a client with frames in flight sends them: answered in one batch (their appends share a commit).
+    const sender = await openSocket(`/v1/rooms/${room}/ws?agent=alice&token=${alice}`);
+    for (let i = 0; i < 5; i++) sender.send({ type: 'send', ref: i, content: i });
+    await sender.until((f) => f.length === 5, 'five oks');
+    // The runtime may hand frames over out of order (see write-order.ts): each is answered once, in the order stored.
+    expect(sender.frames.map((f) => f.type)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(sender.frames.map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(sender.frames.map((f) => f.ref).sort()).toEqual([0, 1, 2, 3, 4]);
+    await watcher.until((f) => messagesOf(f).length === 5, 'every send');
+    const byId = new Map(sender.frames.map((f) => [f.id, f.ref]));
+    expect(messagesOf(watcher.frames).map((m) => [m.id, m.content])).toEqual([1, 2, 3, 4, 5].map((id) => [id, byId.get(id)]));
+    sender.ws.close(1000);
+    watcher.ws.close(1000);
+  });
+
   it('refuses a bad token, another agent and a non-member with an error frame and a close code', async () => {
     const room = freshRoom();
     const { alice } = await join(room, 'alice');

@@ -32,6 +32,7 @@ import {
 } from '../kit/index.js';
 import { SqlBroadcastSource, trimOwnRuns } from './runs.js';
 import { migrate, type SqlRow, type SqlStorageLike } from './schema.js';
+import { countInTail, HEAD_QUERY, SETTLE_EVERY, settle, type TailStats, tailStats } from './settled.js';
 
 export type { SqlCursorLike, SqlStorageLike } from './schema.js';
 
@@ -58,9 +59,10 @@ export interface DurableObjectStorageOptions {
  * Stores rooms in a SQLite-backed Durable Object (`ctx.storage.sql`, declared
  * with `new_sqlite_classes`). Every call is synchronous SQL under the hood. An
  * append is usually one INSERT whose triggers (`APPEND_TRIGGERS` in schema.ts)
- * write the room head, the sender's stats, the delivery index and the own runs
- * in the same statement, so they commit together; an append that also starts an
- * epoch, creates the room or trims runs in `transactionSync`.
+ * write the delivery index and the own runs in the same statement, so they
+ * commit together; the room head and the members' stats are settled every
+ * `SETTLE_EVERY` appends (settled.ts). An append that also starts an epoch,
+ * creates the room, settles or trims runs in `transactionSync`.
  *
  * Broadcasts are stored once: the room's membership (an epoch) is stored as an
  * `mmb_audiences` row the first time a broadcast follows a join or leave, and
@@ -85,6 +87,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
   readonly #sql: SqlStorageLike;
   readonly #shared: SharedState;
   readonly #maxMessages: number | undefined;
+  /** The last broadcast recipient list handed out (epochs never change once written, so it stays right). */
+  #lastRecipients: { room: string; epoch: number; excluded: string | null; list: readonly string[] } | undefined;
   #closed = false;
 
   constructor(storage: DurableObjectStorageLike, options: DurableObjectStorageOptions = {}) {
@@ -100,7 +104,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     let shared = SHARED.get(storage);
     if (!shared) {
       this.#transaction(() => migrate(storage.sql));
-      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map() };
+      shared = { watchers: new Map(), members: new Map(), epochs: new EpochCache(), heads: new Map(), tails: new Map() };
       SHARED.set(storage, shared);
     }
     this.#shared = shared;
@@ -123,14 +127,17 @@ export class DurableObjectStorageBackend implements StorageBackend {
     this.#assertOpen();
     const head = this.#head(room);
     if (!head) return { room, lastId: 0, oldestId: 1, members: [] };
+    // The stored stats count the messages up to the settled id; the tail above it is added here.
+    const tail = this.#tail(room, head);
     const members = this.#rows('SELECT * FROM mmb_members WHERE room = ? ORDER BY agent', room).map((row) => {
       const record = recordOfRow(row);
+      const recent = tail.get(record.id);
       return {
         ...record,
         cursor: row.acked as number,
         lastRoutedId: this.#lastRoutedId(room, record.id, record.joinedAfter, head.oldestId),
-        sentCount: row.sent_count as number,
-        lastSentAt: (row.last_sent_at as number | null) ?? null,
+        sentCount: (row.sent_count as number) + (recent?.sent ?? 0),
+        lastSentAt: recent ? recent.at : ((row.last_sent_at as number | null) ?? null),
       };
     });
     return { room, lastId: head.lastId, oldestId: head.oldestId, members };
@@ -193,6 +200,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
       this.#sql.exec('UPDATE mmb_rooms SET audience_valid = 0 WHERE room = ?', room);
       this.#shared.members.delete(room);
       this.#shared.heads.delete(room);
+      // Its unsettled messages counted for this membership only (settled.ts): a later one starts at zero.
+      this.#shared.tails.get(room)?.delete(agentId);
       return true;
     });
   }
@@ -210,6 +219,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
       result = this.#isOneStatement(room, draft) ? this.#appendSync(room, draft) : this.#transaction(() => this.#appendSync(room, draft));
     } catch (error) {
       this.#shared.heads.delete(room);
+      this.#shared.tails.delete(room);
       throw error;
     }
     if (result.head) this.#shared.heads.set(room, result.head);
@@ -376,6 +386,8 @@ export class DurableObjectStorageBackend implements StorageBackend {
       head = { ...head, epoch, epochValid: true };
     }
     const reply = draft.inReplyTo === undefined ? null : { in_reply_to: draft.inReplyTo, thread };
+    // Read before the INSERT when this isolate has no counts yet: they must not hold the new message twice.
+    const tail = this.#tail(room, head);
     this.#sql.exec(
       `INSERT INTO mmb_messages (room, id, timestamp, sender, content, recipients, audience, excluded, policy, requested, idem,
          in_reply_to, thread, metadata, stream_id)
@@ -396,10 +408,18 @@ export class DurableObjectStorageBackend implements StorageBackend {
       draft.metadataJson ?? null,
       draft.streamId ?? null,
     );
-    // The room's last_id and the sender's stats: the mmb_message_head trigger.
     let oldestId = head.oldestId;
-    if (this.#trims(head)) {
-      oldestId = id - (this.#maxMessages as number) + 1;
+    let settledId = head.settledId;
+    const trims = this.#trims(head);
+    if (trims) oldestId = id - (this.#maxMessages as number) + 1;
+    countInTail(tail, draft.sender, draft.timestamp);
+    // Every SETTLE_EVERY appends, and before retention deletes a message the stats have not counted yet.
+    if (this.#settles(head) || (trims && oldestId > settledId + 1)) {
+      settle(this.#sql, room, tail, id);
+      tail.clear();
+      settledId = id;
+    }
+    if (trims) {
       trimOwnRuns(this.#sql, room, oldestId);
       this.#sql.exec('DELETE FROM mmb_messages WHERE room = ? AND id < ?', room, oldestId);
       // Delivery rows below oldestId are never read (fetch starts at oldestId); sweep them in batches.
@@ -422,13 +442,31 @@ export class DurableObjectStorageBackend implements StorageBackend {
       metadata: draft.metadataJson ?? null,
       stream_id: draft.streamId ?? null,
     });
-    return { message, duplicate: false, head: { ...head, lastId: id, oldestId } };
+    return { message, duplicate: false, head: { ...head, lastId: id, oldestId, settledId } };
   }
 
-  /** Whether appending to the room now is the INSERT alone: the room exists, the epoch stands, nothing to trim. */
+  /** Whether appending to the room now is the INSERT alone: the room exists, the epoch stands, nothing to trim or settle. */
   #isOneStatement(room: string, draft: MessageDraft): boolean {
     const head = this.#head(room);
-    return head !== undefined && (draft.audience === 'list' || head.epochValid) && !this.#trims(head);
+    return head !== undefined && (draft.audience === 'list' || head.epochValid) && !this.#trims(head) && !this.#settles(head);
+  }
+
+  /**
+   * The counts of the messages above the settled id (settled.ts), kept as appends go; read from the tail once
+   * when this isolate has none. An append that fails drops them (its count may be in), to be read again.
+   */
+  #tail(room: string, head: RoomHead): Map<string, TailStats> {
+    let tail = this.#shared.tails.get(room);
+    if (!tail) {
+      tail = head.settledId < head.lastId ? tailStats(this.#sql, room, head.settledId) : new Map();
+      this.#shared.tails.set(room, tail);
+    }
+    return tail;
+  }
+
+  /** Whether the next append settles the head and stats (settled.ts): the tail would reach SETTLE_EVERY messages. */
+  #settles(head: RoomHead): boolean {
+    return head.lastId + 1 - head.settledId >= SETTLE_EVERY;
   }
 
   /** Whether the next append goes over `maxMessages`, so the oldest message is trimmed with it. */
@@ -509,6 +547,15 @@ export class DurableObjectStorageBackend implements StorageBackend {
 
   /** Recipients of a broadcast: its epoch's members (the `audience` row), or all but the excluded sender, shared between messages. */
   #epochRecipients(room: string, epoch: number, excluded: string | null): readonly string[] {
+    // Consecutive broadcasts mostly share an epoch and a sender: the last answer, before the cache's keyed lookup.
+    const last = this.#lastRecipients;
+    if (last && last.epoch === epoch && last.excluded === excluded && last.room === room) return last.list;
+    const list = this.#epochList(room, epoch, excluded);
+    this.#lastRecipients = { room, epoch, excluded, list };
+    return list;
+  }
+
+  #epochList(room: string, epoch: number, excluded: string | null): readonly string[] {
     const cached = this.#shared.epochs.recipients(room, epoch, excluded);
     if (cached) return cached;
     const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, epoch)[0];
@@ -519,10 +566,12 @@ export class DurableObjectStorageBackend implements StorageBackend {
   #head(room: string): RoomHead | undefined {
     const cached = this.#shared.heads.get(room);
     if (cached) return cached;
-    const row = this.#rows('SELECT last_id, oldest_id, audience, audience_valid FROM mmb_rooms WHERE room = ?', room)[0];
+    const row = this.#rows(HEAD_QUERY, room)[0];
     if (!row) return undefined;
+    const settledId = row.last_id as number;
     const head: RoomHead = {
-      lastId: row.last_id as number,
+      lastId: Math.max(settledId, (row.max_id as number | null) ?? 0),
+      settledId,
       oldestId: row.oldest_id as number,
       epoch: row.audience as number,
       epochValid: row.audience_valid === 1,
@@ -535,7 +584,7 @@ export class DurableObjectStorageBackend implements StorageBackend {
     const head = this.#head(room);
     if (head) return head;
     this.#sql.exec('INSERT INTO mmb_rooms (room, last_id, oldest_id, audience, audience_valid) VALUES (?, 0, 1, 0, 0)', room);
-    return { lastId: 0, oldestId: 1, epoch: 0, epochValid: false };
+    return { lastId: 0, oldestId: 1, epoch: 0, epochValid: false, settledId: 0 };
   }
 
   #rows(query: string, ...bindings: unknown[]): SqlRow[] {
@@ -553,7 +602,10 @@ export class DurableObjectStorageBackend implements StorageBackend {
 }
 
 interface RoomHead {
+  /** The room's last id: the highest stored message id (or the settled id when none is stored). */
   lastId: number;
+  /** `mmb_rooms.last_id`: the members' stored stats count the messages up to it (settled.ts). */
+  settledId: number;
   oldestId: number;
   /** Number of the latest epoch (the `audience` column; 0: none yet). */
   epoch: number;
@@ -569,6 +621,8 @@ interface SharedState {
   epochs: EpochCache;
   /** Room heads (ids, epoch) as committed: only this isolate writes the object's database. */
   heads: Map<string, RoomHead>;
+  /** Per room, the stats of the messages above its settled id, by agent (settled.ts). */
+  tails: Map<string, Map<string, TailStats>>;
 }
 
 const SHARED = new WeakMap<object, SharedState>();

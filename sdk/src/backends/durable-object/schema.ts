@@ -24,6 +24,8 @@ export interface SqlStorageLike {
  * application's own tables. `WITHOUT ROWID` keeps each table clustered on the
  * key its hot query walks.
  *
+ * - `mmb_rooms.last_id` is the settled id (settled.ts): the members' `sent_count` and `last_sent_at` count the
+ *   messages up to it; the room's last id is its highest stored message id.
  * - `mmb_messages.audience` is null for messages stored with their own
  *   recipient list (`recipients`, JSON) and otherwise names the membership
  *   snapshot in `mmb_audiences`; `excluded` is the sender of a
@@ -115,7 +117,6 @@ const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_mess
  * What follows the INSERT of a message, folded into that one statement so an
  * append is one SQL statement, atomic without a transaction of its own:
  *
- * - the room head's `last_id` and the sender's `sent_count` / `last_sent_at`;
  * - for a message with its own list (`audience` null), one `mmb_deliveries` row per recipient of `recipients`;
  * - for a members-except-sender broadcast, the sender's own run (`mmb_own_runs`), by the storage kit's
  *   `extendsRun` (kit/own-runs.ts): the latest run of the sender grows when it ends at the room's previous
@@ -123,15 +124,12 @@ const THREAD_INDEX = 'CREATE INDEX IF NOT EXISTS mmb_messages_thread ON mmb_mess
  *   new id: in the new message's epoch, or else the last of the latest epoch before it (epoch numbers grow with
  *   ids); each is one lookup in `mmb_messages_audience`.
  *
- * Tables and columns are those of version 1. Code from before these triggers writes the same rows itself; the
- * `OR IGNORE` and the run rule make that harmless but for `sent_count`, which it would count twice: drop the
- * triggers (`DROP TRIGGER mmb_message_…`) before running an older library on a database.
+ * The room head and the sender's stats are not written per append: see settled.ts (`HEAD_TRIGGER`, which did,
+ * is dropped by `migrate`). Tables and columns are those of version 1. Code from before these triggers writes
+ * the same rows itself, and code from before settled.ts expects `mmb_rooms.last_id` to be the last id: neither
+ * can run on a database this version has written to.
  */
 export const APPEND_TRIGGERS = `
-CREATE TRIGGER IF NOT EXISTS mmb_message_head AFTER INSERT ON mmb_messages BEGIN
-  UPDATE mmb_rooms SET last_id = NEW.id WHERE room = NEW.room;
-  UPDATE mmb_members SET sent_count = sent_count + 1, last_sent_at = NEW.timestamp WHERE room = NEW.room AND agent = NEW.sender;
-END;
 CREATE TRIGGER IF NOT EXISTS mmb_message_deliveries AFTER INSERT ON mmb_messages WHEN NEW.audience IS NULL BEGIN
   INSERT OR IGNORE INTO mmb_deliveries (room, agent, id) SELECT NEW.room, value, NEW.id FROM json_each(NEW.recipients);
 END;
@@ -150,9 +148,12 @@ CREATE TRIGGER IF NOT EXISTS mmb_message_own_run AFTER INSERT ON mmb_messages WH
 END;
 `;
 
+/** The per-append head trigger of earlier versions, dropped by `migrate`: its tables then read as settled (settled.ts). */
+export const HEAD_TRIGGER = 'mmb_message_head';
+
 /**
  * Brings the object's database to the current schema, in one transaction:
- * creates missing tables and the append triggers and, when `mmb_own_runs` is new to a database that
+ * creates missing tables and the append triggers (dropping `HEAD_TRIGGER`) and, when `mmb_own_runs` is new to a database that
  * already holds rooms, builds it from the stored broadcasts (the kit's `RunBuilder`).
  * Adds the conversation columns (and `stream_id`) and their index where they are missing: rows
  * from before keep nulls there, which read back as messages that answer
@@ -177,6 +178,8 @@ function migrateRuns(sql: SqlStorageLike): void {
   );
   sql.exec(SCHEMA);
   sql.exec(OWN_RUNS_TABLE);
+  // The trigger that wrote the head and the sender's stats with every append (settled.ts does it in batches).
+  sql.exec(`DROP TRIGGER IF EXISTS ${HEAD_TRIGGER}`);
   sql.exec(APPEND_TRIGGERS);
   if (!tables.has('mmb_rooms') || tables.has('mmb_own_runs')) return;
   const runs = new RunBuilder((room, sender, run) =>
