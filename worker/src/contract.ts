@@ -6,7 +6,15 @@
  * Cloudflare types, so a browser bundle can import it (`import type` from
  * `modular-message-bus-worker/contract`).
  */
-import type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage, StreamSignal } from 'modular-message-bus-library';
+import type {
+  AgentInfo,
+  ErrorCode,
+  JsonValue,
+  MessageMetadata,
+  RoutingDecision,
+  StoredMessage,
+  StreamSignal,
+} from 'modular-message-bus-library';
 
 export type { AgentInfo, ErrorCode, JsonValue, MessageMetadata, StoredMessage, StreamSignal };
 
@@ -118,9 +126,14 @@ export interface SendInput {
 
 /**
  * A stored message as a socket carries it: without `room` (the socket's), and without `recipients` when the frame
- * names an `audience` instead (see `AudienceFrame`). The SDK's `FrameReader` puts both back.
+ * names an `audience` instead (see `AudienceFrame`), then also without `routing` when it is the audience's. The
+ * SDK's `FrameReader` puts all three back.
  */
-export type WireMessage = Omit<StoredMessage, 'room' | 'recipients'> & { room?: string; recipients?: readonly string[] };
+export type WireMessage = Omit<StoredMessage, 'room' | 'recipients' | 'routing'> & {
+  room?: string;
+  recipients?: readonly string[];
+  routing?: RoutingDecision;
+};
 
 /**
  * A stored message, on an agent socket (routed to the agent) or on the events feed (every message). One text per
@@ -137,12 +150,15 @@ export interface MessageFrame {
 /**
  * A recipient list sent once on a socket, before the first message frame that names it: a long list (8 ids or
  * more) travels once per socket instead of once per message. The latest audience frame of a socket replaces the
- * one before; every id in it is a recipient or the sender of the message that follows it.
+ * one before; every id in it is a recipient or the sender of the message that follows it. `routing` is the
+ * routing decision of a message frame that names this audience and carries no `routing` of its own (the
+ * broadcasts of one membership share it).
  */
 export interface AudienceFrame {
   type: 'audience';
   audience: number;
   members: string[];
+  routing: RoutingDecision;
 }
 
 /** Why a member's presence changed. */

@@ -1,4 +1,4 @@
-import type { StoredMessage } from 'modular-message-bus-library';
+import type { RoutingDecision, StoredMessage } from 'modular-message-bus-library';
 import { audienceRecipients } from 'modular-message-bus-library/client';
 import type { AudienceFrame, MessageFrame } from './contract.js';
 
@@ -37,11 +37,13 @@ export class MessageFrames {
   /** The frame of `message` (one `JSON.stringify`). */
   encode(message: StoredMessage): EncodedMessage {
     const { room: _room, ...inline } = message;
-    const verdict = this.#verdict(message.recipients, message.sender);
+    const verdict = this.#verdict(message.recipients, message.sender, message.routing);
     if (verdict) {
       const { audience, withSender } = verdict;
-      const { recipients: _recipients, ...rest } = inline;
-      const frame: MessageFrame = { type: 'message', audience: audience.id, ...(withSender ? { withSender: true } : {}), message: rest };
+      // The audience frame carries the routing of the message that made it: a message routed alike leaves it out.
+      const { recipients: _recipients, routing: _routing, ...rest } = inline;
+      const wire = sameRouting(verdict.routing, message.routing) ? rest : { ...rest, routing: message.routing };
+      const frame: MessageFrame = { type: 'message', audience: audience.id, ...(withSender ? { withSender: true } : {}), message: wire };
       return { text: JSON.stringify(frame), audience };
     }
     const frame: MessageFrame = { type: 'message', message: inline };
@@ -51,30 +53,31 @@ export class MessageFrames {
   // --- internal helpers ---
 
   /** How `recipients` of a message from `sender` travel: as an audience, or inline (null). */
-  #verdict(recipients: readonly string[], sender: string): Verdict | null {
+  #verdict(recipients: readonly string[], sender: string, routing: RoutingDecision): Verdict | null {
     if (recipients.length < MIN_AUDIENCE) return null;
     const known = this.#byList.get(recipients);
     // "All of the audience" holds whoever sends; "all but the sender" only for the sender it was checked for.
     if (known === null || (known && (known.withSender || known.sender === sender))) return known;
-    const entry = this.#entry(withMember(recipients, sender));
+    const entry = this.#entry(withMember(recipients, sender), routing);
     const withSender = recipients.length === entry.members.length;
     // Lossless by the reader's own rule, or not sent this way.
     const verdict = sameList(audienceRecipients(entry.members, sender, withSender), recipients)
-      ? { audience: entry.audience, withSender, sender }
+      ? { audience: entry.audience, withSender, sender, routing: entry.routing }
       : null;
     this.#byList.set(recipients, verdict);
     return verdict;
   }
 
-  #entry(members: readonly string[]): AudienceEntry {
+  /** The audience of `members`, made with `routing` (the routing of the first message to name it) if it is new. */
+  #entry(members: readonly string[], routing: RoutingDecision): AudienceEntry {
     const key = members.join('\n');
     let entry = this.#audiences.get(key);
     if (entry) {
       this.#audiences.delete(key); // re-inserted below as the newest
     } else {
       const id = this.#nextId++;
-      const frame: AudienceFrame = { type: 'audience', audience: id, members: [...members] };
-      entry = { audience: { id, text: JSON.stringify(frame) }, members };
+      const frame: AudienceFrame = { type: 'audience', audience: id, members: [...members], routing };
+      entry = { audience: { id, text: JSON.stringify(frame) }, members, routing };
     }
     this.#audiences.set(key, entry);
     if (this.#audiences.size > MAX_AUDIENCES) this.#audiences.delete(this.#audiences.keys().next().value as string);
@@ -85,6 +88,8 @@ export class MessageFrames {
 interface AudienceEntry {
   audience: Audience;
   members: readonly string[];
+  /** Sent in the audience frame: the routing of the messages that name it and carry none. */
+  routing: RoutingDecision;
 }
 
 interface Verdict {
@@ -92,6 +97,15 @@ interface Verdict {
   withSender: boolean;
   /** The sender it was checked for. */
   sender: string;
+  routing: RoutingDecision;
+}
+
+/** Same policy, and the same requested list (or none): what a reader rebuilds from the audience is exact. */
+function sameRouting(a: RoutingDecision, b: RoutingDecision): boolean {
+  if (a === b) return true;
+  if (a.policy !== b.policy) return false;
+  if (a.requested === null || b.requested === null) return a.requested === b.requested;
+  return sameList(a.requested, b.requested);
 }
 
 /** `list` with `id` in its place when the list is sorted (as rooms list members), else at the end; `list` when it has it. */

@@ -106,7 +106,7 @@ describe('admin API readers', () => {
     const { room: _room, recipients: _recipients, ...wire } = { ...message, sender: 'c' };
     // A message naming an audience the socket never got cannot be completed: the feed must reopen.
     expect(read({ type: 'message', audience: 1, message: wire } satisfies MessageFrame)).toMatchObject({ kind: 'broken' });
-    const audience: AudienceFrame = { type: 'audience', audience: 1, members: ['a', 'b', 'c', 'd'] };
+    const audience: AudienceFrame = { type: 'audience', audience: 1, members: ['a', 'b', 'c', 'd'], routing: message.routing };
     expect(read(audience)).toEqual({ kind: 'ignore' });
     expect(read({ type: 'message', audience: 1, message: wire } satisfies MessageFrame)).toEqual({
       kind: 'message',
@@ -115,6 +115,12 @@ describe('admin API readers', () => {
     expect(read({ type: 'message', audience: 1, withSender: true, message: wire } satisfies MessageFrame)).toEqual({
       kind: 'message',
       message: { ...message, sender: 'c', recipients: ['a', 'b', 'c', 'd'] },
+    });
+    // Routed as the audience frame says: the frame leaves `routing` out, and the reader takes the audience's.
+    const { routing: _routing, ...bare } = wire;
+    expect(read({ type: 'message', audience: 1, message: bare } satisfies MessageFrame)).toEqual({
+      kind: 'message',
+      message: { ...message, sender: 'c', recipients: ['a', 'b', 'd'] },
     });
   });
 });

@@ -4,11 +4,12 @@
  *
  * - `room`: the socket's own room;
  * - `recipients`, when the list is long: the worker sends it once as an `audience` frame
- *   (`{"type":"audience","audience":3,"members":["ana","ben",…]}`) and each message to that audience names it
- *   (`{"type":"message","audience":3,"message":{…}}`). The recipients are the audience's members, in their order,
- *   without the message's sender; with `"withSender": true`, all of them.
+ *   (`{"type":"audience","audience":3,"members":["ana","ben",…],"routing":{…}}`) and each message to that
+ *   audience names it (`{"type":"message","audience":3,"message":{…}}`). The recipients are the audience's
+ *   members, in their order, without the message's sender; with `"withSender": true`, all of them;
+ * - `routing`, in a message that names an audience and was routed as the audience frame says.
  *
- * `FrameReader` puts both back, so the reader gets each `StoredMessage` exactly as the room stored it.
+ * `FrameReader` puts all three back, so the reader gets each `StoredMessage` exactly as the room stored it.
  */
 import { MessageBusError } from '../core/errors.js';
 import type { StoredMessage } from '../core/types.js';
@@ -40,7 +41,7 @@ export type ReadFrame = { type?: unknown; message?: StoredMessage } & Record<str
 export class FrameReader {
   readonly #room: string;
   /** The worker sends a socket one audience at a time: the latest replaces the one before. */
-  #audience: { id: number; members: readonly string[] } | undefined;
+  #audience: { id: number; members: readonly string[]; routing: unknown } | undefined;
 
   /** `room` is the room of the socket, filled in where a message frame leaves it out. */
   constructor(room: string) {
@@ -62,7 +63,9 @@ export class FrameReader {
     }
     if (!isObject(frame)) return undefined;
     if (frame.type === 'audience') {
-      if (typeof frame.audience === 'number' && isStrings(frame.members)) this.#audience = { id: frame.audience, members: frame.members };
+      if (typeof frame.audience === 'number' && isStrings(frame.members)) {
+        this.#audience = { id: frame.audience, members: frame.members, routing: frame.routing };
+      }
       return frame;
     }
     if (frame.type !== 'message' || !isObject(frame.message)) return frame;
@@ -72,8 +75,9 @@ export class FrameReader {
   // --- internal helpers ---
 
   #complete(wire: Record<string, unknown>, audience: unknown, withSender: boolean): StoredMessage {
-    const { id, room, timestamp, sender, content, recipients, ...rest } = wire;
+    const { id, room, timestamp, sender, content, recipients, routing, ...rest } = wire;
     let list = recipients;
+    let routed = routing;
     if (list === undefined && audience !== undefined) {
       if (this.#audience === undefined || this.#audience.id !== audience) {
         throw new MessageBusError(
@@ -82,9 +86,19 @@ export class FrameReader {
         );
       }
       list = audienceRecipients(this.#audience.members, String(sender), withSender);
+      routed ??= this.#audience.routing;
     }
-    // The stored field order: id, room, timestamp, sender, content, recipients, routing, idempotencyKey.
-    return { id, room: room ?? this.#room, timestamp, sender, content, recipients: list, ...rest } as unknown as StoredMessage;
+    // The stored field order: id, room, timestamp, sender, content, recipients, routing, thread, then the optional ones.
+    return {
+      id,
+      room: room ?? this.#room,
+      timestamp,
+      sender,
+      content,
+      recipients: list,
+      routing: routed,
+      ...rest,
+    } as unknown as StoredMessage;
   }
 }
 

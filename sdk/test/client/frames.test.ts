@@ -41,6 +41,19 @@ describe('FrameReader', () => {
     expect(direct?.message?.room).toBe('lobby');
   });
 
+  it("puts back the audience's routing where a message frame leaves it out, in the stored field order", () => {
+    const reader = new FrameReader('lobby');
+    const routing = { policy: 'subgroup', requested: ['team'] };
+    reader.read(JSON.stringify({ type: 'audience', audience: 5, members: MEMBERS, routing }));
+    const { routing: _routing, ...bare } = { ...wire(7, 'c'), thread: 7 };
+    const frame = reader.read(JSON.stringify({ type: 'message', audience: 5, message: bare }));
+    expect(Object.keys(frame?.message ?? {})).toEqual(['id', 'room', 'timestamp', 'sender', 'content', 'recipients', 'routing', 'thread']);
+    expect(frame?.message?.routing).toEqual(routing);
+    // A frame with its own routing keeps it.
+    const own = reader.read(JSON.stringify({ type: 'message', audience: 5, message: wire(8, 'c') }));
+    expect(own?.message?.routing).toEqual({ policy: 'broadcast', requested: null });
+  });
+
   it('refuses a message naming an audience this connection has not received, and reads other frames as they are', () => {
     const reader = new FrameReader('lobby');
     reader.read(JSON.stringify({ type: 'audience', audience: 1, members: MEMBERS }));

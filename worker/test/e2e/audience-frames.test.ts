@@ -109,7 +109,13 @@ describe('message frames', () => {
       expect(frame.audience).toEqual(expect.any(Number));
       expect(frame.message).not.toHaveProperty('recipients');
       expect(frame.message).not.toHaveProperty('room');
+      // Routed as its audience frame says (a broadcast, nothing requested): the routing travels there, once.
+      expect(frame.message).not.toHaveProperty('routing');
     }
+    expect(one.frames.filter((f) => f.type === 'audience').map((f) => f.routing)).toEqual([
+      { policy: 'broadcast', requested: null },
+      { policy: 'broadcast', requested: null },
+    ]);
     // Two audiences (before and after b0 joined), each sent once per socket, just before its first message.
     expect(one.frames.filter((f) => f.type === 'audience').map((f) => f.members)).toEqual([AGENTS, [...AGENTS, 'b0']]);
     expect(one.frames.filter((f) => f.type === 'audience' || f.type === 'message').map((f) => f.type)).toEqual([
