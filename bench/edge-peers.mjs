@@ -6,12 +6,10 @@
 // counted inside the isolate by the bench-only build (bench/edge/counters.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sign } from 'hono/jwt';
-import { ROOT, startDev } from './edge/wrangler-dev.mjs';
+import { joinRoom, ROOT, SECRET, startDev } from './edge/wrangler-dev.mjs';
 import { openSocket, socketThroughput, WS_WINDOW } from './worker.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
-const SECRET = 'bench-secret';
 const ROUNDS = quick ? 2 : 6;
 const DURATION_MS = quick ? 1000 : 2000;
 const FANOUT_AGENTS = 100;
@@ -251,18 +249,6 @@ function workerdCpuMs(group) {
     }
   }
   return ticks * 10; // USER_HZ is 100 on Linux
-}
-
-/** Connects `agent` to `room` over HTTP and returns its token. */
-async function joinRoom(base, room, agent) {
-  const token = await sign({ sub: agent, room, role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
-  const response = await fetch(`${base}/v1/rooms/${room}/agents/${agent}/connect`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: '{}',
-  });
-  if (!response.ok) throw new Error(`connect ${agent} to ${room}: ${response.status} ${await response.text()}`);
-  return token;
 }
 
 function median(values) {

@@ -6,12 +6,10 @@
 // (open it in Chrome DevTools' Performance panel).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sign } from 'hono/jwt';
 import WebSocket from 'ws';
 import { socketThroughput } from '../worker.mjs';
-import { ROOT, startDev } from './wrangler-dev.mjs';
+import { joinRoom, ROOT, SECRET, startDev } from './wrangler-dev.mjs';
 
-const SECRET = 'bench-secret';
 const which = process.argv[2] ?? 'both';
 const seconds = Number(process.argv[3] ?? 4);
 const TOP = 40;
@@ -117,15 +115,4 @@ async function connectInspector(port) {
     },
     close: () => socket.close(),
   };
-}
-
-async function joinRoom(base, room, agent) {
-  const token = await sign({ sub: agent, room, role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
-  const response = await fetch(`${base}/v1/rooms/${room}/agents/${agent}/connect`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: '{}',
-  });
-  if (!response.ok) throw new Error(`connect ${agent}: ${response.status} ${await response.text()}`);
-  return token;
 }

@@ -7,8 +7,23 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sign } from 'hono/jwt';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The `BUS_SECRET` the edge benches start their dev server with, and sign agent tokens with. */
+export const SECRET = 'bench-secret';
+
+/** Connects `agent` to `room` over HTTP on the dev server at `base` and returns its agent token. */
+export async function joinRoom(base, room, agent) {
+  const token = await sign({ sub: agent, room, role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET, 'HS256');
+  const response = await fetch(`${base}/v1/rooms/${room}/agents/${agent}/connect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: '{}',
+  });
+  if (!response.ok) throw new Error(`connect ${agent} to ${room}: ${response.status} ${await response.text()}`);
+  return token;
+}
 
 /** `config`: a wrangler config path; `vars`: `--var NAME:VALUE` pairs. Resolves once `/metrics` answers. */
 export async function startDev({ config, vars = {} }) {

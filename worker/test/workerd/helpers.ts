@@ -118,3 +118,29 @@ export async function openSocket(path: string, headers: Record<string, string> =
 }
 
 export const messagesOf = (frames: Json[]) => frames.filter((f) => f.type === 'message').map((f) => f.message);
+
+/** A fixture of SQLite tables (fixtures/*.json): its schema statements, and each table's rows as they were. */
+interface TableFixture {
+  schema: { type?: string; sql: unknown }[];
+  tables: unknown;
+}
+
+/**
+ * Writes `fixture` into an object's SQLite: its schema, then its rows as they were. With `triggersLast` the
+ * triggers are created after the rows, so loading old rows does not fire them.
+ */
+export function loadFixture(
+  sql: { exec(query: string, ...bindings: unknown[]): unknown },
+  fixture: TableFixture,
+  { triggersLast = false } = {},
+): void {
+  const later = (type: string | undefined) => triggersLast && type === 'trigger';
+  for (const { type, sql: ddl } of fixture.schema) if (!later(type)) sql.exec(ddl as string);
+  for (const [table, rows] of Object.entries(fixture.tables as Record<string, Record<string, unknown>[]>)) {
+    for (const row of rows) {
+      const columns = Object.keys(row);
+      sql.exec(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, ...columns.map((c) => row[c]));
+    }
+  }
+  for (const { type, sql: ddl } of fixture.schema) if (later(type)) sql.exec(ddl as string);
+}

@@ -8,23 +8,13 @@ import { DurableObjectStorageBackend } from 'modular-message-bus-library/backend
 import { IndividualRoutingPolicy } from 'modular-message-bus-library/routing-policies';
 import { expect, it } from 'vitest';
 import fixture from './fixtures/v1-tables.json';
-
-type Row = Record<string, unknown>;
+import { loadFixture } from './helpers.js';
 
 it('old rows are their own threads; replies on them are checked, threaded, indexed and read back by a new instance', async () => {
   const stub = env.ROOM_DIRECTORY.get(env.ROOM_DIRECTORY.idFromName(`migration-conv-${Date.now()}`));
   await runInDurableObject(stub, async (_instance, state) => {
     const sql = state.storage.sql;
-    for (const { sql: ddl } of fixture.schema) sql.exec(ddl as string);
-    for (const [table, rows] of Object.entries(fixture.tables as Record<string, Row[]>)) {
-      for (const row of rows) {
-        const columns = Object.keys(row);
-        sql.exec(
-          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-          ...columns.map((c) => row[c]),
-        );
-      }
-    }
+    loadFixture(sql, fixture);
     const storage = new DurableObjectStorageBackend(state.storage);
     const bus = new MessageBus(storage, new IndividualRoutingPolicy(), { room: 'dm', logLevel: 'silent', closeStorage: false });
     const old = await bus.history(0);

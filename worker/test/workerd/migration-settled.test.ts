@@ -9,6 +9,7 @@ import { DurableObjectStorageBackend } from 'modular-message-bus-library/backend
 import { BroadcastRoutingPolicy } from 'modular-message-bus-library/routing-policies';
 import { expect, it } from 'vitest';
 import fixture from './fixtures/head-trigger-tables.json';
+import { loadFixture } from './helpers.js';
 
 type Row = Record<string, unknown>;
 interface Answers {
@@ -21,17 +22,7 @@ it('opens rooms whose head a trigger wrote per append: same answers and rows, id
   await runInDurableObject(stub, async (_instance, state) => {
     const sql = state.storage.sql;
     // Tables and indexes, the rows as they were, then the triggers (loading rows must not fire them).
-    for (const { type, sql: ddl } of fixture.schema) if (type !== 'trigger') sql.exec(ddl as string);
-    for (const [table, rows] of Object.entries(fixture.tables as Record<string, Row[]>)) {
-      for (const row of rows) {
-        const columns = Object.keys(row);
-        sql.exec(
-          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-          ...columns.map((c) => row[c]),
-        );
-      }
-    }
-    for (const { type, sql: ddl } of fixture.schema) if (type === 'trigger') sql.exec(ddl as string);
+    loadFixture(sql, fixture, { triggersLast: true });
     const triggers = () =>
       sql
         .exec("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")

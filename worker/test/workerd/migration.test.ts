@@ -9,6 +9,7 @@ import { DurableObjectStorageBackend } from 'modular-message-bus-library/backend
 import { BroadcastRoutingPolicy } from 'modular-message-bus-library/routing-policies';
 import { expect, it } from 'vitest';
 import fixture from './fixtures/v1-tables.json';
+import { loadFixture } from './helpers.js';
 
 type Row = Record<string, unknown>;
 interface Answers {
@@ -38,16 +39,7 @@ it('opens tables written by the library before mmb_own_runs: same answers, same 
   const stub = env.ROOM_DIRECTORY.get(env.ROOM_DIRECTORY.idFromName(`migration-${Date.now()}`));
   await runInDurableObject(stub, async (_instance, state) => {
     const sql = state.storage.sql;
-    for (const { sql: ddl } of fixture.schema) sql.exec(ddl as string);
-    for (const [table, rows] of Object.entries(fixture.tables as Record<string, Row[]>)) {
-      for (const row of rows) {
-        const columns = Object.keys(row);
-        sql.exec(
-          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-          ...columns.map((c) => row[c]),
-        );
-      }
-    }
+    loadFixture(sql, fixture);
     const storage = new DurableObjectStorageBackend(state.storage);
     for (const [room, answer] of Object.entries(fixture.answers as Record<string, Answers>)) {
       expect(await storage.getRoom(room)).toEqual(answer.room);
