@@ -236,9 +236,12 @@ function react(seat, message) {
   if (seat.room === 'crew') reactInCrew(seat, message, text);
 }
 
+/** Whether the critic has answered an answer yet (see reactInCrew). */
+let criticHasRemarked = false;
+
 /**
  * The addressed room. A researcher answers a question in its thread, to the asker and the build group; the critic
- * (in build) answers an answer now and then: a reply to a reply, in the same thread.
+ * (in build) answers the first answer and later ones now and then: a reply to a reply, in the same thread.
  */
 function reactInCrew(seat, message, text) {
   const kind = message.metadata?.kind;
@@ -251,7 +254,9 @@ function reactInCrew(seat, message, text) {
       }),
     );
   }
-  if (kind === 'answer' && seat.agent === 'critic' && Math.random() < 0.6) {
+  // The first answer always gets a remark (a short demo run may see only one), later ones now and then.
+  if (kind === 'answer' && seat.agent === 'critic' && (!criticHasRemarked || Math.random() < 0.6)) {
+    criticHasRemarked = true;
     later(600 + Math.random() * 1500, async () => {
       const remark = pick(['which of them is peer-reviewed?', 'cite the second one', 'that matches the benchmark']);
       const sent = await say('crew', 'critic', remark, [message.sender, '#leads'], {
