@@ -1,26 +1,11 @@
-// Group commit: appends to one room issued together go to Redis as one script call, and each message must come out
-// exactly as if it had been appended alone, in order: compared here with the in-memory backend given the same
-// appends one after another.
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InMemoryStorageBackend } from '../../src/backends/memory/backend.js';
 import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { isMembersChanged } from '../../src/core/errors.js';
 import type { MessageDraft, StorageBackend } from '../../src/core/types.js';
-import { type RedisServer, startRedis } from './server.js';
+import { redisForFile } from './server.js';
 
-let server: RedisServer;
-let client: ReturnType<typeof createClient>;
-beforeAll(async () => {
-  server = await startRedis();
-  client = createClient({ url: server.url });
-  client.on('error', () => {});
-  await client.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await server?.dispose();
-});
+const testRedis = redisForFile();
 
 const ROOM = 'batch';
 const MEMBERS = ['a', 'b', 'c'];
@@ -74,7 +59,7 @@ async function state(storage: StorageBackend): Promise<unknown> {
 
 /** Script calls Redis has run: EVALSHA and EVAL (a script's first call on a connection is an EVAL). */
 async function scriptCalls(): Promise<number> {
-  const stats = String(await client.sendCommand(['INFO', 'commandstats']));
+  const stats = String(await testRedis.client.sendCommand(['INFO', 'commandstats']));
   const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   return calls('evalsha') + calls('eval');
 }
@@ -83,7 +68,7 @@ describe('RedisStorageBackend group commit', () => {
   for (const maxMessages of [undefined, 3]) {
     it(`appends issued together are one script call, each message as if appended alone${maxMessages ? `, maxMessages ${maxMessages}` : ''}`, async () => {
       const keyPrefix = `gc${maxMessages ?? 0}:`;
-      const redis = new RedisStorageBackend({ url: server.url, keyPrefix, maxMessages });
+      const redis = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix, maxMessages });
       const memory = new InMemoryStorageBackend({ maxMessages });
       for (const storage of [redis, memory]) for (const id of MEMBERS) await storage.putMember(ROOM, { id, online: true });
       // Routed with the list Redis handed out: its version is checked, and its members need no lookup.
@@ -111,10 +96,10 @@ describe('RedisStorageBackend group commit', () => {
   }
 
   it('a membership change between routing and the call: every message routed on the old list is refused, nothing stored', async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'gcv:' });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'gcv:' });
     for (const id of MEMBERS) await storage.putMember(ROOM, { id, online: true });
     const members = await storage.getMembers(ROOM);
-    await client.hIncrBy(`gcv:{${ROOM}}:meta`, 'mver', 1); // another process changed the membership meanwhile
+    await testRedis.client.hIncrBy(`gcv:{${ROOM}}:meta`, 'mver', 1); // another process changed the membership meanwhile
     const settled = await Promise.allSettled(
       [draft('a', 'x', { members }), draft('b', 'y', { members }), draft('c', 'z')].map((d) => storage.append(ROOM, d)),
     );
@@ -128,13 +113,13 @@ describe('RedisStorageBackend group commit', () => {
   });
 
   it('another operation issued after queued appends runs after them, as the process issued it', async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'gco:' });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'gco:' });
     for (const id of MEMBERS) await storage.putMember(ROOM, { id, online: true });
     // Redis knows the removal script but not the append script (another process loaded only that one): a first
     // EVALSHA of the append would fail NOSCRIPT and be retried after the removal had run. Each script's first
     // call on a connection is an EVAL instead, in line with the rest.
-    await client.sendCommand(['SCRIPT', 'FLUSH']);
-    const other = new RedisStorageBackend({ url: server.url, keyPrefix: 'gco:' });
+    await testRedis.client.sendCommand(['SCRIPT', 'FLUSH']);
+    const other = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'gco:' });
     expect(await other.removeMember(ROOM, 'nobody')).toBe(false);
     await other.close();
     const sent = storage.append(ROOM, draft('a', 'before the removal'));

@@ -1,42 +1,30 @@
-import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { MessageBus } from '../../src/core/bus.js';
 import { Message } from '../../src/core/message.js';
 import { BroadcastRoutingPolicy } from '../../src/routing-policies/broadcast.js';
-import { type RedisServer, startRedis } from './server.js';
+import { redisForFile } from './server.js';
 
-let server: RedisServer;
-let client: ReturnType<typeof createClient>;
-beforeAll(async () => {
-  server = await startRedis();
-  client = createClient({ url: server.url });
-  client.on('error', () => {});
-  await client.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await server?.dispose();
-});
+const testRedis = redisForFile();
 
 describe('RedisStorageBackend keys', () => {
   it('keeps every key of a room under the prefix and its {room} hash tag, and a broadcast audience once', async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'tagged:' });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'tagged:' });
     const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'team-1', logLevel: 'silent' });
     for (const agent of ['a', 'b', 'c', 'd']) await bus.connectAgent(agent);
     for (let i = 0; i < 50; i++) await bus.sendMessage(new Message('a', i));
-    const keys = await client.keys('tagged:*');
+    const keys = await testRedis.client.keys('tagged:*');
     expect(keys.filter((k) => k !== 'tagged:rooms').every((k) => k.startsWith('tagged:{team-1}:'))).toBe(true);
     // 50 broadcasts, one audience: the member list is stored once, not once per message.
     expect(keys.filter((k) => k.includes(':ep:'))).toEqual(['tagged:{team-1}:ep:1']);
-    expect(await client.sMembers('tagged:{team-1}:ep:1')).toHaveLength(4);
-    expect(await client.hLen('tagged:{team-1}:msg')).toBe(50);
-    expect((await client.hGet('tagged:{team-1}:msg', '1'))?.startsWith('X1\n')).toBe(true);
+    expect(await testRedis.client.sMembers('tagged:{team-1}:ep:1')).toHaveLength(4);
+    expect(await testRedis.client.hLen('tagged:{team-1}:msg')).toBe(50);
+    expect((await testRedis.client.hGet('tagged:{team-1}:msg', '1'))?.startsWith('X1\n')).toBe(true);
     await bus.close();
   });
 
   it('retention removes trimmed messages, their index entries, idempotency keys and unused audiences', async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'ret:', maxMessages: 10 });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'ret:', maxMessages: 10 });
     const bus = new MessageBus(storage, new BroadcastRoutingPolicy(), { room: 'r', logLevel: 'silent' });
     await bus.connectAgent('a');
     for (let round = 0; round < 5; round++) {
@@ -53,13 +41,13 @@ describe('RedisStorageBackend keys', () => {
       audience: 'list',
       routing: { policy: 'test', requested: ['late'] },
     });
-    expect(await client.hLen('ret:{r}:msg')).toBe(10);
-    expect(await client.zCard('ret:{r}:bc')).toBe(9);
-    expect(await client.hLen('ret:{r}:idem')).toBe(9);
-    expect(await client.hLen('ret:{r}:ik')).toBe(9);
-    expect((await client.keys('ret:{r}:ep:*')).sort()).toEqual(['ret:{r}:ep:5']);
-    expect((await client.keys('ret:{r}:epl:*')).sort()).toEqual(['ret:{r}:epl:5']);
-    expect(await client.zRange('ret:{r}:dl:late', 0, -1)).toEqual(['51']);
+    expect(await testRedis.client.hLen('ret:{r}:msg')).toBe(10);
+    expect(await testRedis.client.zCard('ret:{r}:bc')).toBe(9);
+    expect(await testRedis.client.hLen('ret:{r}:idem')).toBe(9);
+    expect(await testRedis.client.hLen('ret:{r}:ik')).toBe(9);
+    expect((await testRedis.client.keys('ret:{r}:ep:*')).sort()).toEqual(['ret:{r}:ep:5']);
+    expect((await testRedis.client.keys('ret:{r}:epl:*')).sort()).toEqual(['ret:{r}:epl:5']);
+    expect(await testRedis.client.zRange('ret:{r}:dl:late', 0, -1)).toEqual(['51']);
     // A trimmed key may be used again: it stores a new message.
     const again = await bus.sendMessage(new Message('a', 'reused key', undefined, { idempotencyKey: '0-0' }));
     expect(again.id).toBe(52);
@@ -67,18 +55,18 @@ describe('RedisStorageBackend keys', () => {
   });
 
   it('refuses a room id that is not a bus id (it would break the hash tag) and writes nothing', async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'bad:' });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'bad:' });
     for (const room of ['a{b}', 'x y', '']) {
       await expect(storage.putMember(room, { id: 'a', online: true })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(storage.getRoom(room)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       expect(() => storage.watch(room, () => {})).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     }
-    expect(await client.keys('bad:*')).toEqual([]);
+    expect(await testRedis.client.keys('bad:*')).toEqual([]);
     await storage.close();
   });
 
   it("fetch jumps over a long run of the agent's own broadcasts instead of scanning them", async () => {
-    const storage = new RedisStorageBackend({ url: server.url, keyPrefix: 'run:' });
+    const storage = new RedisStorageBackend({ url: testRedis.server.url, keyPrefix: 'run:' });
     await storage.putMember('r', { id: 'a', online: true });
     await storage.putMember('r', { id: 'b', online: true });
     const draft = (sender: string, i: number) => ({
@@ -98,7 +86,7 @@ describe('RedisStorageBackend keys', () => {
     await storage.append('r', draft('b', 5000)); // id 5001
     await run(5001); // ids 5002..10001: a's own again
     const calls = async (command: string) => {
-      const stats = (await client.sendCommand(['INFO', 'commandstats'])) as string;
+      const stats = (await testRedis.client.sendCommand(['INFO', 'commandstats'])) as string;
       return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
     };
     const forward = await calls('zrangebyscore');

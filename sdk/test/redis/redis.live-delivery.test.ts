@@ -2,7 +2,7 @@
 // expects, and reads the store only on a gap (a publication it never got, a dropped pub/sub connection). Each
 // case counts the subscriber backend's fetches, so the happy path is proved to need none.
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MessageCodec } from '../../src/backends/redis/codec.js';
 import { RedisStorageBackend } from '../../src/backends/redis/index.js';
 import { APPEND } from '../../src/backends/redis/scripts/append.js';
@@ -10,29 +10,18 @@ import { MessageBus } from '../../src/core/bus.js';
 import { Message } from '../../src/core/message.js';
 import type { MessageDraft, StoredMessage } from '../../src/core/types.js';
 import { AddressedRoutingPolicy } from '../../src/routing-policies/addressed.js';
-import { type RedisServer, startRedis } from './server.js';
+import { redisForFile, startRedis } from './server.js';
 
 const PREFIX = 'live:';
-let server: RedisServer;
-let admin: ReturnType<typeof createClient>;
+const testRedis = redisForFile();
 const closers: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  server = await startRedis();
-  admin = createClient({ url: server.url });
-  admin.on('error', () => {});
-  await admin.connect();
-});
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-afterAll(async () => {
-  await admin?.close();
-  await server?.dispose();
-});
 
 /** A writer bus and a subscriber bus on two backends (two processes, as far as Redis can tell), agents a, b, c. */
-async function twoProcesses(room: string, url = server.url) {
+async function twoProcesses(room: string, url = testRedis.server.url) {
   const writer = new MessageBus(new RedisStorageBackend({ url, keyPrefix: PREFIX }), new AddressedRoutingPolicy(), {
     room,
     logLevel: 'silent',
@@ -98,7 +87,7 @@ describe('RedisStorageBackend live delivery across processes', () => {
     // The subscriber's backend skips publications carrying its own writer id (its appends are delivered in-process):
     // appends made with that id, but not through it, are publications it never hears of. Learn the id from one of
     // its own appends.
-    const listener = admin.duplicate();
+    const listener = testRedis.client.duplicate();
     await listener.connect();
     const writerIds: string[] = [];
     await listener.subscribe(`${PREFIX}{gap}:live`, (raw) => void writerIds.push(raw.split('\n')[1] as string));
@@ -116,7 +105,10 @@ describe('RedisStorageBackend live delivery across processes', () => {
         routing: { policy: 'addressed', requested: [recipient] },
       };
       const args = new MessageCodec().appendArgs('gap', draft, 0, writerIds[0] as string, '');
-      const reply = (await admin.sendCommand(['EVAL', APPEND, '1', `${PREFIX}{gap}:meta`, `${PREFIX}{gap}:`, ...args])) as [number, number];
+      const reply = (await testRedis.client.sendCommand(['EVAL', APPEND, '1', `${PREFIX}{gap}:meta`, `${PREFIX}{gap}:`, ...args])) as [
+        number,
+        number,
+      ];
       expect(reply[0]).toBe(1);
       return reply[1];
     };
