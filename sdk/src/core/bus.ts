@@ -4,6 +4,7 @@ import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from
 import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { keepsDraftObjects, LazyJsonDraft } from './draft.js';
 import { Emitter } from './emitter.js';
+import { frozenRouting } from './frozen-lists.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
@@ -18,6 +19,7 @@ import type { StreamInfo, StreamSnapshot } from './stream/stream-board.js';
 import { DEFAULT_STREAM_IDLE_MS, StreamHub } from './stream/stream-hub.js';
 import { newStreamId, streamIdempotencyKey } from './stream/stream-id.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
+import { wallClockAt } from './wall-clock.js';
 import type {
   AppendResult,
   Audience,
@@ -81,7 +83,10 @@ export interface MessageBusOptions {
   maxContentDepth?: number;
   /** How many groups one member may be in; more is `INVALID_ARGUMENT` and changes nothing. Default 100. */
   maxGroupsPerMember?: number;
-  /** Clock for message timestamps (ms since epoch). Default `Date.now`. */
+  /**
+   * Clock for message timestamps (ms since epoch). Default: the wall clock, derived from the send's own
+   * `performance.now()` reading and kept within a millisecond of `Date.now()` (core/wall-clock.ts).
+   */
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
   closeStorage?: boolean;
@@ -139,7 +144,9 @@ export class MessageBus {
   readonly #metrics: BusMetrics;
   readonly #limits: MessageLimits;
   readonly #maxGroups: number;
-  readonly #now: () => number;
+  readonly #now: (() => number) | undefined;
+  /** Routing decisions of one-id requests, by the shared list (`soleList`). */
+  readonly #soleRoutings = new WeakMap<readonly string[], RoutingDecision>();
   readonly #closeStorage: boolean;
   /** The routing decision of every message sent without recipients (broadcasts): one frozen object for all. */
   readonly #unrequested: RoutingDecision;
@@ -175,10 +182,10 @@ export class MessageBus {
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
     this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
     this.#maxGroups = maxGroups;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now;
     this.#closeStorage = options.closeStorage ?? true;
     this.#lazyJson = keepsDraftObjects(storage);
-    this.#unrequested = Object.freeze({ policy: policy.name, requested: null });
+    this.#unrequested = frozenRouting(policy.name, null);
     this.#streamIdleMs = streamIdleMs;
     this.#stopWatching = storage.watch?.(room, (message) => this.#onStored(message));
     this.#streams = new StreamHub(storage, room, streamIdleMs, (error) => this.#listenerError('stream', error));
@@ -283,7 +290,7 @@ export class MessageBus {
     // is the only microtask (an async function and its inner await cost two more, and their frames).
     let stored: StoredMessage | Promise<StoredMessage>;
     try {
-      stored = this.#send(message);
+      stored = this.#send(message, started);
     } catch (error) {
       return Promise.reject(this.#rejected('sendMessage', safeSender(message), error));
     }
@@ -320,7 +327,7 @@ export class MessageBus {
     let sender: string | undefined;
     try {
       this.#assertOpen();
-      const checked = checkMessage(message, this.#limits);
+      const checked = checkMessage(message, this.#limits, clock.now());
       if (typeof checked.content !== 'string') {
         throw new MessageBusError(
           'INVALID_MESSAGE',
@@ -589,9 +596,9 @@ export class MessageBus {
   }
 
   /** Checks, routes and appends; synchronous while the backend and the policy are (the built-in memory backend is). */
-  #send(message: Message): StoredMessage | Promise<StoredMessage> {
+  #send(message: Message, started: number): StoredMessage | Promise<StoredMessage> {
     this.#assertOpen();
-    return this.#attempt(checkMessage(message, this.#limits), false);
+    return this.#attempt(checkMessage(message, this.#limits, started), false);
   }
 
   /**
@@ -685,9 +692,9 @@ export class MessageBus {
 
   #draft(checked: CheckedMessage, recipients: readonly string[], audience: Audience, streamId?: string): MessageDraft {
     const { sender, content, contentJson, recipients: requested, idempotencyKey, inReplyTo, metadata } = checked;
-    const timestamp = this.#now();
-    // Frozen (as is `requested`, the checked snapshot): a backend may keep it in the stored message as it is.
-    const routing = requested === undefined ? this.#unrequested : Object.freeze({ policy: this.policy.name, requested });
+    // The clock the send's duration was read from (see wall-clock.ts), unless the bus was given its own.
+    const timestamp = this.#now === undefined ? wallClockAt(checked.startedAt) : this.#now();
+    const routing = this.#routingOf(requested);
     // The size check made the text only when the content was large; else it is made here, or on first read for a
     // backend that keeps the objects (see draft.ts).
     const draft: MessageDraft =
@@ -702,6 +709,15 @@ export class MessageBus {
     }
     if (streamId !== undefined) draft.streamId = streamId;
     return draft;
+  }
+
+  /** The routing decision a draft records: frozen, and for a one-id request (see `soleList`) made once per list. */
+  #routingOf(requested: readonly string[] | undefined): RoutingDecision {
+    if (requested === undefined) return this.#unrequested;
+    if (requested.length !== 1) return frozenRouting(this.policy.name, requested);
+    let routing = this.#soleRoutings.get(requested);
+    if (routing === undefined) this.#soleRoutings.set(requested, (routing = frozenRouting(this.policy.name, requested)));
+    return routing;
   }
 
   /** Appends, counts, and tells subscribers; synchronous when the backend is (no microtask per send). */
@@ -746,7 +762,7 @@ export class MessageBus {
     const started = clock.now();
     try {
       this.#assertOpen();
-      const stored = await this.#append(this.#draft({ ...checked, ...final }, recipients, 'list', streamId));
+      const stored = await this.#append(this.#draft({ ...checked, ...final, startedAt: started }, recipients, 'list', streamId));
       this.#metrics.sendDurationBound.observe((clock.now() - started) / 1000);
       return stored;
     } catch (error) {

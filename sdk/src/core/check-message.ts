@@ -6,6 +6,7 @@
  */
 import { checkInReplyTo, copyMetadata } from './conversation.js';
 import { MessageBusError } from './errors.js';
+import { soleList } from './frozen-lists.js';
 import type { Message, MessageOptions } from './message.js';
 import type { JsonValue, MessageMetadata } from './types.js';
 import { copyContentWithin, isValidId, isValidRecipient, isWellFormed, snapshotIds } from './validate.js';
@@ -30,10 +31,12 @@ export interface CheckedMessage {
   contentJson: string | undefined;
   inReplyTo: number | undefined;
   metadata: { copy: MessageMetadata; json: string } | undefined;
+  /** The `performance.now()` reading when the send began: its duration is measured from it, its timestamp taken from it. */
+  startedAt: number;
 }
 
-/** Reads and checks `message`; throws the typed error of the first thing wrong with it. */
-export function checkMessage(message: Message, limits: MessageLimits): CheckedMessage {
+/** Reads and checks `message`, whose send began at `startedAt` (`performance.now()`); throws the typed error of the first thing wrong with it. */
+export function checkMessage(message: Message, limits: MessageLimits, startedAt: number): CheckedMessage {
   // Any object will do (its fields are read below), so no `instanceof`: optimised code embeds the class's hidden
   // class for it, and is thrown away whenever a full GC finds no message alive.
   if (typeof message !== 'object' || message === null) {
@@ -55,10 +58,7 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
   if (!isValidId(sender)) {
     throw new MessageBusError('INVALID_MESSAGE', 'sender must be an agent id: 1-128 characters of letters, digits and "._:-"');
   }
-  const recipients =
-    requested === undefined
-      ? undefined
-      : Object.freeze(snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient));
+  const recipients = requested === undefined ? undefined : frozenRecipients(requested);
   let idempotencyKey: unknown;
   let replyTo: unknown;
   let rawMetadata: unknown;
@@ -88,7 +88,13 @@ export function checkMessage(message: Message, limits: MessageLimits): CheckedMe
   const { copy, json: contentJson } = copyContentWithin(content, limits.maxContentDepth, limits.maxContentBytes, 'content');
   const inReplyTo = checkInReplyTo(replyTo);
   const metadata = copyMetadata(rawMetadata, limits.maxMetadataBytes, limits.maxContentDepth);
-  return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
+  return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata, startedAt };
+}
+
+/** The checked, frozen snapshot of the requested recipients; a list of one is the shared `soleList`. */
+function frozenRecipients(requested: unknown): readonly string[] {
+  const ids = snapshotIds(requested, 'recipients', MAX_RECIPIENTS, 'INVALID_MESSAGE', undefined, isValidRecipient);
+  return ids.length === 1 ? soleList(ids[0] as string) : Object.freeze(ids);
 }
 
 /** Reads caller input through `read`; a getter or Proxy trap that throws there is a typed `code` error, not a crash. */

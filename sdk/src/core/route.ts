@@ -83,7 +83,8 @@ const checkedFrozen = new WeakMap<readonly unknown[], { view: RoomView; routed: 
 
 function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: RoomView, result: unknown): Routed {
   if (Array.isArray(result)) {
-    const frozen = Object.isFrozen(result);
+    // The bus's own snapshot of the request (what the individual policy returns) is frozen: no runtime call to ask.
+    const frozen = result === message.recipients || Object.isFrozen(result);
     if (result.length === 1) {
       const id = checkMember(policy, view, result[0]);
       // A frozen answer (the individual policy returns the bus's frozen snapshot of the request) is shared as it is.

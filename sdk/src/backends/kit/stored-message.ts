@@ -6,6 +6,7 @@
  * written before threads existed is its own root).
  */
 import type { JsonValue, MessageDraft, MessageMetadata, RoutingDecision, StoredMessage } from '../../core/types.js';
+import { isFrozenRouting } from '../../core/frozen-lists.js';
 import { deepFreeze } from '../../core/validate.js';
 
 /** What a backend read back (or is about to store) for one message. */
@@ -64,7 +65,7 @@ export function messageFromDraft(
 ): StoredMessage {
   // The bus hands a frozen routing decision (with a frozen `requested`): shared as it is, one object less per message.
   const routing = draft.routing;
-  const shared = Object.isFrozen(routing) && (routing.requested === null || Object.isFrozen(routing.requested));
+  const shared = isFrozenRouting(routing);
   return frozenMessage(
     room,
     id,

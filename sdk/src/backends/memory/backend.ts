@@ -275,7 +275,7 @@ interface RoomData {
 /** A list message's recipients: the backend's membership at append time wins over the bus's view; the bus's list is kept when it agrees. */
 function checkedRecipients(data: RoomData, requested: readonly string[]): readonly string[] {
   const members = data.members;
-  if (requested.length === 1 && members.has(requested[0] as string)) return Object.freeze(requested);
+  // First by identity: the bus hands the same frozen list for the same one-id request (core/frozen-lists.ts).
   if (data.checkedLists.has(requested)) return requested;
   if (!requested.every((r) => members.has(r))) return Object.freeze(requested.filter((r) => members.has(r)));
   Object.freeze(requested);
