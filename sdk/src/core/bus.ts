@@ -4,8 +4,8 @@ import { type CheckedMessage, checkMessage, type MessageLimits, readInput } from
 import { DEFAULT_MAX_METADATA_BYTES } from './conversation.js';
 import { keepsDraftObjects, LazyJsonDraft } from './draft.js';
 import { Emitter } from './emitter.js';
-import { frozenRouting } from './frozen-lists.js';
 import { asStorageFailure, isMembersChanged, MessageBusError } from './errors.js';
+import { frozenRouting } from './frozen-lists.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { BusLogger, type Logger, type LogLevel } from './logger.js';
 import type { Message } from './message.js';
@@ -19,7 +19,6 @@ import type { StreamInfo, StreamSnapshot } from './stream/stream-board.js';
 import { DEFAULT_STREAM_IDLE_MS, StreamHub } from './stream/stream-hub.js';
 import { newStreamId, streamIdempotencyKey } from './stream/stream-id.js';
 import { type MessageHandler, type SubscribeOptions, Subscription } from './subscription.js';
-import { wallClockAt } from './wall-clock.js';
 import type {
   AppendResult,
   Audience,
@@ -43,6 +42,7 @@ import {
   resolveLimit,
   snapshotIds,
 } from './validate.js';
+import { wallClockAt } from './wall-clock.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;

@@ -42,7 +42,5 @@ export function frozenRouting(policy: string, requested: readonly string[] | nul
  * caller may build drafts by hand).
  */
 export function isFrozenRouting(routing: RoutingDecision): boolean {
-  return (
-    frozenRoutings.has(routing) || (Object.isFrozen(routing) && (routing.requested === null || Object.isFrozen(routing.requested)))
-  );
+  return frozenRoutings.has(routing) || (Object.isFrozen(routing) && (routing.requested === null || Object.isFrozen(routing.requested)));
 }

@@ -5,8 +5,9 @@
  * `thread` the message's own id when nothing says otherwise (a message
  * written before threads existed is its own root).
  */
-import type { JsonValue, MessageDraft, MessageMetadata, RoutingDecision, StoredMessage } from '../../core/types.js';
+
 import { isFrozenRouting } from '../../core/frozen-lists.js';
+import type { JsonValue, MessageDraft, MessageMetadata, RoutingDecision, StoredMessage } from '../../core/types.js';
 import { deepFreeze } from '../../core/validate.js';
 
 /** What a backend read back (or is about to store) for one message. */
