@@ -83,16 +83,17 @@ const checkedFrozen = new WeakMap<readonly unknown[], { view: RoomView; routed: 
 
 function checkResult(policy: RoutingPolicy, message: RoutableMessage, view: RoomView, result: unknown): Routed {
   if (Array.isArray(result)) {
-    // The bus's own snapshot of the request (what the individual policy returns) is frozen: no runtime call to ask.
-    const frozen = result === message.recipients || Object.isFrozen(result);
+    // `Object.isFrozen` on an array is a runtime call: asked only when neither identity below answers it.
     if (result.length === 1) {
       const id = checkMember(policy, view, result[0]);
       // A frozen answer (the individual policy returns the bus's frozen snapshot of the request) is shared as it is.
+      const frozen = result === message.recipients || Object.isFrozen(result);
       return { recipients: frozen ? (result as string[]) : [id], audience: 'list' };
     }
-    if (frozen) {
-      const known = checkedFrozen.get(result);
-      if (known?.view === view) return known.routed;
+    // Only frozen answers are remembered, and a frozen array stays frozen.
+    const known = checkedFrozen.get(result);
+    if (known?.view === view) return known.routed;
+    if (Object.isFrozen(result)) {
       const routed = Object.freeze(checkList(policy, view, result));
       checkedFrozen.set(result, { view, routed });
       return routed;
