@@ -6,6 +6,7 @@ import { Message, MessageBus } from '../sdk/dist/index.js';
 import { BroadcastRoutingPolicy, IndividualRoutingPolicy, SubgroupRoutingPolicy } from '../sdk/dist/routing-policies/index.js';
 import { gcDeoptRows } from './gc-deopts.mjs';
 import { allocatedPerOp } from './heap-allocated.mjs';
+import { runtimeCallRows } from './runtime-calls.mjs';
 import { safeBusRoom } from './safe-bus-baseline.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -353,6 +354,7 @@ export async function run() {
     await fetchesPerSend(),
     ...(await heapPerSend()),
     ...gcDeoptRows(),
+    ...runtimeCallRows(),
     ...(await fetchLatencies()),
     ...(await broadcastBytes()),
   ];
@@ -363,6 +365,9 @@ export async function run() {
   const heap = rows.filter((r) => r.measure.startsWith('heap bytes'));
   const wakeups = rows.find((r) => r.measure.startsWith('storage fetches per send'));
   const [busDeopts, safeDeopts] = rows.filter((r) => r.deopts !== undefined);
+  const [busCalls, safeCalls] = rows.filter((r) => r['clock reads/send'] !== undefined);
+  const calls = (r) =>
+    `${r['Object.freeze/send']} Object.freeze, ${r['Object.isFrozen/send']} Object.isFrozen, ${r['clock reads/send']} clock reads`;
   const bySize = (kind) =>
     direct.map(
       (d) =>
@@ -379,6 +384,7 @@ export async function run() {
     `storage fetches per send with 10 live subscribers: ${wakeups['fetches/send']} (a subscription takes the next id as it is stored and fetches only on a gap; it is not woken for messages routed to others)`,
     `heap bytes allocated per send (V8 GC profiler, garbage included, the caller's Message and content counted on every side): ${heap.map((r) => `${r.measure.slice('heap bytes allocated per send: '.length)} ${r['bytes/send']}`).join(', ')}`,
     `optimised send-path functions thrown away by full GCs ("weak objects" deoptimisations over 5 forced GCs): bus ${busDeopts.deopts} (${busDeopts.which}), safe bus ${safeDeopts.deopts} (40-48 before the draft and message classes kept their hidden classes alive)`,
+    `runtime and clock calls per direct send (counted in a child process): bus ${calls(busCalls)}; safe bus ${calls(safeCalls)} (the bus made 5, 3 and 3 before one-id lists and routing decisions were shared and the timestamp came from the send's own clock reading)`,
     `direct send / baseline: ${direct.map((r) => `${r.agents} agents ${r['ratio to baseline']}`).join(', ')} (target >= 0.333)`,
     `fetch p50 at ${fetches.at(-1)['room messages']} / at 10k: ${fetches.at(-1)['p50 ratio to 10k room']} (target <= 2)`,
     `bytes per broadcast at 1000 agents / at 10 agents: ${bytes.at(-1)['ratio to 10 agents']} (flat means the audience is stored once)`,
