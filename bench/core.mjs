@@ -384,7 +384,7 @@ export async function run() {
     `storage fetches per send with 10 live subscribers: ${wakeups['fetches/send']} (a subscription takes the next id as it is stored and fetches only on a gap; it is not woken for messages routed to others)`,
     `heap bytes allocated per send (V8 GC profiler, garbage included, the caller's Message and content counted on every side): ${heap.map((r) => `${r.measure.slice('heap bytes allocated per send: '.length)} ${r['bytes/send']}`).join(', ')}`,
     `optimised send-path functions thrown away by full GCs ("weak objects" deoptimisations over 5 forced GCs): bus ${busDeopts.deopts} (${busDeopts.which}), safe bus ${safeDeopts.deopts} (40-48 before the draft and message classes kept their hidden classes alive)`,
-    `runtime and clock calls per direct send (counted in a child process): bus ${calls(busCalls)}; safe bus ${calls(safeCalls)} (the bus made 5, 3 and 3 before one-id lists and routing decisions were shared and the timestamp came from the send's own clock reading)`,
+    `runtime and clock calls per direct send (counted in a child process): bus ${calls(busCalls)}; safe bus ${calls(safeCalls)} (the bus made 5 and 3 freezes and checks before one-id lists and routing decisions were shared; its 3 clock reads are the timestamp and the send histogram's two ends)`,
     `direct send / baseline: ${direct.map((r) => `${r.agents} agents ${r['ratio to baseline']}`).join(', ')} (target >= 0.333)`,
     `fetch p50 at ${fetches.at(-1)['room messages']} / at 10k: ${fetches.at(-1)['p50 ratio to 10k room']} (target <= 2)`,
     `bytes per broadcast at 1000 agents / at 10 agents: ${bytes.at(-1)['ratio to 10 agents']} (flat means the audience is stored once)`,

@@ -42,7 +42,6 @@ import {
   resolveLimit,
   snapshotIds,
 } from './validate.js';
-import { wallClockAt } from './wall-clock.js';
 
 /** Default and maximum `limit` of `fetchMessages`. */
 export const DEFAULT_FETCH_LIMIT = 100;
@@ -83,10 +82,7 @@ export interface MessageBusOptions {
   maxContentDepth?: number;
   /** How many groups one member may be in; more is `INVALID_ARGUMENT` and changes nothing. Default 100. */
   maxGroupsPerMember?: number;
-  /**
-   * Clock for message timestamps (ms since epoch). Default: the wall clock, derived from the send's own
-   * `performance.now()` reading and kept within a millisecond of `Date.now()` (core/wall-clock.ts).
-   */
+  /** Clock for message timestamps (ms since epoch). Default `Date.now`. */
   now?: () => number;
   /** Close the storage backend in `close()`. Default `true`; set `false` when several buses share one backend. */
   closeStorage?: boolean;
@@ -144,7 +140,7 @@ export class MessageBus {
   readonly #metrics: BusMetrics;
   readonly #limits: MessageLimits;
   readonly #maxGroups: number;
-  readonly #now: (() => number) | undefined;
+  readonly #now: () => number;
   /** Routing decisions of one-id requests, by the shared list (`soleList`). */
   readonly #soleRoutings = new WeakMap<readonly string[], RoutingDecision>();
   readonly #closeStorage: boolean;
@@ -182,7 +178,7 @@ export class MessageBus {
     this.#metrics = new BusMetrics(options.metrics ?? new MetricsRegistry(), room, policy.name, () => this.#collect());
     this.#limits = { maxContentBytes, maxContentDepth, maxMetadataBytes };
     this.#maxGroups = maxGroups;
-    this.#now = options.now;
+    this.#now = options.now ?? Date.now;
     this.#closeStorage = options.closeStorage ?? true;
     this.#lazyJson = keepsDraftObjects(storage);
     this.#unrequested = frozenRouting(policy.name, null);
@@ -290,7 +286,7 @@ export class MessageBus {
     // is the only microtask (an async function and its inner await cost two more, and their frames).
     let stored: StoredMessage | Promise<StoredMessage>;
     try {
-      stored = this.#send(message, started);
+      stored = this.#send(message);
     } catch (error) {
       return Promise.reject(this.#rejected('sendMessage', safeSender(message), error));
     }
@@ -327,7 +323,7 @@ export class MessageBus {
     let sender: string | undefined;
     try {
       this.#assertOpen();
-      const checked = checkMessage(message, this.#limits, clock.now());
+      const checked = checkMessage(message, this.#limits);
       if (typeof checked.content !== 'string') {
         throw new MessageBusError(
           'INVALID_MESSAGE',
@@ -596,9 +592,9 @@ export class MessageBus {
   }
 
   /** Checks, routes and appends; synchronous while the backend and the policy are (the built-in memory backend is). */
-  #send(message: Message, started: number): StoredMessage | Promise<StoredMessage> {
+  #send(message: Message): StoredMessage | Promise<StoredMessage> {
     this.#assertOpen();
-    return this.#attempt(checkMessage(message, this.#limits, started), false);
+    return this.#attempt(checkMessage(message, this.#limits), false);
   }
 
   /**
@@ -692,8 +688,7 @@ export class MessageBus {
 
   #draft(checked: CheckedMessage, recipients: readonly string[], audience: Audience, streamId?: string): MessageDraft {
     const { sender, content, contentJson, recipients: requested, idempotencyKey, inReplyTo, metadata } = checked;
-    // The clock the send's duration was read from (see wall-clock.ts), unless the bus was given its own.
-    const timestamp = this.#now === undefined ? wallClockAt(checked.startedAt) : this.#now();
+    const timestamp = this.#now();
     const routing = this.#routingOf(requested);
     // The size check made the text only when the content was large; else it is made here, or on first read for a
     // backend that keeps the objects (see draft.ts).
@@ -762,7 +757,7 @@ export class MessageBus {
     const started = clock.now();
     try {
       this.#assertOpen();
-      const stored = await this.#append(this.#draft({ ...checked, ...final, startedAt: started }, recipients, 'list', streamId));
+      const stored = await this.#append(this.#draft({ ...checked, ...final }, recipients, 'list', streamId));
       this.#metrics.sendDurationBound.observe((clock.now() - started) / 1000);
       return stored;
     } catch (error) {

@@ -31,12 +31,10 @@ export interface CheckedMessage {
   contentJson: string | undefined;
   inReplyTo: number | undefined;
   metadata: { copy: MessageMetadata; json: string } | undefined;
-  /** The `performance.now()` reading when the send began: its duration is measured from it, its timestamp taken from it. */
-  startedAt: number;
 }
 
-/** Reads and checks `message`, whose send began at `startedAt` (`performance.now()`); throws the typed error of the first thing wrong with it. */
-export function checkMessage(message: Message, limits: MessageLimits, startedAt: number): CheckedMessage {
+/** Reads and checks `message`; throws the typed error of the first thing wrong with it. */
+export function checkMessage(message: Message, limits: MessageLimits): CheckedMessage {
   // Any object will do (its fields are read below), so no `instanceof`: optimised code embeds the class's hidden
   // class for it, and is thrown away whenever a full GC finds no message alive.
   if (typeof message !== 'object' || message === null) {
@@ -88,7 +86,7 @@ export function checkMessage(message: Message, limits: MessageLimits, startedAt:
   const { copy, json: contentJson } = copyContentWithin(content, limits.maxContentDepth, limits.maxContentBytes, 'content');
   const inReplyTo = checkInReplyTo(replyTo);
   const metadata = copyMetadata(rawMetadata, limits.maxMetadataBytes, limits.maxContentDepth);
-  return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata, startedAt };
+  return { sender, recipients, idempotencyKey, content: copy, contentJson, inReplyTo, metadata };
 }
 
 /** The checked, frozen snapshot of the requested recipients; a list of one is the shared `soleList`. */

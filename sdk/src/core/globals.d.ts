@@ -9,7 +9,7 @@ declare var console: {
   warn(message?: unknown, ...args: unknown[]): void;
   error(message?: unknown, ...args: unknown[]): void;
 };
-declare var performance: { now(): number; readonly timeOrigin: number };
+declare var performance: { now(): number };
 declare function setTimeout(callback: () => void, ms?: number): unknown;
 declare function clearTimeout(handle: unknown): void;
 /** Random stream ids. Unlike `crypto.randomUUID`, this exists outside secure contexts (a page served over plain http). */
