@@ -12,7 +12,7 @@ import { openSocket, socketThroughput, WS_WINDOW } from './worker.mjs';
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 2 : 6;
 const DURATION_MS = quick ? 1000 : 2000;
-const FANOUT_AGENTS = 100;
+export const FANOUT_AGENTS = 100;
 const FANOUT_MESSAGES = quick ? 30 : 100;
 const PEER = 'PartyServer';
 
@@ -163,7 +163,7 @@ async function ingestWithWork(url, counters) {
 }
 
 /** Opens the listeners and the sender once; `measure` then sends messages one at a time (latency = send → last listener). */
-async function openFanOut(senderUrl, listenerUrls, seqOf) {
+export async function openFanOut(senderUrl, listenerUrls, seqOf) {
   const listeners = [];
   for (const url of listenerUrls) listeners.push(await openSocket(url));
   const sender = await openSocket(senderUrl);
