@@ -125,6 +125,8 @@ function report(rounds) {
     timing('workerd CPU per ingested message (µs)', (r, w) => r.ingest[w].cpuUs / r.ingest[w].messages, Math.round),
     timing(`fan-out to ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.fan[w].p50, ms),
     timing(`fan-out to ${FANOUT_AGENTS} sockets p99 (ms)`, (r, w) => r.fan[w].p99, ms),
+    timing(`fan-out, first of the ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.fan[w].firstP50, ms),
+    timing('workerd CPU per fan-out message (µs)', (r, w) => r.fan[w].cpuUs / r.fan[w].messages, Math.round),
     work('bytes per delivered frame (fan-out)', 'frameBytes', 'fan', 0),
     work('bytes per ok reply (ingest)', 'okBytes', 'ingest', 0),
     work('JSON.stringify calls per fan-out message', 'stringify', 'fan'),
@@ -133,7 +135,7 @@ function report(rounds) {
     work('SQLite rows written per append (ingest)', 'rows', 'ingest', 2),
   ];
   const [ingest, cpu, p50, p99] = rows;
-  const [frame, , fanStringify, , sql, written] = rows.slice(4);
+  const [frame, , fanStringify, , sql, written] = rows.slice(6);
   const notes = [
     `${rounds.length} alternating rounds (who goes first alternates), each: ${DURATION_MS / 1000}s WebSocket ingest per side, then ${FANOUT_MESSAGES} fan-out messages one at a time per side. Ratios are bus/${PEER} per round; the median and the range are over the rounds. Local \`wrangler dev\` on a shared 2-core machine: the Node client shares the cores with workerd, and both sides pay the same client cost.`,
     `bus = this worker (JWT check at upgrade, Hono routing, the ChatRoom object with MessageBus routing, DurableObjectStorageBackend append, per-socket delivery). ${PEER} = bench/edge/partyserver-room.ts: \`INSERT … RETURNING id\` into SQLite, \`ok\` with the id to the sender, one \`broadcast\` of a once-stringified frame to the others.`,
@@ -141,7 +143,8 @@ function report(rounds) {
     `What ${PEER} does not guarantee here, and the bus does: no member ids (connections are anonymous ids), no auth, no history or per-agent fetch, no replay after a dropped socket (no cursor; a frame sent while a socket is down is lost to it), no idempotency keys, no routing (direct or subgroup), no rate or size limits. The timings are speed at unequal work; the work rows show how unequal.`,
     'Work counts: frames and their bytes are counted by the client; JSON.stringify calls and sql.exec statements are counted inside the isolate (bench/edge/counters.ts, a bench-only wrap of the runtime functions, the room code unchanged), as a delta over a phase in which only one room works, divided by its messages.',
     `Goals (issue 10): fan-out p50 bus/${PEER} ≤ 1.0 (${p50[`bus/${PEER}`]} now) and p99 ≤ 1.2 (${p99[`bus/${PEER}`]}); ingest ≥ 1.0 (${ingest[`bus/${PEER}`]}). In work: one JSON.stringify per fan-out, not one per socket (${fanStringify.bus} per fan-out message now, ${fanStringify[PEER]} for ${PEER}: the content, the one frame text every socket gets, the sender's ok), broadcast frames under 2x ${PEER}'s bytes for the same content (${frame[`bus/${PEER}`]}x now), and fewer SQL statements per append (${sql.bus} now) and rows written per append (${written.bus} now, ${written[PEER]} for ${PEER}); workerd CPU per ingested message ${cpu[`bus/${PEER}`]}x ${PEER}'s (≤ 1.0 is the CPU side of the ingest goal).`,
-    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 64 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
+    `Fan-out latency is the sender's frame → the last of the ${FANOUT_AGENTS} listeners got its frame; "first of the sockets" is the same to the first listener: the room's own turn (the frame read, stored and sent to every socket) and one trip through the runtime, before the ${FANOUT_AGENTS} frames queue through workerd, wrangler's proxy and the Node client, which cost both sides the same per frame. workerd CPU per fan-out message is the same /proc count as for ingest, over the fan-out phase.`,
+    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` and a root's `thread` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 64 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
     "Rows written is SQLite's own count (`cursor.rowsWritten`): table rows, index entries and the rows triggers write. The bus's usual broadcast writes the message row, its entry in the epoch index `mmb_messages_audience` and the sender's own run; the peer its one row. workerd CPU is the user+system time of the `wrangler dev` workerd process over the phase (/proc), divided by its messages: it moves with the machine's load less than the rates do, but it is a timing, not a count.",
   ];
   return { title: `Edge peers (one wrangler dev): bus vs ${PEER}`, rows, notes, rounds };
@@ -177,6 +180,7 @@ export async function openFanOut(senderUrl, listenerUrls, seqOf) {
       // Every byte a listener gets counts, the bus's `audience` frames (sent once per socket per membership) included.
       current.bytes += Buffer.byteLength(text);
       if (seqOf(JSON.parse(text)) !== current.seq) return;
+      current.first ??= performance.now();
       if (--current.remaining === 0) current.last = performance.now();
       settle();
     };
@@ -193,15 +197,17 @@ export async function openFanOut(senderUrl, listenerUrls, seqOf) {
     async measure(firstSeq, count, counters) {
       const before = await counters();
       const latencies = [];
+      const firsts = [];
       let frames = 0;
       let bytes = 0;
       for (let seq = firstSeq; seq < firstSeq + count; seq++) {
         const started = performance.now();
         await new Promise((done, fail) => {
-          current = { seq, remaining: listeners.length, ok: false, bytes: 0, done, fail };
+          current = { seq, remaining: listeners.length, ok: false, bytes: 0, first: undefined, done, fail };
           sender.send(JSON.stringify({ type: 'send', ref: seq, content: { seq } }));
         });
         latencies.push(current.last - started);
+        firsts.push(current.first - started);
         frames += listeners.length;
         bytes += current.bytes;
       }
@@ -211,6 +217,8 @@ export async function openFanOut(senderUrl, listenerUrls, seqOf) {
       return {
         p50: at(0.5),
         p99: at(0.99),
+        firstP50: median(firsts),
+        cpuUs: (after.cpuMs - before.cpuMs) * 1000,
         messages: count,
         frameBytes: (bytes / frames) * count, // summed per message, so `work` divides by messages
         stringify: after.stringify - before.stringify,

@@ -84,7 +84,7 @@ async function openFanOuts(base, ws, tag) {
 }
 
 async function zeroCounts() {
-  return { stringify: 0, sql: 0, rows: 0 };
+  return { stringify: 0, sql: 0, rows: 0, cpuMs: 0 };
 }
 
 /** Self time by function (and its source place), as µs per message, most first. */
