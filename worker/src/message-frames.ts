@@ -23,9 +23,9 @@ const MAX_AUDIENCES = 16;
 /**
  * Encodes the room's `message` frames (MessageFrame in contract.ts, read back by the SDK's `FrameReader`):
  * every frame leaves out `room` (the socket's) and a root's `thread` (its own id), and a long recipient list is
- * replaced by the id of an audience,
- * so each message is stringified once whichever socket gets it. An audience is "the message's recipients plus
- * its sender", in the stored order: a socket that receives a message learns no id the message does not show it.
+ * replaced by the id of an audience, so each message is stringified once whichever socket gets it. An audience
+ * is "the message's recipients plus its sender", in the stored order: a socket that receives a message learns no
+ * id the message does not show it.
  * Broadcasts of one membership share one audience across senders, because the room lists members in one order.
  */
 export class MessageFrames {
