@@ -12,7 +12,7 @@ import { openSocket, socketThroughput, WS_WINDOW } from './worker.mjs';
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 2 : 6;
 const DURATION_MS = quick ? 1000 : 2000;
-const FANOUT_AGENTS = 100;
+export const FANOUT_AGENTS = 100;
 const FANOUT_MESSAGES = quick ? 30 : 100;
 const PEER = 'PartyServer';
 
@@ -72,12 +72,15 @@ export async function run() {
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate who goes first: a warming or cooling machine then favours neither.
       const order = round % 2 === 0 ? ['bus', 'peer'] : ['peer', 'bus'];
-      const result = { ingest: {}, fan: {} };
+      const result = { ingest: {}, fan: {}, latency: {} };
       for (const who of order) result.ingest[who] = await ingest[who]();
+      // Work counts and CPU need a phase in which only one side works: a block of messages per side.
       for (const who of order) {
         result.fan[who] = await fan[who].measure(seq, FANOUT_MESSAGES, counters);
         seq += FANOUT_MESSAGES;
       }
+      result.latency = await interleavedLatency(fan, seq, FANOUT_MESSAGES);
+      seq += 2 * FANOUT_MESSAGES;
       rounds.push(result);
     }
     for (const f of Object.values(fan)) f.close();
@@ -123,8 +126,11 @@ function report(rounds) {
   const rows = [
     timing(`WebSocket ingest, one socket, ${WS_WINDOW} in flight (msgs/s)`, (r, w) => r.ingest[w].rate, Math.round),
     timing('workerd CPU per ingested message (µs)', (r, w) => r.ingest[w].cpuUs / r.ingest[w].messages, Math.round),
-    timing(`fan-out to ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.fan[w].p50, ms),
-    timing(`fan-out to ${FANOUT_AGENTS} sockets p99 (ms)`, (r, w) => r.fan[w].p99, ms),
+    timing(`fan-out to ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.latency[w].p50, ms),
+    timing(`fan-out to ${FANOUT_AGENTS} sockets p99 (ms)`, (r, w) => r.latency[w].p99, ms),
+    timing(`fan-out, first of the ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.latency[w].firstP50, ms),
+    timing(`fan-out p50, in blocks of ${FANOUT_MESSAGES} per side (ms)`, (r, w) => r.fan[w].p50, ms),
+    timing('workerd CPU per fan-out message (µs)', (r, w) => r.fan[w].cpuUs / r.fan[w].messages, Math.round),
     work('bytes per delivered frame (fan-out)', 'frameBytes', 'fan', 0),
     work('bytes per ok reply (ingest)', 'okBytes', 'ingest', 0),
     work('JSON.stringify calls per fan-out message', 'stringify', 'fan'),
@@ -133,15 +139,16 @@ function report(rounds) {
     work('SQLite rows written per append (ingest)', 'rows', 'ingest', 2),
   ];
   const [ingest, cpu, p50, p99] = rows;
-  const [frame, , fanStringify, , sql, written] = rows.slice(4);
+  const [frame, , fanStringify, , sql, written] = rows.slice(7);
   const notes = [
-    `${rounds.length} alternating rounds (who goes first alternates), each: ${DURATION_MS / 1000}s WebSocket ingest per side, then ${FANOUT_MESSAGES} fan-out messages one at a time per side. Ratios are bus/${PEER} per round; the median and the range are over the rounds. Local \`wrangler dev\` on a shared 2-core machine: the Node client shares the cores with workerd, and both sides pay the same client cost.`,
+    `${rounds.length} alternating rounds (who goes first alternates), each: ${DURATION_MS / 1000}s WebSocket ingest per side, then ${FANOUT_MESSAGES} fan-out messages one at a time per side in a block (for the work counts and CPU, which need a phase in which one side works alone), then ${FANOUT_MESSAGES} more per side interleaved, one message of each side in turn (the fan-out latency rows: both sides then meet the same load from other processes, which moves over seconds; between blocks it moved the ratio by ±20% per round, interleaved by ±5%). Ratios are bus/${PEER} per round; the median and the range are over the rounds. Local \`wrangler dev\` on a shared 2-core machine: the Node client shares the cores with workerd, and both sides pay the same client cost.`,
     `bus = this worker (JWT check at upgrade, Hono routing, the ChatRoom object with MessageBus routing, DurableObjectStorageBackend append, per-socket delivery). ${PEER} = bench/edge/partyserver-room.ts: \`INSERT … RETURNING id\` into SQLite, \`ok\` with the id to the sender, one \`broadcast\` of a once-stringified frame to the others.`,
     `Why the bus ingests faster: it answers the frames the runtime delivers in one turn of the object's event loop together (worker/src/socket-turns.ts), so their appends share one SQLite commit; ${PEER} handles each frame in its own turn, one commit each. The commit, not the statement, is most of a write's cost. Both reply only once the write is durable (the runtime's output gate). Fan-out sends one message at a time, so there each frame is alone and is answered at once, as before.`,
     `What ${PEER} does not guarantee here, and the bus does: no member ids (connections are anonymous ids), no auth, no history or per-agent fetch, no replay after a dropped socket (no cursor; a frame sent while a socket is down is lost to it), no idempotency keys, no routing (direct or subgroup), no rate or size limits. The timings are speed at unequal work; the work rows show how unequal.`,
     'Work counts: frames and their bytes are counted by the client; JSON.stringify calls and sql.exec statements are counted inside the isolate (bench/edge/counters.ts, a bench-only wrap of the runtime functions, the room code unchanged), as a delta over a phase in which only one room works, divided by its messages.',
     `Goals (issue 10): fan-out p50 bus/${PEER} ≤ 1.0 (${p50[`bus/${PEER}`]} now) and p99 ≤ 1.2 (${p99[`bus/${PEER}`]}); ingest ≥ 1.0 (${ingest[`bus/${PEER}`]}). In work: one JSON.stringify per fan-out, not one per socket (${fanStringify.bus} per fan-out message now, ${fanStringify[PEER]} for ${PEER}: the content, the one frame text every socket gets, the sender's ok), broadcast frames under 2x ${PEER}'s bytes for the same content (${frame[`bus/${PEER}`]}x now), and fewer SQL statements per append (${sql.bus} now) and rows written per append (${written.bus} now, ${written[PEER]} for ${PEER}); workerd CPU per ingested message ${cpu[`bus/${PEER}`]}x ${PEER}'s (≤ 1.0 is the CPU side of the ingest goal).`,
-    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 64 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
+    `Fan-out latency is the sender's frame → the last of the ${FANOUT_AGENTS} listeners got its frame; "first of the sockets" is the same to the first listener: the room's own turn (the frame read, stored and sent to every socket) and one trip through the runtime, before the ${FANOUT_AGENTS} frames queue through workerd, wrangler's proxy and the Node client, which cost both sides the same per frame. workerd CPU per fan-out message is the same /proc count as for ingest, over the fan-out phase.`,
+    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` and a root's `thread` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 64 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
     "Rows written is SQLite's own count (`cursor.rowsWritten`): table rows, index entries and the rows triggers write. The bus's usual broadcast writes the message row, its entry in the epoch index `mmb_messages_audience` and the sender's own run; the peer its one row. workerd CPU is the user+system time of the `wrangler dev` workerd process over the phase (/proc), divided by its messages: it moves with the machine's load less than the rates do, but it is a timing, not a count.",
   ];
   return { title: `Edge peers (one wrangler dev): bus vs ${PEER}`, rows, notes, rounds };
@@ -163,7 +170,7 @@ async function ingestWithWork(url, counters) {
 }
 
 /** Opens the listeners and the sender once; `measure` then sends messages one at a time (latency = send → last listener). */
-async function openFanOut(senderUrl, listenerUrls, seqOf) {
+export async function openFanOut(senderUrl, listenerUrls, seqOf) {
   const listeners = [];
   for (const url of listenerUrls) listeners.push(await openSocket(url));
   const sender = await openSocket(senderUrl);
@@ -177,6 +184,7 @@ async function openFanOut(senderUrl, listenerUrls, seqOf) {
       // Every byte a listener gets counts, the bus's `audience` frames (sent once per socket per membership) included.
       current.bytes += Buffer.byteLength(text);
       if (seqOf(JSON.parse(text)) !== current.seq) return;
+      current.first ??= performance.now();
       if (--current.remaining === 0) current.last = performance.now();
       settle();
     };
@@ -189,28 +197,35 @@ async function openFanOut(senderUrl, listenerUrls, seqOf) {
       settle();
     }
   };
+  /** Sends message `seq` and resolves once every listener has it and the sender its `ok`. */
+  const once = async (seq) => {
+    const started = performance.now();
+    await new Promise((done, fail) => {
+      current = { seq, remaining: listeners.length, ok: false, bytes: 0, first: undefined, done, fail };
+      sender.send(JSON.stringify({ type: 'send', ref: seq, content: { seq } }));
+    });
+    return { last: current.last - started, first: current.first - started, bytes: current.bytes };
+  };
   return {
+    once,
+    /** `count` messages in a row, with the isolate's work counted over them (only this side works meanwhile). */
     async measure(firstSeq, count, counters) {
       const before = await counters();
       const latencies = [];
+      const firsts = [];
       let frames = 0;
       let bytes = 0;
       for (let seq = firstSeq; seq < firstSeq + count; seq++) {
-        const started = performance.now();
-        await new Promise((done, fail) => {
-          current = { seq, remaining: listeners.length, ok: false, bytes: 0, done, fail };
-          sender.send(JSON.stringify({ type: 'send', ref: seq, content: { seq } }));
-        });
-        latencies.push(current.last - started);
+        const one = await once(seq);
+        latencies.push(one.last);
+        firsts.push(one.first);
         frames += listeners.length;
-        bytes += current.bytes;
+        bytes += one.bytes;
       }
       const after = await counters();
-      latencies.sort((a, b) => a - b);
-      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
       return {
-        p50: at(0.5),
-        p99: at(0.99),
+        ...latencySummary(latencies, firsts),
+        cpuUs: (after.cpuMs - before.cpuMs) * 1000,
         messages: count,
         frameBytes: (bytes / frames) * count, // summed per message, so `work` divides by messages
         stringify: after.stringify - before.stringify,
@@ -222,6 +237,31 @@ async function openFanOut(senderUrl, listenerUrls, seqOf) {
       for (const socket of [...listeners, sender]) socket.close();
     },
   };
+}
+
+/**
+ * Fan-out latency with the two sides' messages interleaved, one each in turn (who goes first alternates per
+ * pair): both then see the machine as it is at that moment, so the load of other processes, which moves over
+ * seconds, changes the ratio far less than between blocks of 100 messages per side.
+ */
+async function interleavedLatency(fan, firstSeq, count) {
+  const last = { bus: [], peer: [] };
+  const first = { bus: [], peer: [] };
+  let seq = firstSeq;
+  for (let i = 0; i < count; i++) {
+    for (const who of i % 2 === 0 ? ['bus', 'peer'] : ['peer', 'bus']) {
+      const one = await fan[who].once(seq++);
+      last[who].push(one.last);
+      first[who].push(one.first);
+    }
+  }
+  return { bus: latencySummary(last.bus, first.bus), peer: latencySummary(last.peer, first.peer) };
+}
+
+function latencySummary(latencies, firsts) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { p50: at(0.5), p99: at(0.99), firstP50: median(firsts) };
 }
 
 async function readCounters(base, pid) {

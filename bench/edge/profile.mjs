@@ -1,22 +1,31 @@
-// A V8 CPU profile of the edge peers' ingest, for finding where the bus's per-message time goes (not part of
-// `npm run bench`: profiles are for reading, the bench's ratios and work counts are what it reports).
-// Usage: node bench/edge/profile.mjs [bus|peer|both] [seconds]   (after `npm run build`)
+// A V8 CPU profile of the edge peers' ingest or fan-out, for finding where the bus's per-message time goes (not
+// part of `npm run bench`: profiles are for reading, the bench's ratios and work counts are what it reports).
+// Usage: node bench/edge/profile.mjs [bus|peer|both] [seconds|messages] [ingest|fanout]   (after `npm run build`)
 // Starts the same `wrangler dev` as bench/edge-peers.mjs, connects to its DevTools inspector, profiles one
-// side's WebSocket ingest, prints the functions with the most self time, and writes the .cpuprofile to /tmp
-// (open it in Chrome DevTools' Performance panel).
+// side's WebSocket ingest for `seconds` (default 4), or its fan-out of `messages` (default 300) one at a time to
+// 100 sockets, prints the functions with the most self time, and writes the .cpuprofile to /tmp (open it in
+// Chrome DevTools' Performance panel).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { FANOUT_AGENTS, openFanOut } from '../edge-peers.mjs';
 import { socketThroughput } from '../worker.mjs';
 import { joinRoom, ROOT, SECRET, startDev } from './wrangler-dev.mjs';
 
 const which = process.argv[2] ?? 'both';
-const seconds = Number(process.argv[3] ?? 4);
+const mode = process.argv[4] ?? 'ingest';
+const amount = Number(process.argv[3] ?? (mode === 'fanout' ? 300 : 4));
 const TOP = 40;
 
 const dev = await startDev({
   config: join(ROOT, 'bench/edge/wrangler.toml'),
-  vars: { BUS_SECRET: SECRET, RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' },
+  vars: {
+    BUS_SECRET: SECRET,
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000',
+    MAX_SOCKETS_PER_ROOM: '10000',
+    MAX_MEMBERS_PER_ROOM: '10000',
+  },
 });
 try {
   const ws = dev.url.replace('http', 'ws');
@@ -25,22 +34,57 @@ try {
   const sender = await joinRoom(dev.url, room, 'sender');
   await joinRoom(dev.url, room, 'reader');
   const urls = { bus: `${ws}/v1/rooms/${room}/ws?agent=sender&token=${sender}`, peer: `${ws}/parties/peer-room/profile-${tag}` };
+  const fan = mode === 'fanout' ? await openFanOuts(dev.url, ws, tag) : undefined;
   const inspector = await connectInspector(dev.inspector);
   for (const side of which === 'both' ? ['bus', 'peer'] : [which]) {
-    await socketThroughput(urls[side], { durationMs: 1000 }); // warm-up: compiled code, a created object
+    // Warm-up: compiled code, a created object.
+    if (fan) await fan[side].measure(0, 50, zeroCounts);
+    else await socketThroughput(urls[side], { durationMs: 1000 });
     await inspector.call('Profiler.enable');
     await inspector.call('Profiler.setSamplingInterval', { interval: 100 });
     await inspector.call('Profiler.start');
-    const { rate, messages } = await socketThroughput(urls[side], { durationMs: seconds * 1000 });
+    const { label, messages } = fan
+      ? await fan[side].measure(1000, amount, zeroCounts).then((r) => ({ label: `p50 ${r.p50.toFixed(2)} ms`, messages: amount }))
+      : await socketThroughput(urls[side], { durationMs: amount * 1000 }).then((r) => ({
+          label: `${Math.round(r.rate)} msgs/s`,
+          messages: r.messages,
+        }));
     const { profile } = await inspector.call('Profiler.stop');
-    const file = `/tmp/edge-${side}-${tag}.cpuprofile`;
+    const file = `/tmp/edge-${mode}-${side}-${tag}.cpuprofile`;
     writeFileSync(file, JSON.stringify(profile));
-    console.log(`\n== ${side}: ${Math.round(rate)} msgs/s, ${messages} messages; profile ${file}`);
-    summarize(profile, messages, await sourceLines(inspector, profile));
+    console.log(`\n== ${side} ${mode}: ${label}, ${messages} messages; profile ${file}`);
+    const lines = await sourceLines(inspector, profile);
+    summarize(profile, messages, lines);
+    hotLines(profile, messages, lines);
   }
+  if (fan) for (const f of Object.values(fan)) f.close();
   inspector.close();
 } finally {
   await dev.stop();
+}
+
+/** The fan-out rooms of edge-peers.mjs: 100 listeners and a sender on each side. */
+async function openFanOuts(base, ws, tag) {
+  const room = `profile-fan-${tag}`;
+  const sender = await joinRoom(base, room, 'sender');
+  const listeners = [];
+  for (let i = 0; i < FANOUT_AGENTS; i++) {
+    const agent = `agent-${i}`;
+    listeners.push(`${ws}/v1/rooms/${room}/ws?agent=${agent}&token=${await joinRoom(base, room, agent)}`);
+  }
+  const peerUrl = `${ws}/parties/peer-room/profile-fan-${tag}`;
+  return {
+    bus: await openFanOut(`${ws}/v1/rooms/${room}/ws?agent=sender&token=${sender}`, listeners, (f) => f.message?.content?.seq),
+    peer: await openFanOut(
+      peerUrl,
+      listeners.map(() => peerUrl),
+      (f) => f.content?.seq,
+    ),
+  };
+}
+
+async function zeroCounts() {
+  return { stringify: 0, sql: 0, rows: 0, cpuMs: 0 };
 }
 
 /** Self time by function (and its source place), as µs per message, most first. */
@@ -87,7 +131,32 @@ async function sourceLines(inspector, profile) {
     if (line) byKey.set(key, `   | ${line.trim().slice(0, 70)}`);
   }
   await inspector.call('Debugger.disable');
-  return (key) => byKey.get(key) ?? '';
+  const lineOf = (key) => byKey.get(key) ?? '';
+  /** One line of a script, trimmed (for the hot lines). */
+  lineOf.at = (scriptId, line) => sources.get(scriptId)?.[line - 1]?.trim().slice(0, 90) ?? '';
+  return lineOf;
+}
+
+/** The lines of the bundle with the most samples (V8's position ticks), so a function's self time is split by statement. */
+function hotLines(profile, messages, lineOf) {
+  const ticks = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    for (const { line, ticks: n } of node.positionTicks ?? []) {
+      total += n;
+      if (!node.callFrame.url.endsWith('worker.js')) continue;
+      const key = `${node.callFrame.scriptId}:${line}`;
+      const entry = ticks.get(key) ?? { scriptId: node.callFrame.scriptId, line, name: node.callFrame.functionName, n: 0 };
+      entry.n += n;
+      ticks.set(key, entry);
+    }
+  }
+  if (total === 0) return;
+  // Ticks are samples: the sampling interval (100 µs) each, about.
+  console.log('hot lines (samples per message; the interval is 100 µs):');
+  for (const e of [...ticks.values()].sort((a, b) => b.n - a.n).slice(0, 15)) {
+    console.log(`${(e.n / messages).toFixed(2).padStart(8)}  ${`${e.name}:${e.line}`.padEnd(28)} ${lineOf.at(e.scriptId, e.line)}`);
+  }
 }
 
 async function connectInspector(port) {

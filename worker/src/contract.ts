@@ -125,14 +125,16 @@ export interface SendInput {
 // --- WebSocket frames ---
 
 /**
- * A stored message as a socket carries it: without `room` (the socket's), and without `recipients` when the frame
- * names an `audience` instead (see `AudienceFrame`), then also without `routing` when it is the audience's. The
- * SDK's `FrameReader` puts all three back.
+ * A stored message as a socket carries it: without `room` (the socket's), without `thread` when it is the
+ * message's own id (a message that answers nothing), and without `recipients` when the frame names an `audience`
+ * instead (see `AudienceFrame`), then also without `routing` when it is the audience's. The SDK's `FrameReader`
+ * puts all four back.
  */
-export type WireMessage = Omit<StoredMessage, 'room' | 'recipients' | 'routing'> & {
+export type WireMessage = Omit<StoredMessage, 'room' | 'recipients' | 'routing' | 'thread'> & {
   room?: string;
   recipients?: readonly string[];
   routing?: RoutingDecision;
+  thread?: number;
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { RoutingDecision, StoredMessage } from 'modular-message-bus-library';
 import { audienceRecipients } from 'modular-message-bus-library/client';
-import type { AudienceFrame, MessageFrame } from './contract.js';
+import type { AudienceFrame, MessageFrame, WireMessage } from './contract.js';
 
 /** A message's frame, as text, and the audience a socket must have received before it (null: the list is inline). */
 export interface EncodedMessage {
@@ -22,9 +22,10 @@ const MAX_AUDIENCES = 16;
 
 /**
  * Encodes the room's `message` frames (MessageFrame in contract.ts, read back by the SDK's `FrameReader`):
- * every frame leaves out `room` (the socket's), and a long recipient list is replaced by the id of an audience,
- * so each message is stringified once whichever socket gets it. An audience is "the message's recipients plus
- * its sender", in the stored order: a socket that receives a message learns no id the message does not show it.
+ * every frame leaves out `room` (the socket's) and a root's `thread` (its own id), and a long recipient list is
+ * replaced by the id of an audience, so each message is stringified once whichever socket gets it. An audience
+ * is "the message's recipients plus its sender", in the stored order: a socket that receives a message learns no
+ * id the message does not show it.
  * Broadcasts of one membership share one audience across senders, because the room lists members in one order.
  */
 export class MessageFrames {
@@ -36,7 +37,7 @@ export class MessageFrames {
 
   /** The frame of `message` (one `JSON.stringify`). */
   encode(message: StoredMessage): EncodedMessage {
-    const { room: _room, ...inline } = message;
+    const inline = wireFields(message);
     const verdict = this.#verdict(message.recipients, message.sender, message.routing);
     if (verdict) {
       const { audience, withSender } = verdict;
@@ -83,6 +84,19 @@ export class MessageFrames {
     if (this.#audiences.size > MAX_AUDIENCES) this.#audiences.delete(this.#audiences.keys().next().value as string);
     return entry;
   }
+}
+
+/**
+ * The message without `room` (the socket's) and, for a message that answers nothing, without `thread` (its own id):
+ * `FrameReader` puts both back. The other fields keep their stored order.
+ */
+function wireFields(message: StoredMessage): WireMessage {
+  if (message.thread === message.id) {
+    const { room: _room, thread: _thread, ...wire } = message;
+    return wire;
+  }
+  const { room: _room, ...wire } = message;
+  return wire;
 }
 
 interface AudienceEntry {

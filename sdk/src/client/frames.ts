@@ -7,9 +7,10 @@
  *   (`{"type":"audience","audience":3,"members":["ana","ben",…],"routing":{…}}`) and each message to that
  *   audience names it (`{"type":"message","audience":3,"message":{…}}`). The recipients are the audience's
  *   members, in their order, without the message's sender; with `"withSender": true`, all of them;
- * - `routing`, in a message that names an audience and was routed as the audience frame says.
+ * - `routing`, in a message that names an audience and was routed as the audience frame says;
+ * - `thread`, when it is the message's own id (a message that answers nothing is its own thread).
  *
- * `FrameReader` puts all three back, so the reader gets each `StoredMessage` exactly as the room stored it.
+ * `FrameReader` puts all four back, so the reader gets each `StoredMessage` exactly as the room stored it.
  */
 import { MessageBusError } from '../core/errors.js';
 import type { StoredMessage } from '../core/types.js';
@@ -75,7 +76,7 @@ export class FrameReader {
   // --- internal helpers ---
 
   #complete(wire: Record<string, unknown>, audience: unknown, withSender: boolean): StoredMessage {
-    const { id, room, timestamp, sender, content, recipients, routing, ...rest } = wire;
+    const { id, room, timestamp, sender, content, recipients, routing, thread, ...rest } = wire;
     let list = recipients;
     let routed = routing;
     if (list === undefined && audience !== undefined) {
@@ -97,6 +98,7 @@ export class FrameReader {
       content,
       recipients: list,
       routing: routed,
+      thread: thread ?? id,
       ...rest,
     } as unknown as StoredMessage;
   }

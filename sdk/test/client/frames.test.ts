@@ -31,6 +31,8 @@ describe('FrameReader', () => {
         content: { n: 1 },
         recipients: MEMBERS.filter((m) => m !== 'c'),
         routing: { policy: 'broadcast', requested: null },
+        // Left out of the frame: a message that answers nothing is its own thread.
+        thread: 1,
       }),
     );
     const all = reader.read(JSON.stringify({ type: 'message', audience: 4, withSender: true, message: wire(2, 'c') }));
@@ -52,6 +54,28 @@ describe('FrameReader', () => {
     // A frame with its own routing keeps it.
     const own = reader.read(JSON.stringify({ type: 'message', audience: 5, message: wire(8, 'c') }));
     expect(own?.message?.routing).toEqual({ policy: 'broadcast', requested: null });
+  });
+
+  it("puts back a root's thread (its own id) and keeps a reply's, in the stored field order", () => {
+    const reader = new FrameReader('lobby');
+    const root = reader.read(JSON.stringify({ type: 'message', message: { ...wire(3, 'a'), recipients: ['b'] } }));
+    expect(root?.message?.thread).toBe(3);
+    const reply = reader.read(
+      JSON.stringify({ type: 'message', message: { ...wire(9, 'b'), recipients: ['a'], thread: 3, inReplyTo: 3, metadata: { k: 1 } } }),
+    );
+    expect(reply?.message?.thread).toBe(3);
+    expect(Object.keys(reply?.message ?? {})).toEqual([
+      'id',
+      'room',
+      'timestamp',
+      'sender',
+      'content',
+      'recipients',
+      'routing',
+      'thread',
+      'inReplyTo',
+      'metadata',
+    ]);
   });
 
   it('refuses a message naming an audience this connection has not received, and reads other frames as they are', () => {

@@ -111,6 +111,8 @@ describe('message frames', () => {
       expect(frame.message).not.toHaveProperty('room');
       // Routed as its audience frame says (a broadcast, nothing requested): the routing travels there, once.
       expect(frame.message).not.toHaveProperty('routing');
+      // A message that answers nothing is its own thread: FrameReader puts `thread` back.
+      expect(frame.message).not.toHaveProperty('thread');
     }
     expect(one.frames.filter((f) => f.type === 'audience').map((f) => f.routing)).toEqual([
       { policy: 'broadcast', requested: null },
@@ -148,6 +150,22 @@ describe('message frames', () => {
     expect(socket.frames.filter((f) => f.type === 'audience').map((f) => f.members)).toEqual([['a0', ...many].sort()]);
     const { messages: stored } = await call('GET', `/v1/rooms/${room}/messages?agent=a1&after=0`, tokens.a1 as string);
     expect(decoded(socket, room)).toEqual(stored);
+    socket.ws.close(1000);
+  });
+
+  it("leaves out a root's thread and keeps a reply's, and FrameReader gives back the stored fields in their order", async () => {
+    const { room, tokens } = await roomOf(['alice', 'bob']);
+    const socket = await openRaw(`/v1/rooms/${room}/ws?agent=bob`, tokens.bob as string);
+    const root = await call('POST', `/v1/rooms/${room}/messages`, tokens.alice as string, { content: 'q' });
+    await call('POST', `/v1/rooms/${room}/messages`, tokens.alice as string, { content: 'a', inReplyTo: root.id, metadata: { k: 'v' } });
+    await waitFor(() => messages(socket).length === 2, 'both messages');
+    const [first, second] = messages(socket);
+    expect(first.message).not.toHaveProperty('thread');
+    expect(second.message).toMatchObject({ thread: root.id, inReplyTo: root.id });
+    const { messages: stored } = await call('GET', `/v1/rooms/${room}/messages?agent=bob&after=0`, tokens.bob as string);
+    expect(stored[0].thread).toBe(root.id);
+    // Byte for byte: the same keys in the same order as the stored message.
+    expect(JSON.stringify(decoded(socket, room))).toBe(JSON.stringify(stored));
     socket.ws.close(1000);
   });
 

@@ -1,6 +1,7 @@
 import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { sign } from 'hono/jwt';
+import { FrameReader } from 'modular-message-bus-library/client';
 import { createApp } from '../../src/index.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies and frames are JSON checked by expect().
@@ -93,9 +94,12 @@ export async function openSocket(path: string, headers: Record<string, string> =
   const ws = response.webSocket;
   if (!ws) throw new Error(`no WebSocket in the response (status ${response.status})`);
   const frames: Json[] = [];
+  const texts: string[] = [];
+  received.set(frames, { room: decodeURIComponent(/^\/v1\/rooms\/([^/]+)\//.exec(path)?.[1] ?? ''), texts });
   let resolveClosed: (value: { code: number; reason: string }) => void = () => {};
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
   ws.addEventListener('message', (event) => {
+    texts.push(event.data as string);
     frames.push(JSON.parse(event.data as string));
   });
   ws.addEventListener('close', (event) => resolveClosed({ code: event.code, reason: event.reason }));
@@ -117,7 +121,25 @@ export async function openSocket(path: string, headers: Record<string, string> =
   };
 }
 
-export const messagesOf = (frames: Json[]) => frames.filter((f) => f.type === 'message').map((f) => f.message);
+/** The frame texts of each socket's `frames`, and the socket's room, for `messagesOf`. */
+const received = new WeakMap<Json[], { room: string; texts: string[] }>();
+
+/**
+ * The messages of a socket's `frames`, read as a client reads them: through the SDK's `FrameReader`, which puts
+ * back what a message frame leaves out (`room`, a root's `thread`, an audience's `recipients` and `routing`).
+ * `frames` keeps the frames as they came.
+ */
+export function messagesOf(frames: Json[]): Json[] {
+  const socket = received.get(frames);
+  if (!socket) throw new Error('messagesOf takes the frames of a socket opened by openSocket');
+  const reader = new FrameReader(socket.room);
+  const messages: Json[] = [];
+  for (const text of socket.texts.slice(0, frames.length)) {
+    const frame = reader.read(text);
+    if (frame?.type === 'message') messages.push(frame.message);
+  }
+  return messages;
+}
 
 /** A fixture of SQLite tables (fixtures/*.json): its schema statements, and each table's rows as they were. */
 interface TableFixture {

@@ -79,9 +79,8 @@ describe('streams through the room object', () => {
     ];
     await critic.until((f) => streamEvents(f).length === 4 && messagesOf(f).length === 1, 'the stream and its message');
     expect(streamEvents(critic.frames)).toEqual(expected);
-    // A message frame leaves out the socket's room (docs/worker.md); the stream's end event carries it whole.
-    const { room: _room, ...onTheWire } = ended.message;
-    expect(messagesOf(critic.frames)).toEqual([onTheWire]);
+    // The message frame, read back by FrameReader, is the message the stream's end event carries whole.
+    expect(messagesOf(critic.frames)).toEqual([ended.message]);
     await feed.until((f) => streamEvents(f).length === 4, 'the events feed');
     expect(streamEvents(feed.frames)).toEqual(expected);
     // The sender's stream socket hears of its own stream (not the deltas it wrote), and gets no messages.
