@@ -106,6 +106,23 @@ function report(rounds) {
       [`range (${rounds.length} rounds)`]: `${short(Math.min(...rs))}–${short(Math.max(...rs))}`,
     };
   };
+  // A round's p99 over its 100 messages is its slowest one; pooling every round's messages gives a p99 of many.
+  const pooled = (measure, q) => {
+    const at = (who) => {
+      const all = rounds.flatMap((r) => r.latency[who].all).sort((a, b) => a - b);
+      return all[Math.min(all.length - 1, Math.floor(q * all.length))];
+    };
+    const bus = at('bus');
+    const peer = at('peer');
+    const samples = rounds.reduce((n, r) => n + r.latency.bus.all.length, 0);
+    return {
+      measure,
+      bus: ms(bus),
+      [PEER]: ms(peer),
+      [`bus/${PEER}`]: +(bus / peer).toFixed(2),
+      [`range (${rounds.length} rounds)`]: `${samples} messages a side`,
+    };
+  };
   // Work counts: totals over every round divided by the messages, so one slow round changes nothing.
   const work = (measure, key, phase, digits = 1) => {
     const per = (who) => {
@@ -128,6 +145,7 @@ function report(rounds) {
     timing('workerd CPU per ingested message (µs)', (r, w) => r.ingest[w].cpuUs / r.ingest[w].messages, Math.round),
     timing(`fan-out to ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.latency[w].p50, ms),
     timing(`fan-out to ${FANOUT_AGENTS} sockets p99 (ms)`, (r, w) => r.latency[w].p99, ms),
+    pooled(`fan-out to ${FANOUT_AGENTS} sockets p99, every round's messages pooled (ms)`, 0.99),
     timing(`fan-out, first of the ${FANOUT_AGENTS} sockets p50 (ms)`, (r, w) => r.latency[w].firstP50, ms),
     timing(`fan-out p50, in blocks of ${FANOUT_MESSAGES} per side (ms)`, (r, w) => r.fan[w].p50, ms),
     timing('workerd CPU per fan-out message (µs)', (r, w) => r.fan[w].cpuUs / r.fan[w].messages, Math.round),
@@ -138,17 +156,17 @@ function report(rounds) {
     work('SQL statements per append (ingest)', 'sql', 'ingest', 2),
     work('SQLite rows written per append (ingest)', 'rows', 'ingest', 2),
   ];
-  const [ingest, cpu, p50, p99] = rows;
-  const [frame, , fanStringify, , sql, written] = rows.slice(7);
+  const [ingest, cpu, p50, p99, p99pooled] = rows;
+  const [frame, , fanStringify, , sql, written] = rows.slice(8);
   const notes = [
     `${rounds.length} alternating rounds (who goes first alternates), each: ${DURATION_MS / 1000}s WebSocket ingest per side, then ${FANOUT_MESSAGES} fan-out messages one at a time per side in a block (for the work counts and CPU, which need a phase in which one side works alone), then ${FANOUT_MESSAGES} more per side interleaved, one message of each side in turn (the fan-out latency rows: both sides then meet the same load from other processes, which moves over seconds; between blocks it moved the ratio by ±20% per round, interleaved by ±5%). Ratios are bus/${PEER} per round; the median and the range are over the rounds. Local \`wrangler dev\` on a shared 2-core machine: the Node client shares the cores with workerd, and both sides pay the same client cost.`,
     `bus = this worker (JWT check at upgrade, Hono routing, the ChatRoom object with MessageBus routing, DurableObjectStorageBackend append, per-socket delivery). ${PEER} = bench/edge/partyserver-room.ts: \`INSERT … RETURNING id\` into SQLite, \`ok\` with the id to the sender, one \`broadcast\` of a once-stringified frame to the others.`,
     `Why the bus ingests faster: it answers the frames the runtime delivers in one turn of the object's event loop together (worker/src/socket-turns.ts), so their appends share one SQLite commit; ${PEER} handles each frame in its own turn, one commit each. The commit, not the statement, is most of a write's cost. Both reply only once the write is durable (the runtime's output gate). Fan-out sends one message at a time, so there each frame is alone and is answered at once, as before.`,
     `What ${PEER} does not guarantee here, and the bus does: no member ids (connections are anonymous ids), no auth, no history or per-agent fetch, no replay after a dropped socket (no cursor; a frame sent while a socket is down is lost to it), no idempotency keys, no routing (direct or subgroup), no rate or size limits. The timings are speed at unequal work; the work rows show how unequal.`,
     'Work counts: frames and their bytes are counted by the client; JSON.stringify calls and sql.exec statements are counted inside the isolate (bench/edge/counters.ts, a bench-only wrap of the runtime functions, the room code unchanged), as a delta over a phase in which only one room works, divided by its messages.',
-    `Goals (issue 10): fan-out p50 bus/${PEER} ≤ 1.0 (${p50[`bus/${PEER}`]} now) and p99 ≤ 1.2 (${p99[`bus/${PEER}`]}); ingest ≥ 1.0 (${ingest[`bus/${PEER}`]}). In work: one JSON.stringify per fan-out, not one per socket (${fanStringify.bus} per fan-out message now, ${fanStringify[PEER]} for ${PEER}: the content, the one frame text every socket gets, the sender's ok), broadcast frames under 2x ${PEER}'s bytes for the same content (${frame[`bus/${PEER}`]}x now), and fewer SQL statements per append (${sql.bus} now) and rows written per append (${written.bus} now, ${written[PEER]} for ${PEER}); workerd CPU per ingested message ${cpu[`bus/${PEER}`]}x ${PEER}'s (≤ 1.0 is the CPU side of the ingest goal).`,
+    `Goals (issue 10): fan-out p50 bus/${PEER} ≤ 1.0 (${p50[`bus/${PEER}`]} now) and p99 ≤ 1.2 (${p99[`bus/${PEER}`]} per round, ${p99pooled[`bus/${PEER}`]} pooled); ingest ≥ 1.0 (${ingest[`bus/${PEER}`]}). In work: one JSON.stringify per fan-out, not one per socket (${fanStringify.bus} per fan-out message now, ${fanStringify[PEER]} for ${PEER}: the content, the one frame text every socket gets, the sender's ok), broadcast frames under 2x ${PEER}'s bytes for the same content (${frame[`bus/${PEER}`]}x now), and fewer SQL statements per append (${sql.bus} now) and rows written per append (${written.bus} now, ${written[PEER]} for ${PEER}); workerd CPU per ingested message ${cpu[`bus/${PEER}`]}x ${PEER}'s (≤ 1.0 is the CPU side of the ingest goal).`,
     `Fan-out latency is the sender's frame → the last of the ${FANOUT_AGENTS} listeners got its frame; "first of the sockets" is the same to the first listener: the room's own turn (the frame read, stored and sent to every socket) and one trip through the runtime, before the ${FANOUT_AGENTS} frames queue through workerd, wrangler's proxy and the Node client, which cost both sides the same per frame. workerd CPU per fan-out message is the same /proc count as for ingest, over the fan-out phase.`,
-    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` and a root's `thread` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 64 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
+    "The bus's frame bytes include its `audience` frames (the 100 recipient ids, sent once per socket before the first message to that membership): the frame itself names the audience and leaves out `room` and a root's `thread` (docs/worker.md, WebSockets). An SQL statement is one `sql.exec` call: the bus's append is one INSERT whose trigger extends the sender's own run inside that statement; the room head and the members' sent counts are settled every 256 appends (two more statements in that append's transaction; sdk/src/backends/durable-object/settled.ts).",
     "Rows written is SQLite's own count (`cursor.rowsWritten`): table rows, index entries and the rows triggers write. The bus's usual broadcast writes the message row, its entry in the epoch index `mmb_messages_audience` and the sender's own run; the peer its one row. workerd CPU is the user+system time of the `wrangler dev` workerd process over the phase (/proc), divided by its messages: it moves with the machine's load less than the rates do, but it is a timing, not a count.",
   ];
   return { title: `Edge peers (one wrangler dev): bus vs ${PEER}`, rows, notes, rounds };
@@ -255,7 +273,10 @@ async function interleavedLatency(fan, firstSeq, count) {
       first[who].push(one.first);
     }
   }
-  return { bus: latencySummary(last.bus, first.bus), peer: latencySummary(last.peer, first.peer) };
+  return {
+    bus: { ...latencySummary(last.bus, first.bus), all: last.bus },
+    peer: { ...latencySummary(last.peer, first.peer), all: last.peer },
+  };
 }
 
 function latencySummary(latencies, firsts) {
