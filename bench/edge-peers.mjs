@@ -5,8 +5,7 @@
 // message, which the machine's load cannot move: bytes per frame, JSON.stringify calls and SQL statements,
 // counted inside the isolate by the bench-only build (bench/edge/counters.ts).
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { joinRoom, ROOT, SECRET, startDev } from './edge/wrangler-dev.mjs';
+import { joinRoom, startEdgeDev } from './edge/wrangler-dev.mjs';
 import { openSocket, socketThroughput, WS_WINDOW } from './worker.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -17,16 +16,7 @@ const FANOUT_MESSAGES = quick ? 30 : 100;
 const PEER = 'PartyServer';
 
 export async function run() {
-  const dev = await startDev({
-    config: join(ROOT, 'bench/edge/wrangler.toml'),
-    vars: {
-      BUS_SECRET: SECRET,
-      RATE_LIMIT_PER_SECOND: '1000000',
-      RATE_LIMIT_BURST: '1000000',
-      MAX_SOCKETS_PER_ROOM: '10000',
-      MAX_MEMBERS_PER_ROOM: '10000',
-    },
-  });
+  const dev = await startEdgeDev();
   try {
     const base = dev.url;
     const ws = base.replace('http', 'ws');

@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SEND_LOOP_SETUP } from './child-send-loop.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SENDS = 2_000;
@@ -28,21 +29,7 @@ wrap(Object, 'freeze', 'freeze');
 wrap(Object, 'isFrozen', 'isFrozen');
 wrap(performance, 'now', 'clock');
 wrap(Date, 'now', 'clock');
-let send;
-if (kind === 'bus') {
-  const { InMemoryStorageBackend } = await import(root + '/sdk/dist/backends/index.js');
-  const { Message, MessageBus } = await import(root + '/sdk/dist/index.js');
-  const { IndividualRoutingPolicy } = await import(root + '/sdk/dist/routing-policies/index.js');
-  const bus = new MessageBus(new InMemoryStorageBackend(), new IndividualRoutingPolicy(), { room: 'bench', logLevel: 'silent' });
-  for (let i = 0; i < 10; i++) await bus.connectAgent('agent-' + i);
-  for (let i = 0; i < 10; i++) bus.subscribe('agent-' + i, () => {});
-  send = (i) => bus.sendMessage(new Message('agent-0', { text: 'hello', i }, ['agent-' + ((i % 9) + 1)]));
-} else {
-  const { safeBusRoom } = await import(root + '/bench/safe-bus-baseline.mjs');
-  const safe = safeBusRoom(10);
-  send = (i) => safe.send('agent-0', { text: 'hello', i }, ['agent-' + ((i % 9) + 1)]);
-}
-for (let i = 0; i < 1000; i++) await send(i);
+${SEND_LOOP_SETUP}for (let i = 0; i < 1000; i++) await send(i);
 counting = true;
 for (let i = 0; i < Number(sends); i++) await send(i);
 counting = false;

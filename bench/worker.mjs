@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { sign } from 'hono/jwt';
 import { WebSocket } from 'undici';
 import { ROOT, startWrangler } from '../scripts/support/wrangler.mjs';
+import { SECRET, UNLIMITED_VARS } from './edge/wrangler-dev.mjs';
 
-const SECRET = 'bench-secret';
 const DURATION_MS = 2500;
 const ROUNDS = 2;
 const HTTP_CONCURRENCY = 16;
@@ -321,12 +321,6 @@ const ms = (n) => Number(n.toFixed(2));
 export function startDev() {
   return startWrangler({
     config: join(ROOT, 'worker/test/wrangler.bench.toml'),
-    vars: {
-      BUS_SECRET: SECRET,
-      RATE_LIMIT_PER_SECOND: '1000000',
-      RATE_LIMIT_BURST: '1000000',
-      MAX_SOCKETS_PER_ROOM: '10000',
-      MAX_MEMBERS_PER_ROOM: '10000',
-    },
+    vars: UNLIMITED_VARS,
   });
 }

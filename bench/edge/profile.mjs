@@ -6,27 +6,17 @@
 // 100 sockets, prints the functions with the most self time, and writes the .cpuprofile to /tmp (open it in
 // Chrome DevTools' Performance panel).
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { FANOUT_AGENTS, openFanOut } from '../edge-peers.mjs';
 import { socketThroughput } from '../worker.mjs';
-import { joinRoom, ROOT, SECRET, startDev } from './wrangler-dev.mjs';
+import { joinRoom, startEdgeDev } from './wrangler-dev.mjs';
 
 const which = process.argv[2] ?? 'both';
 const mode = process.argv[4] ?? 'ingest';
 const amount = Number(process.argv[3] ?? (mode === 'fanout' ? 300 : 4));
 const TOP = 40;
 
-const dev = await startDev({
-  config: join(ROOT, 'bench/edge/wrangler.toml'),
-  vars: {
-    BUS_SECRET: SECRET,
-    RATE_LIMIT_PER_SECOND: '1000000',
-    RATE_LIMIT_BURST: '1000000',
-    MAX_SOCKETS_PER_ROOM: '10000',
-    MAX_MEMBERS_PER_ROOM: '10000',
-  },
-});
+const dev = await startEdgeDev();
 try {
   const ws = dev.url.replace('http', 'ws');
   const tag = Date.now().toString(36);

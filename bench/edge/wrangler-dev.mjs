@@ -25,6 +25,23 @@ export async function joinRoom(base, room, agent) {
   return token;
 }
 
+/**
+ * The worker's limits lifted for a bench (rate, sockets and members per room), with the bench's `BUS_SECRET`: a
+ * bench measures the room, not the limiter. bench/worker.mjs starts its own config with the same vars.
+ */
+export const UNLIMITED_VARS = Object.freeze({
+  BUS_SECRET: SECRET,
+  RATE_LIMIT_PER_SECOND: '1000000',
+  RATE_LIMIT_BURST: '1000000',
+  MAX_SOCKETS_PER_ROOM: '10000',
+  MAX_MEMBERS_PER_ROOM: '10000',
+});
+
+/** `wrangler dev` of bench/edge/worker.ts (this worker's rooms beside the peers'), limits lifted. */
+export function startEdgeDev() {
+  return startDev({ config: join(ROOT, 'bench/edge/wrangler.toml'), vars: UNLIMITED_VARS });
+}
+
 /** `config`: a wrangler config path; `vars`: `--var NAME:VALUE` pairs. Resolves once `/metrics` answers. */
 export async function startDev({ config, vars = {} }) {
   const port = await freePort();
