@@ -37,22 +37,7 @@ export async function run() {
     };
 
     // --- fan-out: 100 listening sockets and one sender per room, open for every round ---
-    const fanRoom = `peers-fan-${tag}`;
-    const fanSender = await joinRoom(base, fanRoom, 'sender');
-    const busListeners = [];
-    for (let i = 0; i < FANOUT_AGENTS; i++) {
-      const agent = `agent-${i}`;
-      busListeners.push(`${ws}/v1/rooms/${fanRoom}/ws?agent=${agent}&token=${await joinRoom(base, fanRoom, agent)}`);
-    }
-    const peerUrl = `${ws}/parties/peer-room/fan-${tag}`;
-    const fan = {
-      bus: await openFanOut(`${ws}/v1/rooms/${fanRoom}/ws?agent=sender&token=${fanSender}`, busListeners, (f) => f.message?.content?.seq),
-      peer: await openFanOut(
-        peerUrl,
-        Array.from({ length: FANOUT_AGENTS }, () => peerUrl),
-        (f) => f.content?.seq,
-      ),
-    };
+    const fan = await openFanOutRooms(base, ws, `peers-fan-${tag}`);
 
     // Unmeasured warm-up of both sides: the isolate's compiled code is then not charged to round 1's first side.
     for (const who of ['bus', 'peer']) await socketThroughput(ingestUrls[who], { durationMs: 500 });
@@ -174,6 +159,25 @@ async function ingestWithWork(url, counters) {
     sql: after.sql - before.sql,
     rows: after.rows - before.rows,
     cpuUs: (after.cpuMs - before.cpuMs) * 1000,
+  };
+}
+
+/** The fan-out rooms named `name`, this worker's and the peer's: `FANOUT_AGENTS` listeners and a sender in each. */
+export async function openFanOutRooms(base, ws, name) {
+  const sender = await joinRoom(base, name, 'sender');
+  const listeners = [];
+  for (let i = 0; i < FANOUT_AGENTS; i++) {
+    const agent = `agent-${i}`;
+    listeners.push(`${ws}/v1/rooms/${name}/ws?agent=${agent}&token=${await joinRoom(base, name, agent)}`);
+  }
+  const peerUrl = `${ws}/parties/peer-room/${name}`;
+  return {
+    bus: await openFanOut(`${ws}/v1/rooms/${name}/ws?agent=sender&token=${sender}`, listeners, (f) => f.message?.content?.seq),
+    peer: await openFanOut(
+      peerUrl,
+      listeners.map(() => peerUrl),
+      (f) => f.content?.seq,
+    ),
   };
 }
 

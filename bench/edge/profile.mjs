@@ -7,7 +7,7 @@
 // Chrome DevTools' Performance panel).
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { FANOUT_AGENTS, openFanOut } from '../edge-peers.mjs';
+import { openFanOutRooms } from '../edge-peers.mjs';
 import { socketThroughput } from '../worker.mjs';
 import { joinRoom, startEdgeDev } from './wrangler-dev.mjs';
 
@@ -24,7 +24,7 @@ try {
   const sender = await joinRoom(dev.url, room, 'sender');
   await joinRoom(dev.url, room, 'reader');
   const urls = { bus: `${ws}/v1/rooms/${room}/ws?agent=sender&token=${sender}`, peer: `${ws}/parties/peer-room/profile-${tag}` };
-  const fan = mode === 'fanout' ? await openFanOuts(dev.url, ws, tag) : undefined;
+  const fan = mode === 'fanout' ? await openFanOutRooms(dev.url, ws, `profile-fan-${tag}`) : undefined;
   const inspector = await connectInspector(dev.inspector);
   for (const side of which === 'both' ? ['bus', 'peer'] : [which]) {
     // Warm-up: compiled code, a created object.
@@ -51,26 +51,6 @@ try {
   inspector.close();
 } finally {
   await dev.stop();
-}
-
-/** The fan-out rooms of edge-peers.mjs: 100 listeners and a sender on each side. */
-async function openFanOuts(base, ws, tag) {
-  const room = `profile-fan-${tag}`;
-  const sender = await joinRoom(base, room, 'sender');
-  const listeners = [];
-  for (let i = 0; i < FANOUT_AGENTS; i++) {
-    const agent = `agent-${i}`;
-    listeners.push(`${ws}/v1/rooms/${room}/ws?agent=${agent}&token=${await joinRoom(base, room, agent)}`);
-  }
-  const peerUrl = `${ws}/parties/peer-room/profile-fan-${tag}`;
-  return {
-    bus: await openFanOut(`${ws}/v1/rooms/${room}/ws?agent=sender&token=${sender}`, listeners, (f) => f.message?.content?.seq),
-    peer: await openFanOut(
-      peerUrl,
-      listeners.map(() => peerUrl),
-      (f) => f.content?.seq,
-    ),
-  };
 }
 
 async function zeroCounts() {

@@ -87,8 +87,6 @@ export class DurableObjectStorageBackend implements StorageBackend {
   readonly #sql: SqlStorageLike;
   readonly #shared: SharedState;
   readonly #maxMessages: number | undefined;
-  /** The last broadcast recipient list handed out (epochs never change once written, so it stays right). */
-  #lastRecipients: { room: string; epoch: number; excluded: string | null; list: readonly string[] } | undefined;
   #closed = false;
 
   constructor(storage: DurableObjectStorageLike, options: DurableObjectStorageOptions = {}) {
@@ -547,15 +545,6 @@ export class DurableObjectStorageBackend implements StorageBackend {
 
   /** Recipients of a broadcast: its epoch's members (the `audience` row), or all but the excluded sender, shared between messages. */
   #epochRecipients(room: string, epoch: number, excluded: string | null): readonly string[] {
-    // Consecutive broadcasts mostly share an epoch and a sender: the last answer, before the cache's keyed lookup.
-    const last = this.#lastRecipients;
-    if (last && last.epoch === epoch && last.excluded === excluded && last.room === room) return last.list;
-    const list = this.#epochList(room, epoch, excluded);
-    this.#lastRecipients = { room, epoch, excluded, list };
-    return list;
-  }
-
-  #epochList(room: string, epoch: number, excluded: string | null): readonly string[] {
     const cached = this.#shared.epochs.recipients(room, epoch, excluded);
     if (cached) return cached;
     const row = this.#rows('SELECT members FROM mmb_audiences WHERE room = ? AND audience = ?', room, epoch)[0];

@@ -27,4 +27,23 @@ describe('EpochCache', () => {
     for (let n = 2; n <= 30; n++) cache.put('other', n, ids);
     expect(held.recipients('agent-3')).toEqual(ids.filter((id) => id !== 'agent-3'));
   });
+
+  it('answers the last lookup again only while its epoch is cached', () => {
+    const cache = new EpochCache(20);
+    const ids = Array.from({ length: 10 }, (_, i) => `agent-${i}`);
+    cache.put('room', 1, ids);
+    const first = cache.recipients('room', 1, 'agent-0');
+    expect(cache.recipients('room', 1, 'agent-0')).toBe(first);
+    expect(cache.recipients('room', 1, 'agent-1')).toEqual(ids.filter((id) => id !== 'agent-1'));
+    expect(cache.recipients('other', 1, 'agent-1')).toBeUndefined();
+    // Evicted (a second epoch goes over the bound of 20 ids): the cache no longer answers for it.
+    cache.recipients('room', 1, 'agent-0');
+    cache.put('room', 2, ids);
+    cache.put('room', 3, ids);
+    expect(cache.get('room', 1)).toBeUndefined();
+    expect(cache.recipients('room', 1, 'agent-0')).toBeUndefined();
+    cache.recipients('room', 3, null);
+    cache.clear();
+    expect(cache.recipients('room', 3, null)).toBeUndefined();
+  });
 });

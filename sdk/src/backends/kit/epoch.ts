@@ -59,6 +59,8 @@ export class EpochCache {
   /** In insertion order: the first entry is the one evicted first. */
   readonly #entries = new Map<string, { epoch: Epoch; ids: number }>();
   #ids = 0;
+  /** The last answer of `recipients`: consecutive broadcasts mostly share a room, an epoch and a sender. */
+  #last: { room: string; epoch: number | string; sender: string | null; key: string; list: readonly string[] } | undefined;
 
   constructor(maxIds: number = DEFAULT_MAX_IDS) {
     this.#maxIds = maxIds;
@@ -83,7 +85,13 @@ export class EpochCache {
 
   /** Everyone of a cached epoch, or everyone but `sender`; `undefined` when the epoch is not cached. */
   recipients(room: string, epoch: number | string, sender: string | null): readonly string[] | undefined {
-    return this.get(room, epoch)?.recipients(sender);
+    const last = this.#last;
+    // Before the keyed lookup, which builds its key string on every call.
+    if (last && last.epoch === epoch && last.sender === sender && last.room === room) return last.list;
+    const key = cacheKey(room, epoch);
+    const list = this.#entries.get(key)?.epoch.recipients(sender);
+    if (list) this.#last = { room, epoch, sender, key, list };
+    return list;
   }
 
   /** Drops everything (a backend that reconnected to a store that may number epochs afresh). */
@@ -91,6 +99,7 @@ export class EpochCache {
     for (const { epoch } of this.#entries.values()) epoch.forget();
     this.#entries.clear();
     this.#ids = 0;
+    this.#last = undefined;
   }
 
   /** @internal Counts `ids` more for `epoch` and evicts the oldest epochs while over the bound. */
@@ -112,6 +121,7 @@ export class EpochCache {
   }
 
   #evict(key: string, entry: { epoch: Epoch; ids: number }): void {
+    if (this.#last?.key === key) this.#last = undefined;
     this.#entries.delete(key);
     this.#ids -= entry.ids;
     entry.epoch.forget();
